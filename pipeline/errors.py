@@ -1,0 +1,27 @@
+"""User-facing errors: the CLI turns these into one line on stderr and an exit code, never a traceback."""
+
+from __future__ import annotations
+
+
+class LeadScoreError(Exception):
+    """Base class for errors caused by the user's input or configuration (exit code 2)."""
+
+    exit_code = 2
+
+
+class DataError(LeadScoreError):
+    """An input file breaks the data contract (names the file, column and rows)."""
+
+
+class ConfigError(LeadScoreError):
+    """A configuration file is invalid (names the file and the key)."""
+
+
+class ModelError(LeadScoreError):
+    """A stored model cannot serve this request (wrong version, feature spec mismatch)."""
+
+
+class DriftAlarm(LeadScoreError):
+    """Drift crossed the alarm threshold; exit code 3 so schedulers can react."""
+
+    exit_code = 3
