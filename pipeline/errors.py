@@ -1,4 +1,4 @@
-"""User-facing errors: the CLI turns these into one line on stderr and an exit code, never a traceback."""
+"""User-facing errors: the CLI prints them as one line on stderr with an exit code."""
 
 from __future__ import annotations
 
@@ -7,6 +7,10 @@ class LeadScoreError(Exception):
     """Base class for errors caused by the user's input or configuration (exit code 2)."""
 
     exit_code = 2
+
+    def __init__(self, message: str, details: list[str] | None = None) -> None:
+        super().__init__(message)
+        self.details = details or [message]
 
 
 class DataError(LeadScoreError):

@@ -1,0 +1,41 @@
+# LeadScore: `make demo` runs the whole pipeline on the synthetic world, `make test` the suite.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.install-stamp
+EXTRAS ?= dev,spark
+
+.PHONY: install demo test test-fast lint format bench clean
+
+# Re-install only when the dependency list changes.
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[$(EXTRAS)]'
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/python -m pipeline.demo
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q
+
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -q -m "not slow"
+
+lint: $(STAMP)
+	$(BIN)/ruff check pipeline features tests bench
+	$(BIN)/ruff format --check pipeline features tests bench
+
+format: $(STAMP)
+	$(BIN)/ruff format pipeline features tests bench
+	$(BIN)/ruff check --fix pipeline features tests bench
+
+bench: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[$(EXTRAS),bench]'
+	$(BIN)/python -m bench
+
+clean:
+	rm -rf artifacts/demo artifacts/x_education artifacts/mlflow.db artifacts/mlruns
