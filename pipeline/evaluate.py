@@ -1,0 +1,198 @@
+"""Metrics that decide whether the learned score beats the points, on the same test leads.
+
+Pure functions from labels and probabilities to numbers and curve tables: ranking (ROC-AUC,
+PR-AUC, conversions captured in the top 10/20/30 %, lift per decile), calibration (Brier,
+log-loss, expected calibration error over 10 equal-width bins), the MQL view (precision and recall
+of the leads each scorer would hand over) and the sales-capacity view (with N leads a week worked,
+how many conversions each scorer puts in front of sales). Paired bootstrap intervals compare two
+scorers on exactly the same resampled rows.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from sklearn.metrics import (
+    average_precision_score,
+    brier_score_loss,
+    log_loss,
+    roc_auc_score,
+    roc_curve,
+)
+
+TOP_FRACTIONS = (0.1, 0.2, 0.3)
+ECE_BINS = 10
+
+
+def expected_calibration_error(y: np.ndarray, p: np.ndarray, bins: int = ECE_BINS) -> float:
+    """Weighted mean |observed rate - mean probability| over equal-width probability bins."""
+    y = np.asarray(y, dtype="float64")
+    p = np.asarray(p, dtype="float64")
+    idx = np.minimum((p * bins).astype(int), bins - 1)
+    count = np.bincount(idx, minlength=bins)
+    gap = np.abs(np.bincount(idx, weights=y, minlength=bins) - np.bincount(
+        idx, weights=p, minlength=bins))
+    return float(gap.sum() / max(count.sum(), 1))
+
+
+def _ranked(y: np.ndarray, p: np.ndarray) -> np.ndarray:
+    # Stable order on ties (-p then position) so equal scores are not ranked by luck.
+    order = np.lexsort((np.arange(len(p)), -np.asarray(p)))
+    return np.asarray(y)[order]
+
+
+def capture_at(y: np.ndarray, p: np.ndarray, fraction: float) -> float:
+    """Share of all conversions found in the top ``fraction`` of leads by probability."""
+    ranked = _ranked(y, p)
+    k = int(np.ceil(fraction * len(ranked)))
+    total = ranked.sum()
+    return float(ranked[:k].sum() / total) if total else float("nan")
+
+
+def lift_by_decile(y: np.ndarray, p: np.ndarray) -> list[float]:
+    """Conversion rate of each decile (best first) divided by the overall rate."""
+    ranked = _ranked(y, p)
+    rate = ranked.mean()
+    return [float(part.mean() / rate) if rate else float("nan")
+            for part in np.array_split(ranked, 10)]
+
+
+def ranking_metrics(y: np.ndarray, p: np.ndarray) -> dict[str, float]:
+    """ROC-AUC, PR-AUC, Brier, log-loss, ECE and top-k capture."""
+    y = np.asarray(y)
+    p = np.clip(np.asarray(p, dtype="float64"), 1e-6, 1 - 1e-6)
+    out = {
+        "roc_auc": float(roc_auc_score(y, p)),
+        "pr_auc": float(average_precision_score(y, p)),
+        "brier": float(brier_score_loss(y, p)),
+        "log_loss": float(log_loss(y, p, labels=[0, 1])),
+        "ece": expected_calibration_error(y, p),
+        "positive_rate": float(np.mean(y)),
+        "mean_probability": float(np.mean(p)),
+    }
+    for fraction in TOP_FRACTIONS:
+        out[f"capture_top_{int(fraction * 100)}"] = capture_at(y, p, fraction)
+    out["lift_decile_1"] = lift_by_decile(y, p)[0]
+    return out
+
+
+def mql_metrics(y: np.ndarray, mql: np.ndarray) -> dict[str, float]:
+    """Precision and recall of the leads flagged as marketing-qualified."""
+    y = np.asarray(y).astype(bool)
+    mql = np.asarray(mql).astype(bool)
+    flagged = int(mql.sum())
+    hits = int((mql & y).sum())
+    return {
+        "mql_share": float(mql.mean()),
+        "mql_precision": hits / flagged if flagged else 0.0,
+        "mql_recall": hits / int(y.sum()) if y.any() else float("nan"),
+    }
+
+
+def capacity_view(
+    y: np.ndarray, p: np.ndarray, leads_per_week: float, capacity_per_week: float
+) -> dict[str, float]:
+    """Conversions per week sales meets when it works the ``capacity`` best leads each week.
+
+    Assumes the weekly inflow looks like the test leads (same mix); ``leads_per_week`` is their
+    observed rate.
+    """
+    fraction = min(1.0, capacity_per_week / leads_per_week) if leads_per_week else 1.0
+    conversions_per_week = float(np.mean(y)) * leads_per_week
+    return {
+        "capacity_per_week": float(capacity_per_week),
+        "leads_per_week": float(leads_per_week),
+        "conversions_per_week": conversions_per_week,
+        "conversions_handed_per_week": capture_at(y, p, fraction) * conversions_per_week,
+    }
+
+
+def bootstrap_auc(
+    y: np.ndarray,
+    p: np.ndarray,
+    p_reference: np.ndarray | None = None,
+    n_boot: int = 500,
+    seed: int = 0,
+) -> dict[str, float]:
+    """95 % percentile intervals for AUC (and AUC minus a reference's, on the same resamples)."""
+    y = np.asarray(y)
+    rng = np.random.default_rng(seed)
+    n = len(y)
+    aucs, diffs = [], []
+    for _ in range(n_boot):
+        idx = rng.integers(0, n, n)
+        if y[idx].min() == y[idx].max():
+            continue
+        auc = roc_auc_score(y[idx], p[idx])
+        aucs.append(auc)
+        if p_reference is not None:
+            diffs.append(auc - roc_auc_score(y[idx], p_reference[idx]))
+    out = {"auc_ci_low": float(np.percentile(aucs, 2.5)),
+           "auc_ci_high": float(np.percentile(aucs, 97.5))}
+    if p_reference is not None:
+        out.update(
+            auc_diff=float(roc_auc_score(y, p) - roc_auc_score(y, p_reference)),
+            auc_diff_ci_low=float(np.percentile(diffs, 2.5)),
+            auc_diff_ci_high=float(np.percentile(diffs, 97.5)),
+        )
+    return out
+
+
+@dataclass(frozen=True)
+class Curves:
+    """Plot-ready curve tables (also written as CSV for ``dvc plots``)."""
+
+    roc: pd.DataFrame
+    gains: pd.DataFrame
+    calibration: pd.DataFrame
+
+
+def curves(y: np.ndarray, probs: dict[str, np.ndarray]) -> Curves:
+    """ROC, cumulative gains and reliability tables for each named scorer (long format)."""
+    roc_parts, gain_parts, cal_parts = [], [], []
+    y = np.asarray(y)
+    for name, p in probs.items():
+        fpr, tpr, _ = roc_curve(y, p)
+        keep = np.unique(np.linspace(0, len(fpr) - 1, min(len(fpr), 400)).astype(int))
+        roc_parts.append(pd.DataFrame({"scorer": name, "x": fpr[keep], "y": tpr[keep]}))
+        ranked = _ranked(y, p)
+        steps = np.linspace(0, 1, 101)
+        found = np.concatenate([[0], np.cumsum(ranked)]) / max(ranked.sum(), 1)
+        gain_parts.append(pd.DataFrame({
+            "scorer": name, "x": steps,
+            "y": found[np.ceil(steps * len(ranked)).astype(int)],
+        }))
+        idx = np.minimum((np.asarray(p) * ECE_BINS).astype(int), ECE_BINS - 1)
+        table = pd.DataFrame({"bin": idx, "p": p, "y": y}).groupby("bin").agg(
+            x=("p", "mean"), y=("y", "mean"), n=("y", "size")).reset_index(drop=True)
+        table.insert(0, "scorer", name)
+        cal_parts.append(table)
+    return Curves(pd.concat(roc_parts, ignore_index=True), pd.concat(gain_parts, ignore_index=True),
+                  pd.concat(cal_parts, ignore_index=True))
+
+
+def compare_scorers(
+    y: np.ndarray,
+    probs: dict[str, np.ndarray],
+    mql: dict[str, np.ndarray],
+    reference: str,
+    leads_per_week: float,
+    capacity_per_week: float,
+    n_boot: int = 500,
+    seed: int = 0,
+) -> dict[str, dict[str, float]]:
+    """All metrics for each scorer on the same rows; AUC differences against ``reference``."""
+    out: dict[str, dict[str, float]] = {}
+    for name, p in probs.items():
+        p = np.asarray(p, dtype="float64")
+        metrics = ranking_metrics(y, p)
+        if name in mql:
+            metrics.update(mql_metrics(y, mql[name]))
+        metrics.update(capacity_view(y, p, leads_per_week, capacity_per_week))
+        other = None if name == reference else np.asarray(probs[reference], dtype="float64")
+        metrics.update(bootstrap_auc(y, p, other, n_boot=n_boot, seed=seed))
+        metrics["lift_by_decile"] = lift_by_decile(y, p)  # type: ignore[assignment]
+        out[name] = metrics
+    return out
