@@ -88,17 +88,28 @@ def validate(config: ConfigOpt, set_: SetOpt = None) -> None:
 @app.command()
 @user_errors
 def synth(
-    out_dir: Annotated[Path, typer.Option("--out", help="Folder for the Parquet files.")] = Path(
-        "artifacts/demo/data"
-    ),
-    leads: Annotated[int, typer.Option("--leads", min=100, help="Number of leads.")] = 40_000,
-    seed: Annotated[int, typer.Option(help="Random seed (same seed, same bytes).")] = 42,
-    base_rate: Annotated[float, typer.Option(min=0.005, max=0.5)] = 0.08,
+    config: Annotated[
+        Path | None, typer.Option("--config", "-c", help="Take size, seed and folder from here.")
+    ] = None,
+    out_dir: Annotated[Path | None, typer.Option("--out", help="Folder for the files.")] = None,
+    leads: Annotated[int | None, typer.Option("--leads", min=100, help="Number of leads.")] = None,
+    seed: Annotated[int | None, typer.Option(help="Random seed (same seed, same bytes).")] = None,
+    base_rate: Annotated[float | None, typer.Option(min=0.005, max=0.5)] = None,
 ) -> None:
     """Generate the synthetic B2B CRM world: leads, activities and the true probabilities."""
     from pipeline.console import progress
     from pipeline.synth import write_world
 
+    if config is not None:
+        cfg = _load(config)
+        out_dir = out_dir or Path(cfg.dataset.leads).parent
+        leads = leads or cfg.synth.leads
+        seed = cfg.seed if seed is None else seed
+        base_rate = base_rate or cfg.synth.base_rate
+    out_dir = out_dir or Path("artifacts/demo/data")
+    leads = leads or 40_000
+    seed = 42 if seed is None else seed
+    base_rate = base_rate or 0.08
     with progress("leads") as bar:
         task = bar.add_task("synth", total=leads, rate="")
 

@@ -201,10 +201,18 @@ class MlflowConfig(_Frozen):
     registered_model: str | None = None
 
 
+class SynthConfig(_Frozen):
+    """Size of the synthetic world ``leadscore synth --config`` generates."""
+
+    leads: int = Field(40_000, ge=100)
+    base_rate: float = Field(0.08, gt=0, lt=0.5)
+
+
 class Config(_Frozen):
     """The whole run configuration."""
 
     seed: int = 42
+    synth: SynthConfig = SynthConfig()
     artifacts_dir: Path = Path("artifacts")
     dataset: DatasetConfig
     features: FeatureSettings = FeatureSettings()
