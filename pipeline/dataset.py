@@ -3,8 +3,11 @@
 Point-in-time rule: a training lead is looked at as of one moment (``as_of``). Its features only
 use events strictly before ``as_of``; its label is whether it was won within ``horizon_days``
 after ``as_of``. Leads decided before ``as_of`` (nothing left to predict), not yet at their
-``as_of`` on the snapshot date, or still open without a full horizon (label unknown) are left out
-and counted.
+``as_of`` on the snapshot date, or whose horizon has not fully elapsed by the snapshot are left out
+and counted. The last rule applies to *every* outcome, not only to open leads: keeping recent
+leads that happen to be decided already (quick wins, quick losses) while dropping the undecided
+ones would over-represent fast deals in the newest leads, which are the test split, and bias its
+conversion rate and calibration.
 """
 
 from __future__ import annotations
@@ -104,7 +107,8 @@ def label_leads(
     -------
     y, status
         ``y`` is 0/1 (meaningful where status is ``eligible``); ``status`` is one of
-        ``eligible``, ``decided_before_as_of``, ``as_of_after_snapshot``, ``open_without_horizon``.
+        ``eligible``, ``decided_before_as_of``, ``as_of_after_snapshot``,
+        ``horizon_not_elapsed``.
     """
     ids = pd.Index(leads["lead_id"], name="lead_id")
     outcome = pd.Series(leads["outcome"].to_numpy(), index=ids)
@@ -114,7 +118,7 @@ def label_leads(
     won = (outcome == "won") & (outcome_at >= as_of) & (outcome_at < end)
     status = pd.Series("eligible", index=ids, dtype=object)
     decided = outcome.isin(["won", "lost"]) & (outcome_at < as_of)
-    status[(outcome == "open") & (end > snapshot)] = "open_without_horizon"
+    status[end > snapshot] = "horizon_not_elapsed"
     status[as_of > snapshot] = "as_of_after_snapshot"
     status[decided.to_numpy()] = "decided_before_as_of"
     return won.astype("int8").rename("y"), status.rename("status")

@@ -36,6 +36,7 @@ LEADS = _leads([
     ("open_old", "2025-01-01", "open", None),
     ("open_recent", "2025-11-01", "open", None),
     ("too_young", "2025-12-25", "open", None),
+    ("won_recent", "2025-10-01", "won", "2025-11-01"),
 ])
 
 
@@ -65,8 +66,9 @@ def test_labels_and_exclusions():
         "lost_before_as_of": "decided_before_as_of",
         "lost_later": "eligible",
         "open_old": "eligible",
-        "open_recent": "open_without_horizon",
+        "open_recent": "horizon_not_elapsed",
         "too_young": "as_of_after_snapshot",
+        "won_recent": "horizon_not_elapsed",  # decided, but its peers are not yet: left out
     }
     assert y["won_in_horizon"] == 1
     assert y["won_after_horizon"] == 0  # won, but not within the horizon
