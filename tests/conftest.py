@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -22,3 +23,49 @@ def x_education_config(monkeypatch) -> Path:
         pytest.skip(f"real data not found at {X_EDUCATION} (the shared/ folder beside the project)")
     monkeypatch.chdir(ROOT)
     return ROOT / "configs" / "x_education.yaml"
+
+
+def demo_config(data_dir: Path, **overrides):
+    """configs/demo.yaml pointed at a world in ``data_dir``, outputs beside it."""
+    from pipeline.config import load_config
+
+    tree = {
+        "artifacts_dir": str(data_dir.parent / "artifacts"),
+        "dataset": {
+            "leads": str(data_dir / "leads.parquet"),
+            "activities": str(data_dir / "activities.parquet"),
+            "truth": str(data_dir / "truth.parquet"),
+        },
+        "rules": str(ROOT / "configs" / "rules" / "demo.yaml"),
+        "mlflow": {"tracking_uri": f"sqlite:///{data_dir.parent / 'mlflow.db'}",
+                   "artifact_root": str(data_dir.parent / "mlruns")},
+    }
+    for key, value in overrides.items():
+        tree[key] = {**tree.get(key, {}), **value} if isinstance(value, dict) else value
+    return load_config(ROOT / "configs" / "demo.yaml", tree)
+
+
+@pytest.fixture(scope="session")
+def small_world(tmp_path_factory) -> Path:
+    """A 12,000-lead synthetic world on disk (session-wide: generated once)."""
+    from pipeline.synth import write_world
+
+    data = tmp_path_factory.mktemp("world") / "data"
+    write_world(data, 12_000, seed=11)
+    return data
+
+
+@pytest.fixture(scope="session")
+def trained(small_world):
+    """Model and rule baseline trained on the small world (config, result, leads, activities)."""
+    from pipeline.io import load_dataset
+    from pipeline.rules import load_rules
+    from pipeline.training import train_scorers
+
+    cfg = demo_config(small_world)
+    leads, activities, report = load_dataset(cfg)
+    report.raise_if_failed()
+    truth = pd.read_parquet(small_world / "truth.parquet")
+    result = train_scorers(cfg, leads, activities, load_rules(cfg.rules),
+                           truth=pd.Series(truth["p_convert"].to_numpy(), index=truth["lead_id"]))
+    return cfg, result, leads, activities

@@ -1,0 +1,237 @@
+"""Training: from canonical leads (+ activities) to two fitted, evaluated scoring packages.
+
+Pure orchestration of the core (no files, no MLflow): build the training set, audit leakage,
+fit the feature builder on training leads only, fit the LightGBM scorer and the rule baseline on
+the same rows, calibrate both on the validation rows, learn grade bands on the training rows, and
+evaluate both on the test rows with the same metrics.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from features.build import FeatureBuilder
+from pipeline.audit import audit_columns
+from pipeline.config import Config
+from pipeline.dataset import TrainingSet, build_training_set
+from pipeline.errors import DataError
+from pipeline.evaluate import compare_scorers, curves
+from pipeline.explain import GradeBands, group_points
+from pipeline.model import LeadScorer
+from pipeline.package import ScoringPackage, settings_fingerprint
+from pipeline.rules import RulesBook, RuleScorer
+
+SCORERS = ("model", "baseline")
+
+
+@dataclass
+class TrainingResult:
+    """What one training run produced."""
+
+    training_set: TrainingSet
+    audit: pd.DataFrame
+    packages: dict[str, ScoringPackage]
+    X: pd.DataFrame
+    metrics: dict[str, Any]
+    test_probabilities: dict[str, np.ndarray]
+    timings: dict[str, float] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def y_test(self) -> np.ndarray:
+        """Labels of the test leads."""
+        ts = self.training_set
+        return ts.y.loc[ts.part("test")].to_numpy()
+
+
+def candidate_columns(leads: pd.DataFrame, config: Config) -> list[str]:
+    """Raw lead columns that could become features: everything but roles, ids and PII."""
+    ds = config.dataset
+    roles = {"lead_id", "created_at", "outcome", "outcome_at"}
+    skip = roles | set(ds.pii) | set(ds.ignore)
+    if config.features.email_column:
+        skip.add(config.features.email_column)
+    return [c for c in leads.columns if c not in skip]
+
+
+def feature_settings(config: Config, excluded: list[str]):
+    """The config's feature settings without the excluded (leaky) columns."""
+    fs = config.features
+    update = {
+        key: [c for c in getattr(fs, key) if c not in excluded]
+        for key in ("categorical", "numeric", "boolean", "engagement", "negative")
+    }
+    return fs.model_copy(update=update)
+
+
+def run_audit(ts: TrainingSet, config: Config) -> pd.DataFrame:
+    """Leakage audit of the raw candidate columns on the training leads."""
+    train_ids = ts.part("train")
+    columns = candidate_columns(ts.leads, config)
+    candidates = ts.leads.loc[train_ids, columns]
+    fs = config.features
+    declared_numeric = set(fs.numeric) | set(fs.engagement)
+    for column in columns:
+        if column in declared_numeric:
+            candidates[column] = pd.to_numeric(candidates[column], errors="coerce")
+        elif candidates[column].dtype == object or str(candidates[column].dtype) == "str":
+            missing = {m.casefold() for m in fs.missing_values}
+            text = candidates[column].astype("string").str.strip()
+            candidates[column] = text.where(~text.str.casefold().isin(missing)).astype(object)
+    return audit_columns(
+        candidates,
+        ts.y.loc[train_ids].to_numpy(),
+        post_contact=dict(config.dataset.leaky),
+        keep=list(config.dataset.keep_leaky),
+        max_auc=config.audit.max_auc,
+        seed=config.seed,
+    )
+
+
+def excluded_by_audit(audit: pd.DataFrame) -> list[str]:
+    """Columns the audit keeps out of the features."""
+    return audit.loc[audit["action"] == "excluded", "column"].tolist()
+
+
+def _weekly_volume(ts: TrainingSet, test_ids: pd.Index) -> float:
+    created = pd.to_datetime(ts.leads.loc[test_ids, "created_at"]) if "created_at" in ts.leads \
+        else None
+    if created is None or created.isna().all():
+        return float(len(test_ids)) / 52.0  # flat exports: assume a year of leads
+    weeks = max((created.max() - created.min()).days / 7.0, 1.0)
+    return len(test_ids) / weeks
+
+
+def train_scorers(
+    config: Config,
+    leads: pd.DataFrame,
+    activities: pd.DataFrame | None,
+    rules: RulesBook,
+    best_params: dict[str, Any] | None = None,
+    truth: pd.Series | None = None,
+    rules_source: str = "rules",
+    log: Any = None,
+) -> TrainingResult:
+    """Fit, calibrate and evaluate the model and the rule baseline on one split.
+
+    Parameters
+    ----------
+    config
+        Run configuration.
+    leads, activities
+        Canonical frames (validated).
+    rules
+        The hand-made points table.
+    best_params
+        Tuned LightGBM parameters overriding ``config.model.params``.
+    truth
+        True conversion probabilities by lead_id (synthetic data only): adds the oracle.
+    rules_source
+        Name of the rules file in errors.
+    log
+        Callable receiving progress lines.
+    """
+    say = log or (lambda *_: None)
+    timings: dict[str, float] = {}
+    started = time.perf_counter()
+    ts = build_training_set(
+        leads, activities, config.dataset.mode, config.dataset.as_of,
+        config.dataset.horizon_days, config.split, config.seed,
+        snapshot=pd.Timestamp(config.dataset.snapshot) if config.dataset.snapshot else None,
+    )
+    summary = ts.summary()
+    for part in ("train", "valid", "test"):
+        if summary[f"{part}_positives"] < 5:
+            raise DataError(
+                f"{config.dataset.leads}: only {summary[f'{part}_positives']} converted leads in "
+                f"the {part} split; need more history to train"
+            )
+    say(f"training set: {summary}")
+    audit = run_audit(ts, config)
+    excluded = excluded_by_audit(audit)
+    if excluded:
+        say(f"excluded by the leakage audit: {', '.join(excluded)}")
+    settings = feature_settings(config, excluded)
+    timings["dataset_s"] = time.perf_counter() - started
+
+    train_ids, valid_ids, test_ids = (ts.part(p) for p in ("train", "valid", "test"))
+    t0 = time.perf_counter()
+    builder = FeatureBuilder(settings)
+    train_leads = ts.leads.loc[train_ids].reset_index(drop=True)
+    as_of = ts.as_of if config.dataset.mode == "events" else None
+    builder.fit(train_leads, _activities_of(activities, train_ids),
+                None if as_of is None else as_of.loc[train_ids])
+    X = builder.transform(ts.leads.reset_index(drop=True), activities, as_of)
+    X = X.loc[ts.y.index]
+    timings["features_s"] = time.perf_counter() - t0
+    spec = builder.spec_
+    y = ts.y
+
+    mc = config.model
+    params = {**mc.params, **(best_params or {})}
+    t0 = time.perf_counter()
+    model = LeadScorer(
+        spec=spec, params=params, n_estimators=mc.n_estimators,
+        early_stopping_rounds=mc.early_stopping_rounds, class_weight=mc.class_weight,
+        monotone=dict(mc.monotone), use_spec_monotone=mc.use_spec_monotone,
+        calibration_methods=tuple(config.calibration.methods), cv_folds=config.calibration.cv_folds,
+        random_state=config.seed, n_jobs=mc.n_jobs, mql_score=config.scoring.mql_score,
+    ).fit(X.loc[train_ids], y.loc[train_ids], X.loc[valid_ids], y.loc[valid_ids])
+    timings["model_fit_s"] = time.perf_counter() - t0
+    baseline = RuleScorer(
+        spec=spec, book=rules, windows=tuple(settings.windows_days),
+        calibration_methods=tuple(config.calibration.methods), cv_folds=config.calibration.cv_folds,
+        random_state=config.seed, source=rules_source,
+    ).fit(X.loc[train_ids], y.loc[train_ids], X.loc[valid_ids], y.loc[valid_ids])
+
+    packages = {}
+    for name, scorer in (("model", model), ("baseline", baseline)):
+        fit_pts, eng_pts = group_points(scorer.factor_points(X.loc[train_ids]), spec)
+        bands = GradeBands.fit(fit_pts, eng_pts, config.scoring.grade_quantiles,
+                               config.scoring.engagement_quantiles)
+        packages[name] = ScoringPackage(
+            dataset=config.dataset.name, mode=config.dataset.mode, builder=builder, scorer=scorer,
+            bands=bands, score_bands=dict(config.scoring.bands),
+            top_reasons=config.scoring.top_reasons,
+            settings_hash=settings_fingerprint(config.features),
+            metadata={"kind": name, "excluded_columns": excluded,
+                      "calibration": scorer.calibrator_.method_},
+        )
+
+    t0 = time.perf_counter()
+    X_test, y_test = X.loc[test_ids], y.loc[test_ids].to_numpy()
+    probs = {name: pkg.scorer.predict_proba(X_test)[:, 1] for name, pkg in packages.items()}
+    mql = {name: pkg.scorer.is_mql(X_test) for name, pkg in packages.items()}
+    if truth is not None:
+        probs["oracle"] = truth.reindex(test_ids).to_numpy(dtype="float64")
+    weekly = _weekly_volume(ts, test_ids)
+    metrics = compare_scorers(
+        y_test, probs, mql, reference="baseline", leads_per_week=weekly,
+        capacity_per_week=max(1.0, round(0.2 * weekly)), n_boot=500, seed=config.seed,
+    )
+    if "oracle" in metrics:
+        metrics["model"]["auc_ratio_to_oracle"] = (
+            metrics["model"]["roc_auc"] / metrics["oracle"]["roc_auc"]
+        )
+    metrics["split"] = summary
+    metrics["model"]["best_iteration"] = model.best_iteration_
+    for name, pkg in packages.items():
+        metrics[name]["calibration"] = pkg.scorer.calibrator_.method_
+    timings["evaluate_s"] = time.perf_counter() - t0
+    return TrainingResult(ts, audit, packages, X, metrics, probs, timings, list(ts.notes))
+
+
+def _activities_of(activities: pd.DataFrame | None, ids: pd.Index) -> pd.DataFrame | None:
+    if activities is None:
+        return None
+    return activities[activities["lead_id"].isin(ids)]
+
+
+def evaluation_curves(result: TrainingResult):
+    """Curve tables (ROC, gains, calibration) of every scorer on the test leads."""
+    return curves(result.y_test, result.test_probabilities)
