@@ -79,6 +79,11 @@ class Paths:
         return self.root / "test_scores.parquet"
 
     @property
+    def test_scores_public(self) -> Path:
+        """Test scores as logged to MLflow (ids, labels, scores, reasons: no PII)."""
+        return self.root / "test_scores.parquet"
+
+    @property
     def report(self) -> Path:
         """Self-contained HTML report."""
         return self.root / "report.html"

@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import os
 import sys
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
@@ -17,6 +18,10 @@ import typer
 
 from pipeline.console import err, out
 from pipeline.errors import LeadScoreError
+
+# pandera probes pyspark.pandas, which warns about pandas 3 on every command.
+warnings.filterwarnings("ignore", message="PySpark does not yet fully support pandas")
+warnings.filterwarnings("ignore", category=UserWarning, module="mlflow")
 
 app = typer.Typer(
     name="leadscore",
@@ -226,13 +231,33 @@ def audit(config: ConfigOpt, set_: SetOpt = None) -> None:
     out.print(f"wrote {_paths(cfg).audit}")
 
 
+def _mlflow(cfg):
+    from pipeline.tracking import configure
+
+    return configure(cfg)
+
+
+def _run_id(paths) -> str | None:
+    import json
+
+    path = paths.root / "run.json"
+    return json.loads(path.read_text()).get("run_id") if path.is_file() else None
+
+
 @app.command()
 @user_errors
-def train(config: ConfigOpt, set_: SetOpt = None) -> None:
-    """Fit the model and the rule baseline on the same split, evaluate both, save artifacts."""
+def train(
+    config: ConfigOpt,
+    set_: SetOpt = None,
+    evaluate_after: Annotated[bool, typer.Option(
+        "--evaluate/--no-evaluate", help="Also evaluate, report and print the comparison.")] = True,
+    track: Annotated[bool, typer.Option("--track/--no-track",
+                                        help="Log the run and register the models.")] = True,
+) -> None:
+    """Fit the model and the rule baseline on the same split; register the challenger."""
     import yaml
 
-    from pipeline.reporting import save_training_outputs
+    from pipeline.artifacts import write_json, write_table
     from pipeline.training import train_scorers
 
     cfg = _load(config, set_)
@@ -241,7 +266,7 @@ def train(config: ConfigOpt, set_: SetOpt = None) -> None:
     rules = _load_rules(cfg)
     best = None
     if paths.best_params.is_file():
-        best = yaml.safe_load(paths.best_params.read_text()).get("params")
+        best = (yaml.safe_load(paths.best_params.read_text()) or {}).get("params")
         err.print(f"using tuned parameters from {paths.best_params}")
     with err.status("training"):
         result = train_scorers(cfg, leads, activities, rules, best_params=best,
@@ -249,9 +274,193 @@ def train(config: ConfigOpt, set_: SetOpt = None) -> None:
                                log=lambda line: err.print(line, highlight=False))
     for note in result.notes:
         err.print(f"[yellow]note:[/] {note}")
-    save_training_outputs(cfg, result)
+    for name, package in result.packages.items():
+        package.save(paths.package(name))
+    ts = result.training_set
+    import pandas as pd
+
+    write_table(paths.split, pd.DataFrame({
+        "lead_id": ts.y.index.astype(str), "as_of": ts.as_of.reindex(ts.y.index).to_numpy(),
+        "y": ts.y.to_numpy(), "split": ts.split.reindex(ts.y.index).to_numpy()}))
+    write_table(paths.audit, result.audit)
+    run = None
+    if track:
+        from pipeline.tracking import log_training
+
+        _mlflow(cfg)
+        with err.status("logging to MLflow"):
+            run = log_training(cfg, result, paths, leads, activities)
+        write_json(paths.root / "run.json", {"run_id": run.run_id,
+                                             "model_version": run.model_version,
+                                             "baseline_version": run.baseline_version})
+        err.print(f"MLflow run {run.run_id}: {cfg.model_name} v{run.model_version} and "
+                  f"{cfg.baseline_model_name} v{run.baseline_version} registered as @challenger")
+    out.print(f"wrote {paths.model}, {paths.baseline}, {paths.split}")
+    if evaluate_after:
+        _evaluate(cfg, result)
+        _report(cfg)
+
+
+def _evaluate(cfg, result) -> None:
+    from pipeline.reporting import save_evaluation
+
+    paths = save_evaluation(cfg, result)
     _comparison_table(result.metrics)
-    out.print(f"wrote {paths.root}/ (model.pkl, baseline.pkl, metrics.json, plots/)")
+    run_id = _run_id(paths)
+    if run_id and os.environ.get("LEADSCORE_NO_TRACKING") is None:
+        from pipeline.tracking import log_evaluation
+
+        _mlflow(cfg)
+        log_evaluation(run_id, result.metrics, paths)
+    out.print(f"wrote {paths.metrics} and {paths.plots}/")
+
+
+@app.command()
+@user_errors
+def evaluate(config: ConfigOpt, set_: SetOpt = None) -> None:
+    """Score the saved model and rules on the test split; write metrics.json and plots."""
+    from pipeline.package import load_package
+    from pipeline.training import TrainingResult, evaluate_packages, training_set_from_split
+
+    cfg = _load(config, set_)
+    paths = _paths(cfg)
+    packages = {k: load_package(paths.package(k)) for k in ("model", "baseline")}
+    for package in packages.values():
+        package.check_settings(cfg.features, str(cfg.source))
+    leads, activities = _load_clean(cfg)
+    import pandas as pd
+
+    if not paths.split.is_file():
+        from pipeline.errors import ModelError
+
+        raise ModelError(f"{paths.split}: no saved split (run `leadscore train` first)")
+    ts = training_set_from_split(leads, pd.read_parquet(paths.split))
+    test_ids = ts.part("test")
+    as_of = ts.as_of.loc[test_ids] if cfg.dataset.mode == "events" else None
+    test_leads = ts.leads.loc[test_ids].reset_index(drop=True)
+    X_test = packages["model"].features(test_leads, activities, as_of)
+    metrics, probs = evaluate_packages(cfg, packages, ts, X_test, _truth(cfg))
+    audit = pd.read_csv(paths.audit) if paths.audit.is_file() else pd.DataFrame()
+    result = TrainingResult(ts, audit, packages, X_test, metrics, probs, {}, list(ts.notes))
+    _evaluate(cfg, result)
+
+
+def _report(cfg) -> None:
+    from pipeline.reporting import build_report
+
+    paths = _paths(cfg)
+    path = build_report(cfg, paths)
+    run_id = _run_id(paths)
+    if run_id and os.environ.get("LEADSCORE_NO_TRACKING") is None:
+        import mlflow
+
+        _mlflow(cfg)
+        with mlflow.start_run(run_id=run_id):
+            mlflow.log_artifact(str(path))
+    out.print(f"wrote {path}")
+
+
+@app.command()
+@user_errors
+def report(config: ConfigOpt, set_: SetOpt = None) -> None:
+    """Write the self-contained HTML report (artifacts/<dataset>/report.html)."""
+    _report(_load(config, set_))
+
+
+@app.command()
+@user_errors
+def explain(
+    config: ConfigOpt,
+    lead_id: Annotated[str | None, typer.Option("--lead-id", help="Lead to explain.")] = None,
+    best_open: Annotated[bool, typer.Option(
+        "--best-open", help="Explain the highest-scored open lead.")] = False,
+    scorer: Annotated[str, typer.Option("--scorer", help="model or rules.")] = "model",
+    as_of: Annotated[str | None, typer.Option("--as-of", help="Score as of (default: the "
+                                                             "data snapshot).")] = None,
+    fmt: Annotated[str, typer.Option("--format", help="table or json.")] = "table",
+    set_: SetOpt = None,
+) -> None:
+    """Why a lead scores what it scores: points per factor, grade, reasons."""
+    from pipeline.explain_cli import explain_lead
+
+    cfg = _load(config, set_)
+    kind = {"model": "model", "rules": "baseline", "baseline": "baseline"}.get(scorer)
+    if kind is None:
+        from pipeline.errors import ConfigError
+
+        raise ConfigError(f"--scorer {scorer!r}: use 'model' or 'rules'")
+    explain_lead(cfg, _paths(cfg), kind, lead_id, best_open, as_of, fmt)
+
+
+@app.command()
+@user_errors
+def tune(
+    config: ConfigOpt,
+    trials: Annotated[int | None, typer.Option("--trials", min=1)] = None,
+    timeout: Annotated[float | None, typer.Option("--timeout", help="Seconds.")] = None,
+    set_: SetOpt = None,
+    track: Annotated[bool, typer.Option("--track/--no-track")] = True,
+) -> None:
+    """Optuna search over LightGBM parameters; writes artifacts/<dataset>/best_params.yaml."""
+    from pipeline.tuning_cli import run_tuning
+
+    cfg = _load(config, set_)
+    if track:
+        _mlflow(cfg)
+    run_tuning(cfg, _paths(cfg), _load_clean(cfg), trials, timeout, track)
+
+
+@app.command()
+@user_errors
+def promote(
+    config: ConfigOpt,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Decide but change nothing.")] = False,
+    set_: SetOpt = None,
+) -> None:
+    """Gate: promote @challenger to @champion only if it beats the champion and the rules."""
+    from pipeline.registry import promote_challenger
+
+    cfg = _load(config, set_)
+    _mlflow(cfg)
+    decision = promote_challenger(cfg, _load_clean(cfg), dry_run=dry_run, truth=_truth(cfg))
+    color = "green" if decision.promote else "yellow"
+    out.print(f"[{color}]{decision.summary()}[/]" + (" (dry run)" if dry_run else ""))
+
+
+@app.command()
+@user_errors
+def models(config: ConfigOpt, set_: SetOpt = None) -> None:
+    """Registered versions with their aliases and key metrics."""
+    from rich.table import Table
+
+    from pipeline.registry import list_versions
+
+    cfg = _load(config, set_)
+    _mlflow(cfg)
+    table = Table(title=f"Registered models ({cfg.model_name}, {cfg.baseline_model_name})",
+                  title_justify="left")
+    for col in ("model", "version", "aliases", "roc_auc", "ece", "created", "gate"):
+        table.add_column(col)
+    for row in list_versions(cfg):
+        row["gate"] = str(row.get("gate", "")).split(":")[0]
+        table.add_row(*[str(row.get(c, "")) for c in ("model", "version", "aliases", "roc_auc",
+                                                       "ece", "created", "gate")])
+    out.print(table)
+
+
+@app.command()
+@user_errors
+def features(
+    config: ConfigOpt,
+    out_path: Annotated[Path | None, typer.Option("--out", help="Parquet file.")] = None,
+    set_: SetOpt = None,
+) -> None:
+    """Write the feature table of the eligible training leads (spec in the file metadata)."""
+    from pipeline.features_cli import write_feature_table
+
+    cfg = _load(config, set_)
+    path = write_feature_table(cfg, _load_clean(cfg), out_path or _paths(cfg).features)
+    out.print(f"wrote {path}")
 
 
 def main() -> None:  # pragma: no cover - console script entry

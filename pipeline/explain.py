@@ -94,9 +94,11 @@ def _format(template: str, value: object) -> str:
         return template.replace("{value}", str(value)).split("{")[0].strip() or str(value)
 
 
-def _display_value(value: object) -> object:
-    if isinstance(value, float) and np.isnan(value):
+def _display_value(value: object, dtype: str = "numeric") -> object:
+    if value is None or (isinstance(value, float) and np.isnan(value)):
         return "unknown"
+    if dtype == "boolean":
+        return "yes" if float(value) >= 0.5 else "no"
     return value
 
 
@@ -147,7 +149,7 @@ def reason_texts(
             text = factor
         else:
             info = infos_by_col[col]
-            value = _display_value(values[row, col])
+            value = _display_value(values[row, col], info.dtype)
             key = (info.template, value)
             text = cache.get(key)
             if text is None:

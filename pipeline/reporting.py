@@ -1,11 +1,14 @@
-"""Writes what a training run produced: packages, split, metrics, curves and plots."""
+"""Writes what an evaluation produced: metrics, test scores, curves, plots and the report."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import pandas as pd
 
 from pipeline.artifacts import Paths, write_bytes, write_json, write_table
 from pipeline.config import Config
+from pipeline.io import atomic_path
 from pipeline.plots import (
     calibration_figure,
     gains_figure,
@@ -13,8 +16,11 @@ from pipeline.plots import (
     score_histogram_figure,
     to_png,
 )
+from pipeline.report import global_figures, render_report
 from pipeline.scaling import score_from_proba
 from pipeline.training import TrainingResult, evaluation_curves
+
+CURVE_PLOTS = ("roc", "gains", "calibration", "score_histogram_model", "score_histogram_baseline")
 
 
 def test_scores_frame(result: TrainingResult) -> pd.DataFrame:
@@ -35,23 +41,46 @@ def test_scores_frame(result: TrainingResult) -> pd.DataFrame:
     return frame
 
 
-def save_training_outputs(config: Config, result: TrainingResult) -> Paths:
-    """Write packages, split, audit, metrics.json, curves (CSV) and plots (PNG)."""
+def save_evaluation(config: Config, result: TrainingResult) -> Paths:
+    """Write metrics.json, test scores, curves (CSV) and plots (PNG) of an evaluation."""
     paths = Paths(config.out_dir)
-    for name, package in result.packages.items():
-        package.save(paths.package(name))
-    ts = result.training_set
-    split = pd.DataFrame({
-        "lead_id": ts.y.index.astype(str), "as_of": ts.as_of.reindex(ts.y.index).to_numpy(),
-        "y": ts.y.to_numpy(), "split": ts.split.reindex(ts.y.index).to_numpy(),
-    })
-    write_table(paths.split, split)
-    write_table(paths.audit, result.audit)
     write_json(paths.metrics, {**result.metrics, "timings": result.timings,
                                "notes": result.notes})
-    write_table(paths.test_scores, test_scores_frame(result))
+    scores = test_scores_frame(result)
+    write_table(paths.test_scores, scores)
     write_plots(paths, result)
+    ts = result.training_set
+    segment = None
+    segment_column = config.dataset.segment or (
+        "product_line" if "product_line" in ts.leads.columns else None)
+    if segment_column and segment_column in ts.leads.columns:
+        segment = ts.leads.loc[ts.part("test"), segment_column].astype(str).reset_index(drop=True)
+    figures = global_figures(scores, result.X.loc[ts.part("test")],
+                             result.packages["model"].spec, segment)
+    for name, png in figures.items():
+        write_bytes(paths.plots / f"{name}.png", png)
     return paths
+
+
+def build_report(config: Config, paths: Paths) -> Path:
+    """Render report.html from the saved evaluation (metrics, test scores, audit, plots)."""
+    import json
+
+    from pipeline.errors import ModelError
+
+    if not paths.metrics.is_file() or not paths.test_scores.is_file():
+        raise ModelError(f"{paths.metrics}: no evaluation yet (run `leadscore evaluate`)")
+    metrics = json.loads(paths.metrics.read_text())
+    scores = pd.read_parquet(paths.test_scores)
+    audit = pd.read_csv(paths.audit) if paths.audit.is_file() else None
+    plots = {p.stem: p.read_bytes() for p in sorted(paths.plots.glob("*.png"))}
+    curves = {k: v for k, v in plots.items() if k in CURVE_PLOTS}
+    figures = {k: v for k, v in plots.items() if k not in CURVE_PLOTS}
+    html = render_report(config.dataset.name, metrics, scores, audit, curves, figures,
+                         metrics.get("notes", []))
+    with atomic_path(paths.report) as tmp:
+        tmp.write_text(html)
+    return paths.report
 
 
 def write_plots(paths: Paths, result: TrainingResult) -> None:

@@ -23,6 +23,7 @@ from pipeline.errors import DataError
 from pipeline.evaluate import compare_scorers, curves
 from pipeline.explain import GradeBands, group_points
 from pipeline.model import LeadScorer
+from pipeline.monitor import build_reference
 from pipeline.package import ScoringPackage, settings_fingerprint
 from pipeline.rules import RulesBook, RuleScorer
 
@@ -194,23 +195,41 @@ def train_scorers(
         fit_pts, eng_pts = group_points(scorer.factor_points(X.loc[train_ids]), spec)
         bands = GradeBands.fit(fit_pts, eng_pts, config.scoring.grade_quantiles,
                                config.scoring.engagement_quantiles)
+        reference = build_reference(X.loc[train_ids],
+                                    scorer.predict_proba(X.loc[train_ids])[:, 1])
         packages[name] = ScoringPackage(
             dataset=config.dataset.name, mode=config.dataset.mode, builder=builder, scorer=scorer,
             bands=bands, score_bands=dict(config.scoring.bands),
             top_reasons=config.scoring.top_reasons,
-            settings_hash=settings_fingerprint(config.features),
+            settings_hash=settings_fingerprint(config.features), reference=reference,
             metadata={"kind": name, "excluded_columns": excluded,
                       "calibration": scorer.calibrator_.method_},
         )
 
     t0 = time.perf_counter()
-    X_test, y_test = X.loc[test_ids], y.loc[test_ids].to_numpy()
+    metrics, probs = evaluate_packages(config, packages, ts, X.loc[test_ids], truth)
+    metrics["model"]["best_iteration"] = model.best_iteration_
+    timings["evaluate_s"] = time.perf_counter() - t0
+    return TrainingResult(ts, audit, packages, X, metrics, probs, timings, list(ts.notes))
+
+
+def evaluate_packages(
+    config: Config,
+    packages: dict[str, ScoringPackage],
+    ts: TrainingSet,
+    X_test: pd.DataFrame,
+    truth: pd.Series | None = None,
+) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """Every metric for every package (and the oracle when known) on the same test leads."""
+    test_ids = ts.part("test")
+    y_test = ts.y.loc[test_ids].to_numpy()
+    X_test = X_test.loc[test_ids]
     probs = {name: pkg.scorer.predict_proba(X_test)[:, 1] for name, pkg in packages.items()}
     mql = {name: pkg.scorer.is_mql(X_test) for name, pkg in packages.items()}
     if truth is not None:
-        probs["oracle"] = truth.reindex(test_ids).to_numpy(dtype="float64")
+        probs["oracle"] = truth.reindex(test_ids.astype(str)).to_numpy(dtype="float64")
     weekly = _weekly_volume(ts, test_ids)
-    metrics = compare_scorers(
+    metrics: dict[str, Any] = compare_scorers(
         y_test, probs, mql, reference="baseline", leads_per_week=weekly,
         capacity_per_week=max(1.0, round(0.2 * weekly)), n_boot=500, seed=config.seed,
     )
@@ -218,12 +237,22 @@ def train_scorers(
         metrics["model"]["auc_ratio_to_oracle"] = (
             metrics["model"]["roc_auc"] / metrics["oracle"]["roc_auc"]
         )
-    metrics["split"] = summary
-    metrics["model"]["best_iteration"] = model.best_iteration_
+    metrics["split"] = ts.summary()
     for name, pkg in packages.items():
         metrics[name]["calibration"] = pkg.scorer.calibrator_.method_
-    timings["evaluate_s"] = time.perf_counter() - t0
-    return TrainingResult(ts, audit, packages, X, metrics, probs, timings, list(ts.notes))
+    return metrics, probs
+
+
+def training_set_from_split(leads: pd.DataFrame, split: pd.DataFrame) -> TrainingSet:
+    """Rebuild the training set a run used from its saved split (lead_id, as_of, y, split)."""
+    split = split.set_index(split["lead_id"].astype(str))
+    kept = leads.assign(lead_id=leads["lead_id"].astype(str)).set_index("lead_id", drop=False)
+    missing = split.index.difference(kept.index)
+    if len(missing):
+        raise DataError(f"{len(missing)} leads of the saved split are not in the data any more "
+                        f"(e.g. {missing[0]}); retrain")
+    return TrainingSet(kept.loc[split.index], split["as_of"], split["y"].astype("int8"),
+                       split["split"])
 
 
 def _activities_of(activities: pd.DataFrame | None, ids: pd.Index) -> pd.DataFrame | None:
