@@ -72,12 +72,25 @@ def _load(config: Path, overrides: list[str] | None = None):
 
 @app.command()
 @user_errors
-def validate(config: ConfigOpt, set_: SetOpt = None) -> None:
+def validate(
+    config: ConfigOpt,
+    report_path: Annotated[Path | None, typer.Option(
+        "--report", help="Also write the result as JSON (for pipelines).")] = None,
+    set_: SetOpt = None,
+) -> None:
     """Check the dataset against the input contract; list every violation (exit 2 if any)."""
     from pipeline.io import load_dataset
 
     cfg = _load(config, set_)
     leads, activities, report = load_dataset(cfg)
+    if report_path is not None and report.ok:
+        from pipeline.artifacts import write_json
+
+        write_json(report_path, {
+            "leads": str(cfg.dataset.leads), "lead_rows": len(leads),
+            "activity_rows": 0 if activities is None else len(activities),
+            "positives": int((leads["outcome"] == "won").sum()),
+            "violations": [str(v) for v in report.violations]})
     if not report.ok:
         for violation in report.violations:
             err.print(str(violation), highlight=False, soft_wrap=True, markup=False)
@@ -461,6 +474,132 @@ def features(
     cfg = _load(config, set_)
     path = write_feature_table(cfg, _load_clean(cfg), out_path or _paths(cfg).features)
     out.print(f"wrote {path}")
+
+
+def _resolve_model(cfg, model: str | None):
+    """(package, model_name, model_version) from a file path or a models:/ URI."""
+    import hashlib
+
+    from pipeline.package import load_package
+
+    uri = model or f"models:/{cfg.model_name}@champion"
+    if uri.startswith(("models:/", "runs:/")):
+        from pipeline.tracking import load_registered_package
+
+        _mlflow(cfg)
+        package = load_registered_package(uri)
+        name, _, ref = uri.removeprefix("models:/").partition("@")
+        version = ref
+        if ref and not ref.isdigit():
+            from pipeline.tracking import alias_version
+
+            version = alias_version(name, ref) or ref
+        return package, name, str(version)
+    path = Path(uri)
+    package = load_package(path)
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()[:12]
+    return package, path.stem, f"file:{digest}"
+
+
+@app.command()
+@user_errors
+def score(
+    config: ConfigOpt,
+    input_path: Annotated[Path, typer.Option("--input", help="Leads to score (CSV/Parquet).")],
+    output: Annotated[Path, typer.Option("--output", help="Scores file (.parquet or .csv).")],
+    activities: Annotated[Path | None, typer.Option("--activities", help="Activity log.")] = None,
+    model: Annotated[str | None, typer.Option(
+        "--model", help="models:/NAME@ALIAS or a model.pkl (default: the champion).")] = None,
+    as_of: Annotated[str | None, typer.Option("--as-of", help="Score as of (default: now).")] = None,
+    engine: Annotated[str, typer.Option("--engine", help="local or spark.")] = "local",
+    spark_master: Annotated[str, typer.Option("--spark-master")] = "local[*]",
+    explain_leads: Annotated[bool, typer.Option("--explain/--no-explain")] = True,
+    batch_size: Annotated[int | None, typer.Option("--batch-size", min=100)] = None,
+    resume: Annotated[bool, typer.Option("--resume", help="Continue an interrupted job.")] = False,
+    top: Annotated[int | None, typer.Option("--top", min=1, help="Only the N best leads.")] = None,
+    min_score: Annotated[int | None, typer.Option("--min-score", min=0, max=100)] = None,
+    fmt: Annotated[str | None, typer.Option("--format", help="parquet or csv.")] = None,
+    open_only: Annotated[bool, typer.Option("--open-only", help="Skip decided leads.")] = False,
+    set_: SetOpt = None,
+) -> None:
+    """Score leads in bounded memory; atomic output; resumable; local or Spark engine."""
+    import pandas as pd
+
+    from pipeline.artifacts import write_json
+    from pipeline.errors import ConfigError
+    from pipeline.monitor import DriftMonitor
+    from pipeline.score import ScoreJob, run_score_job
+
+    cfg = _load(config, set_)
+    if engine not in ("local", "spark"):
+        raise ConfigError(f"--engine {engine!r}: use 'local' or 'spark'")
+    if fmt not in (None, "csv", "parquet"):
+        raise ConfigError(f"--format {fmt!r}: use 'csv' or 'parquet'")
+    package, model_name, model_version = _resolve_model(cfg, model)
+    package.check_settings(cfg.features, str(cfg.source))
+    when = pd.Timestamp(as_of) if as_of else None
+    if when is not None and pd.isna(when):
+        raise ConfigError(f"--as-of {as_of!r}: not a date")
+    job = ScoreJob(
+        leads_path=input_path, output_path=output,
+        activities_path=activities if activities else None, as_of=when,
+        explain=explain_leads, batch_size=batch_size or cfg.scoring.batch_size, resume=resume,
+        top=top, min_score=min_score, output_format=fmt, model_name=model_name,
+        model_version=model_version, open_only=open_only,
+    )
+    monitor = DriftMonitor(package.reference, cfg.monitor.psi_warn, cfg.monitor.psi_alarm) \
+        if package.reference else None
+    if engine == "spark":
+        from pipeline.spark import run_spark_job
+
+        summary = run_spark_job(package, cfg, job, master=spark_master)
+    else:
+        from pipeline.console import progress
+
+        with progress("leads") as bar:
+            task = bar.add_task("score", total=None, rate="")
+
+            def _advance(done: int, total: int, rows: int) -> None:
+                elapsed = bar.tasks[task].elapsed or 1e-9
+                bar.update(task, total=total, completed=done, rate=f"{rows / elapsed:,.0f}")
+
+            summary = run_score_job(package, cfg, job, progress=_advance, monitor=monitor)
+    if monitor is not None and monitor.rows:
+        drift = monitor.result()
+        write_json(output.with_name(output.name + ".drift.json"),
+                   {"rows": monitor.rows, "psi": drift.to_dict("records")})
+        flagged = drift[drift["status"] != "ok"]
+        if len(flagged):
+            err.print(f"[yellow]drift:[/] {len(flagged)} feature(s) above PSI "
+                      f"{cfg.monitor.psi_warn}: " + ", ".join(
+                          f"{r.feature} {r.psi:.2f}" for r in flagged.head(5).itertuples()))
+    out.print(f"[green]scored[/] {summary['input_rows']:,} leads -> {output} "
+              f"({summary['output_rows']:,} rows, {summary['rows_per_second']:,} leads/s, "
+              f"model {model_name} {model_version})")
+
+
+@app.command()
+@user_errors
+def drift(
+    config: ConfigOpt,
+    input_path: Annotated[Path, typer.Option("--input", help="New leads (CSV/Parquet).")],
+    activities: Annotated[Path | None, typer.Option("--activities")] = None,
+    model: Annotated[str | None, typer.Option("--model")] = None,
+    as_of: Annotated[str | None, typer.Option("--as-of")] = None,
+    output: Annotated[Path | None, typer.Option("--output", help="JSON report path.")] = None,
+    set_: SetOpt = None,
+) -> None:
+    """PSI of every feature and of the score against training; exit 3 on an alarm."""
+    import pandas as pd
+
+    from pipeline.drift_cli import drift_report
+
+    cfg = _load(config, set_)
+    package, _, _ = _resolve_model(cfg, model)
+    package.check_settings(cfg.features, str(cfg.source))
+    drift_report(cfg, package, input_path, activities,
+                 pd.Timestamp(as_of) if as_of else None,
+                 output or _paths(cfg).root / "drift.json")
 
 
 def main() -> None:  # pragma: no cover - console script entry

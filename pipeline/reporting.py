@@ -91,6 +91,9 @@ def write_plots(paths: Paths, result: TrainingResult) -> None:
     for name, table in (("roc", curves.roc), ("gains", curves.gains),
                         ("calibration", curves.calibration)):
         write_table(paths.plots / f"{name}.csv", table)
+        # one file per scorer too: `dvc plots` draws one line per file
+        for scorer, part in table.groupby("scorer", sort=False):
+            write_table(paths.plots / f"{name}_{scorer}.csv", part.drop(columns="scorer"))
     write_bytes(paths.plots / "roc.png", to_png(roc_figure(curves.roc, aucs)))
     write_bytes(paths.plots / "gains.png", to_png(gains_figure(curves.gains)))
     write_bytes(paths.plots / "calibration.png", to_png(calibration_figure(curves.calibration)))
