@@ -69,3 +69,28 @@ def trained(small_world):
     result = train_scorers(cfg, leads, activities, load_rules(cfg.rules),
                            truth=pd.Series(truth["p_convert"].to_numpy(), index=truth["lead_id"]))
     return cfg, result, leads, activities
+
+
+def write_demo_config(folder: Path, data_dir: Path, **dataset) -> Path:
+    """A config file for the CLI: configs/demo.yaml with paths into ``data_dir``/``folder``."""
+    import shutil
+
+    import yaml
+
+    configs = folder / "configs"
+    configs.mkdir(parents=True, exist_ok=True)
+    shutil.copy(ROOT / "configs" / "base.yaml", configs / "base.yaml")
+    tree = yaml.safe_load((ROOT / "configs" / "demo.yaml").read_text())
+    tree["artifacts_dir"] = str(folder / "artifacts")
+    tree["dataset"].update({
+        "leads": str(data_dir / "leads.parquet"),
+        "activities": str(data_dir / "activities.parquet"),
+        "truth": str(data_dir / "truth.parquet"),
+        **dataset,
+    })
+    tree["rules"] = str(ROOT / "configs" / "rules" / "demo.yaml")
+    tree["mlflow"] = {"tracking_uri": f"sqlite:///{folder / 'mlflow.db'}",
+                      "artifact_root": str(folder / "mlruns")}
+    path = configs / "demo.yaml"
+    path.write_text(yaml.safe_dump(tree, sort_keys=False))
+    return path
