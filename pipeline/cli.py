@@ -476,6 +476,50 @@ def features(
     out.print(f"wrote {path}")
 
 
+@app.command()
+@user_errors
+def cv(
+    config: ConfigOpt,
+    folds: Annotated[int, typer.Option("--folds", min=2, max=20)] = 5,
+    keep_leaky: Annotated[bool, typer.Option(
+        "--keep-leaky", help="Keep the columns listed as leaky (to show what they do).")] = False,
+    set_: SetOpt = None,
+) -> None:
+    """Stratified k-fold metrics of model and rules (flat exports without timestamps)."""
+    from rich.table import Table
+
+    from pipeline.artifacts import write_table
+    from pipeline.errors import ConfigError
+    from pipeline.training import cross_validate
+
+    cfg = _load(config, set_)
+    if cfg.dataset.mode != "flat":
+        raise ConfigError(f"{cfg.source}: dataset.mode: cross-validation is for flat exports; "
+                          "event data is judged on its time split")
+    if keep_leaky:
+        cfg = cfg.model_copy(update={"dataset": cfg.dataset.model_copy(
+            update={"keep_leaky": list(cfg.dataset.leaky)})})
+        cfg = cfg.model_copy(update={"audit": cfg.audit.model_copy(update={"max_auc": 1.0})})
+    leads, activities = _load_clean(cfg)
+    with err.status(f"{folds}-fold cross-validation"):
+        table = cross_validate(cfg, leads, activities, _load_rules(cfg), folds, str(cfg.rules))
+    name = "cv_leaky.csv" if keep_leaky else "cv.csv"
+    write_table(_paths(cfg).root / name, table)
+    view = Table(title=f"{folds}-fold test ROC-AUC" + (" (leaky columns KEPT)" if keep_leaky
+                                                       else ""), title_justify="left")
+    view.add_column("scorer")
+    for k in range(1, folds + 1):
+        view.add_column(f"fold {k}", justify="right")
+    view.add_column("mean", justify="right")
+    view.add_column("sd", justify="right")
+    for scorer, part in table.groupby("scorer", sort=False):
+        aucs = part["roc_auc"].to_numpy()
+        view.add_row(scorer, *[f"{a:.4f}" for a in aucs], f"{aucs.mean():.4f}",
+                     f"{aucs.std(ddof=1):.4f}")
+    out.print(view)
+    out.print(f"wrote {_paths(cfg).root / name}")
+
+
 def _resolve_model(cfg, model: str | None):
     """(package, model_name, model_version) from a file path or a models:/ URI."""
     import hashlib

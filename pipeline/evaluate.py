@@ -192,7 +192,8 @@ def compare_scorers(
             metrics.update(mql_metrics(y, mql[name]))
         metrics.update(capacity_view(y, p, leads_per_week, capacity_per_week))
         other = None if name == reference else np.asarray(probs[reference], dtype="float64")
-        metrics.update(bootstrap_auc(y, p, other, n_boot=n_boot, seed=seed))
+        if n_boot:
+            metrics.update(bootstrap_auc(y, p, other, n_boot=n_boot, seed=seed))
         metrics["lift_by_decile"] = lift_by_decile(y, p)  # type: ignore[assignment]
         out[name] = metrics
     return out

@@ -130,6 +130,9 @@ class RuleScorer(BaseScorer):
         Calibrator fitted on the validation split.
     source
         Where the rules came from (named in errors).
+    dropped
+        Features the builder dropped as constant in the training leads: rules on them give every
+        lead the same points, so they are skipped (listed in ``skipped_``) rather than refused.
     """
 
     kind = "baseline"
@@ -143,6 +146,7 @@ class RuleScorer(BaseScorer):
         cv_folds: int = 5,
         random_state: int = 42,
         source: str = "rules",
+        dropped: tuple[str, ...] = (),
     ):
         self.spec = spec
         self.book = book
@@ -151,20 +155,28 @@ class RuleScorer(BaseScorer):
         self.cv_folds = cv_folds
         self.random_state = random_state
         self.source = source
+        self.dropped = dropped
 
     def check_book(self) -> list[str]:
         """Rules that name features the table does not have (one message each)."""
         names = set(self.spec.names)
+        dropped = set(self.dropped)
         problems = []
+        self.skipped_: list[str] = []
         for section in ("attributes", "flags", "thresholds"):
             for feature in getattr(self.book, section):
-                if feature not in names:
+                if feature in dropped:
+                    self.skipped_.append(f"{section}.{feature}")
+                elif feature not in names:
                     problems.append(f"{self.source}: {section}.{feature}: no such feature")
         for signal in self.book.activities:
             if not activity_columns(signal, list(names), list(self.windows)):
-                problems.append(
-                    f"{self.source}: activities.{signal}: no '{signal}_<N>d' window features"
-                )
+                if activity_columns(signal, list(dropped), list(self.windows)):
+                    self.skipped_.append(f"activities.{signal}")
+                else:
+                    problems.append(
+                        f"{self.source}: activities.{signal}: no '{signal}_<N>d' window features"
+                    )
         return problems
 
     def _fit_raw(self, X, y, X_valid, y_valid) -> None:
@@ -177,14 +189,21 @@ class RuleScorer(BaseScorer):
         """Each rule's points, attributed to the feature (window) it reads."""
         shares = pd.DataFrame(0.0, index=X.index, columns=list(self.spec.names))
         book = self.book
+        names = set(X.columns)
         for feature, table in book.attributes.items():
+            if feature not in names:
+                continue
             values = X[feature].astype(object).astype(str).str.casefold()
             lookup = {str(k).casefold(): v for k, v in table.items()}
             shares[feature] += values.map(lookup).fillna(0.0).astype("float64").to_numpy()
         for feature, points in book.flags.items():
+            if feature not in names:
+                continue
             shares[feature] += np.where(X[feature].fillna(0).to_numpy(dtype="float64") > 0,
                                         points, 0.0)
         for feature, steps in book.thresholds.items():
+            if feature not in names:
+                continue
             values = X[feature].to_numpy(dtype="float64")
             for step in steps:
                 shares[feature] += np.where(values >= step.min, step.points, 0.0)
