@@ -554,7 +554,9 @@ def score(
     activities: Annotated[Path | None, typer.Option("--activities", help="Activity log.")] = None,
     model: Annotated[str | None, typer.Option(
         "--model", help="models:/NAME@ALIAS or a model.pkl (default: the champion).")] = None,
-    as_of: Annotated[str | None, typer.Option("--as-of", help="Score as of (default: now).")] = None,
+    as_of: Annotated[str | None, typer.Option("--as-of", help="Score as of (default: now).")] = (
+        None
+    ),
     engine: Annotated[str, typer.Option("--engine", help="local or spark.")] = "local",
     spark_master: Annotated[str, typer.Option("--spark-master")] = "local[*]",
     explain_leads: Annotated[bool, typer.Option("--explain/--no-explain")] = True,
