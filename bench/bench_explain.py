@@ -170,7 +170,7 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.markdown:
         print(f"Model: {model}.  \nMachine: {machine}.\n")
-        print("| method | rows/s | ours is |")
+        print("| method | rows/s | speed of ours / this |")
         print("| --- | ---: | ---: |")
         for name, value in results.items():
             ratio = rate / value

@@ -54,6 +54,7 @@ import lightgbm as lgb
 import numba
 import numpy as np
 import pandas as pd
+import scipy.sparse
 from numba import njit, prange
 
 logger = logging.getLogger(__name__)
@@ -695,6 +696,11 @@ class TreeShapExplainer:
         numpy.ndarray
             C-contiguous float64 array of shape ``(n, n_features)``.
         """
+        if scipy.sparse.issparse(X):
+            raise TypeError(
+                "sparse input is not supported by the fast explainer; pass a dense array "
+                "(explain_contributions falls back to pred_contrib for it)"
+            )
         if isinstance(X, pd.DataFrame):
             # LightGBM's own pandas conversion (private, but it is the definition of "the same").
             X = lgb.basic._data_from_pandas(
@@ -812,16 +818,26 @@ def explain_contributions(
 
     Notes
     -----
-    The fallback (multiclass models, ``linear_tree=True``, unknown decision types) logs a
-    warning with the reason and returns LightGBM's own ``pred_contrib`` output, which for
-    multiclass models is ``(n, n_classes * (n_features + 1))``. The flattened trees are cached
-    per booster object; after editing leaves in place (``set_leaf_output``), build a new
-    :class:`TreeShapExplainer` instead.
+    The fallback (multiclass models, ``linear_tree=True``, unknown decision types, scipy sparse
+    input) logs a warning with the reason and returns LightGBM's own ``pred_contrib`` output:
+    ``(n, n_classes * (n_features + 1))`` for multiclass models, a sparse matrix for sparse
+    input, and LightGBM 4.x raises its own error for linear trees (it has no SHAP for them).
+
+    The flattened trees are cached per booster object; after editing leaves in place
+    (``set_leaf_output``), build a new :class:`TreeShapExplainer` instead.
     """
-    try:
-        explainer = _cached_explainer(booster, num_iteration)
-    except UnsupportedModelError as exc:
-        logger.warning("fast TreeSHAP unavailable, falling back to LightGBM pred_contrib: %s", exc)
+    reason = None
+    if scipy.sparse.issparse(X):
+        reason = "sparse input (the fast explainer takes dense arrays and DataFrames)"
+    else:
+        try:
+            explainer = _cached_explainer(booster, num_iteration)
+        except UnsupportedModelError as exc:
+            reason = str(exc)
+    if reason is not None:
+        logger.warning(
+            "fast TreeSHAP unavailable, falling back to LightGBM pred_contrib: %s", reason
+        )
         kwargs: dict[str, Any] = {}
         if n_jobs is not None and n_jobs > 0:
             kwargs["num_threads"] = int(n_jobs)

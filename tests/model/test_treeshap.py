@@ -297,6 +297,22 @@ def test_multiclass_falls_back_to_pred_contrib_with_a_warning(caplog):
     np.testing.assert_array_equal(got, booster.predict(X, pred_contrib=True))
 
 
+def test_sparse_input_falls_back_to_pred_contrib(caplog):
+    import scipy.sparse
+
+    rng = np.random.default_rng(11)
+    X = rng.normal(size=(200, 4)) * (rng.random((200, 4)) < 0.3)
+    booster = lgb.train({"verbosity": -1, "num_threads": 1}, lgb.Dataset(X, X[:, 0]), 5)
+    with pytest.raises(TypeError, match="sparse"):
+        TreeShapExplainer(booster).contributions(scipy.sparse.csr_matrix(X))
+    with caplog.at_level(logging.WARNING, logger="pipeline.treeshap"):
+        got = explain_contributions(booster, scipy.sparse.csr_matrix(X))
+    assert any("sparse input" in r.getMessage() for r in caplog.records)
+    np.testing.assert_allclose(
+        got.toarray(), TreeShapExplainer(booster).contributions(X), atol=ATOL
+    )
+
+
 def test_unknown_decision_type_is_rejected():
     X = np.random.default_rng(10).normal(size=(200, 2))
     dump = lgb.train({"verbosity": -1}, lgb.Dataset(X, X[:, 0]), 2).dump_model()
