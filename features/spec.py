@@ -1,18 +1,26 @@
 """Feature spec: every feature column tagged with its business factor, kind, group and template.
 
 Later stages sum explanations per *factor* ("Pricing page interest"), split the fit axis from the
-engagement axis of the grade by *group*, and voice reasons through each feature's *template*.
+engagement axis of the grade by *group*, constrain the model by *monotone* direction and voice
+reasons through each feature's *template*. The catalogue of factor names and reason templates
+lives here (and only here); a dataset config overrides them through
+``FeatureSettings.factor_names`` and ``FeatureSettings.factor_templates``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from dataclasses import asdict, dataclass
-from typing import Any, Literal
+import re
+from collections.abc import Iterator, Mapping
+from dataclasses import asdict, dataclass, replace
+from typing import Any, Literal, NamedTuple
 
 Kind = Literal["fit", "engagement", "negative"]
 Group = Literal["fit", "engagement"]
 DType = Literal["numeric", "categorical", "boolean"]
+KINDS = ("fit", "engagement", "negative")
+GROUPS = ("fit", "engagement")
+DTYPES = ("numeric", "categorical", "boolean")
+SPEC_FORMAT = 1
 
 
 @dataclass(frozen=True)
@@ -24,7 +32,7 @@ class FeatureInfo:
     name
         Column name in the feature table.
     factor
-        Human-readable business factor it belongs to.
+        Human-readable business factor it belongs to ("Pricing page interest").
     kind
         What it measures: ``fit``, ``engagement`` or ``negative`` (a signal against buying).
     group
@@ -45,67 +53,324 @@ class FeatureInfo:
     monotone: int = 0
     template: str = "{value}"
 
+    def __post_init__(self) -> None:
+        """Refuse tags outside the contract's vocabularies."""
+        for field, value, allowed in (("kind", self.kind, KINDS), ("group", self.group, GROUPS),
+                                      ("dtype", self.dtype, DTYPES),
+                                      ("monotone", self.monotone, (-1, 0, 1))):
+            if value not in allowed:
+                raise ValueError(f"feature {self.name!r}: {field} {value!r} not in {allowed}")
+        if not self.name or not self.factor:
+            raise ValueError("a feature needs a name and a factor")
+
+    def reason(self, value: object) -> str:
+        """The template filled with ``value`` (falls back to ``str(value)`` on format errors)."""
+        try:
+            return self.template.format(value=value)
+        except (ValueError, TypeError, KeyError, IndexError):
+            return self.template.replace("{value}", str(value)).split("{")[0].strip() or str(
+                value)
+
 
 class FeatureSpec:
-    """Ordered, immutable collection of :class:`FeatureInfo`."""
+    """Ordered, immutable collection of :class:`FeatureInfo`.
+
+    Parameters
+    ----------
+    features
+        Feature descriptions in table column order. Names must be unique and every factor must
+        belong to one group (a factor's points add to one axis of the grade).
+    """
 
     def __init__(self, features: list[FeatureInfo] | tuple[FeatureInfo, ...]):
-        self.features: tuple[FeatureInfo, ...] = tuple(features)
-        names = [f.name for f in self.features]
+        self._features: tuple[FeatureInfo, ...] = tuple(features)
+        names = [f.name for f in self._features]
         if len(set(names)) != len(names):
-            raise ValueError("duplicate feature names in spec")
-        self._by_name = {f.name: f for f in self.features}
+            duplicated = sorted({n for n in names if names.count(n) > 1})
+            raise ValueError(f"duplicate feature names in spec: {duplicated}")
+        group_of: dict[str, str] = {}
+        for f in self._features:
+            if group_of.setdefault(f.factor, f.group) != f.group:
+                raise ValueError(f"factor {f.factor!r} mixes the fit and engagement groups "
+                                 f"(feature {f.name!r})")
+        self._by_name = {f.name: f for f in self._features}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        """Unpickle, including specs pickled before ``features`` became read-only."""
+        if "features" in state:
+            state["_features"] = tuple(state.pop("features"))
+        self.__dict__.update(state)
+
+    @property
+    def features(self) -> tuple[FeatureInfo, ...]:
+        """All feature descriptions, in column order."""
+        return self._features
 
     def __iter__(self) -> Iterator[FeatureInfo]:
-        return iter(self.features)
+        return iter(self._features)
 
     def __len__(self) -> int:
-        return len(self.features)
+        return len(self._features)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._by_name
 
     def __getitem__(self, name: str) -> FeatureInfo:
         return self._by_name[name]
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, FeatureSpec) and self.features == other.features
+        return isinstance(other, FeatureSpec) and self._features == other._features
 
     def __hash__(self) -> int:
-        return hash(self.features)
+        return hash(self._features)
+
+    def __repr__(self) -> str:
+        return f"FeatureSpec({len(self)} features, {len(self.factors)} factors)"
 
     @property
     def names(self) -> list[str]:
         """Column names in table order."""
-        return [f.name for f in self.features]
+        return [f.name for f in self._features]
 
     @property
     def factors(self) -> list[str]:
         """Factor names, in order of first appearance."""
-        return list(dict.fromkeys(f.factor for f in self.features))
+        return list(dict.fromkeys(f.factor for f in self._features))
 
     def factor_of(self, name: str) -> str:
         """Factor of a feature column."""
         return self._by_name[name].factor
 
     def by_group(self, group: str) -> list[FeatureInfo]:
-        """Features adding to one grade axis."""
-        return [f for f in self.features if f.group == group]
+        """Features adding to one grade axis (``fit`` or ``engagement``)."""
+        if group not in GROUPS:
+            raise ValueError(f"group {group!r} not in {GROUPS}")
+        return [f for f in self._features if f.group == group]
 
     def features_of_factor(self, factor: str) -> list[FeatureInfo]:
         """Feature columns of one factor."""
-        return [f for f in self.features if f.factor == factor]
+        return [f for f in self._features if f.factor == factor]
 
     def monotone_constraints(self) -> list[int]:
         """Monotone direction per column, aligned with :attr:`names`."""
-        return [f.monotone for f in self.features]
+        return [f.monotone for f in self._features]
 
-    def without(self, names: set[str]) -> FeatureSpec:
+    def without(self, names: set[str] | list[str]) -> FeatureSpec:
         """A spec without some columns."""
-        return FeatureSpec([f for f in self.features if f.name not in names])
+        drop = set(names)
+        return FeatureSpec([f for f in self._features if f.name not in drop])
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-able form (stored with the model, logged to MLflow)."""
-        return {"features": [asdict(f) for f in self.features]}
+        return {"format": SPEC_FORMAT, "features": [asdict(f) for f in self._features]}
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> FeatureSpec:
+    def from_dict(cls, data: Mapping[str, Any]) -> FeatureSpec:
         """Inverse of :meth:`to_dict`."""
+        if data.get("format", SPEC_FORMAT) != SPEC_FORMAT:
+            raise ValueError(f"feature spec format {data.get('format')!r} is not supported "
+                             f"(expected {SPEC_FORMAT})")
         return cls([FeatureInfo(**f) for f in data["features"]])
+
+
+# --------------------------------------------------------------------------------- catalogue
+class _Entry(NamedTuple):
+    """Default tags of one feature (or of one activity type / page over its windows)."""
+
+    factor: str
+    kind: Kind
+    group: Group
+    dtype: DType
+    monotone: int
+    template: str
+
+
+_FIT = "fit"
+_ENG = "engagement"
+_NEG = "negative"
+
+#: Fixed-name features of :mod:`features.firmographic` and :mod:`features.activity`.
+CATALOGUE: dict[str, _Entry] = {
+    "seniority": _Entry("Seniority", _FIT, _FIT, "categorical", 0, "Seniority: {value}"),
+    "department": _Entry("Department", _FIT, _FIT, "categorical", 0, "Department: {value}"),
+    "is_student": _Entry("Student", _NEG, _FIT, "boolean", -1, "Student or intern: {value}"),
+    "is_free_mail": _Entry("Free-mail address", _NEG, _FIT, "boolean", -1,
+                           "Free-mail address: {value}"),
+    "is_competitor": _Entry("Competitor", _NEG, _FIT, "boolean", -1,
+                            "Competitor email domain: {value}"),
+    "company_size_band": _Entry("Company size", _FIT, _FIT, "categorical", 0,
+                                "Company size: {value} employees"),
+    "company_employees": _Entry("Company size", _FIT, _FIT, "numeric", 0,
+                                "Company of {value:,.0f} employees"),
+    "company_revenue_band": _Entry("Company revenue", _FIT, _FIT, "categorical", 0,
+                                   "Annual revenue: {value}"),
+    "company_revenue": _Entry("Company revenue", _FIT, _FIT, "numeric", 0,
+                              "Annual revenue ${value:,.0f}"),
+    "industry": _Entry("Industry", _FIT, _FIT, "categorical", 0, "Industry: {value}"),
+    "country": _Entry("Country", _FIT, _FIT, "categorical", 0, "Country: {value}"),
+    "lead_source": _Entry("Lead source", _FIT, _FIT, "categorical", 0, "Lead source: {value}"),
+    "product_line": _Entry("Product line", _FIT, _FIT, "categorical", 0,
+                           "Product line: {value}"),
+    # engagement summaries (features.activity)
+    "high_value_visits_30d": _Entry("High-value page visits", _ENG, _ENG, "numeric", 1,
+                                    "Visited pricing, demo or case-study pages {value:.0f}x "
+                                    "in 30 days"),
+    "low_value_visits_30d": _Entry("Website visits", _ENG, _ENG, "numeric", 0,
+                                   "Visited other pages {value:.0f}x in 30 days"),
+    "activity_total": _Entry("Total activity", _ENG, _ENG, "numeric", 0,
+                             "{value:.0f} activities so far"),
+    "days_since_last_activity": _Entry("Recency of activity", _NEG, _ENG, "numeric", -1,
+                                       "Last activity {value:.0f} days ago"),
+    "days_since_first_activity": _Entry("Recency of activity", _ENG, _ENG, "numeric", 0,
+                                        "First activity {value:.0f} days ago"),
+    "decayed_activity": _Entry("Recency of activity", _ENG, _ENG, "numeric", 0,
+                               "Recent-activity score {value:.1f}"),
+    "email_open_rate": _Entry("Email engagement", _ENG, _ENG, "numeric", 0,
+                              "Opened {value:.0%} of emails sent"),
+    "email_click_rate": _Entry("Email engagement", _ENG, _ENG, "numeric", 0,
+                               "Clicked {value:.0%} of emails opened"),
+    "webinar_attend_rate": _Entry("Webinars", _ENG, _ENG, "numeric", 0,
+                                  "Attended {value:.0%} of webinars registered for"),
+    "active_days_30d": _Entry("Activity intensity", _ENG, _ENG, "numeric", 0,
+                              "Active on {value:.0f} of the last 30 days"),
+    "events_per_active_day_30d": _Entry("Activity intensity", _ENG, _ENG, "numeric", 0,
+                                        "{value:.1f} actions per active day"),
+    "email_bounce_ever": _Entry("Email bounced", _NEG, _ENG, "numeric", -1,
+                                "Email bounced {value:.0f}x"),
+    "unsubscribed": _Entry("Unsubscribed", _NEG, _ENG, "boolean", -1,
+                           "Unsubscribed from emails: {value}"),
+}
+
+#: Per activity type, for its ``<type>_<w>d`` window counts (``{w}`` is the window).
+ACTIVITY_CATALOGUE: dict[str, _Entry] = {
+    "web_visit": _Entry("Website visits", _ENG, _ENG, "numeric", 0,
+                        "Visited the website {value:.0f}x in {w} days"),
+    "email_sent": _Entry("Emails received", _ENG, _ENG, "numeric", 0,
+                         "Was sent {value:.0f} emails in {w} days"),
+    "email_open": _Entry("Email engagement", _ENG, _ENG, "numeric", 0,
+                         "Opened {value:.0f} emails in {w} days"),
+    "email_click": _Entry("Email engagement", _ENG, _ENG, "numeric", 0,
+                          "Clicked {value:.0f} emails in {w} days"),
+    "email_bounce": _Entry("Email bounced", _NEG, _ENG, "numeric", -1,
+                           "Email bounced {value:.0f}x in {w} days"),
+    "email_unsubscribe": _Entry("Unsubscribed", _NEG, _ENG, "numeric", -1,
+                                "Unsubscribed {value:.0f}x in {w} days"),
+    "content_download": _Entry("Content downloads", _ENG, _ENG, "numeric", 0,
+                               "Downloaded {value:.0f} assets in {w} days"),
+    "webinar_registered": _Entry("Webinars", _ENG, _ENG, "numeric", 0,
+                                 "Registered for {value:.0f} webinars in {w} days"),
+    "webinar_attended": _Entry("Webinars", _ENG, _ENG, "numeric", 0,
+                               "Attended {value:.0f} webinars in {w} days"),
+    "form_submit": _Entry("Form submissions", _ENG, _ENG, "numeric", 0,
+                          "Submitted {value:.0f} forms in {w} days"),
+    "demo_request": _Entry("Demo requests", _ENG, _ENG, "numeric", 1,
+                           "Requested a demo {value:.0f}x in {w} days"),
+    "offline_event": _Entry("Offline events", _ENG, _ENG, "numeric", 0,
+                            "Met us at {value:.0f} events in {w} days"),
+    "sales_call": _Entry("Sales conversations", _ENG, _ENG, "numeric", 0,
+                         "Had {value:.0f} sales calls in {w} days"),
+}
+
+#: Per web page, for its ``page_<page>_<w>d`` window counts.
+PAGE_CATALOGUE: dict[str, _Entry] = {
+    "pricing": _Entry("Pricing page interest", _ENG, _ENG, "numeric", 1,
+                      "Visited pricing {value:.0f}x in {w} days"),
+    "demo": _Entry("Demo page interest", _ENG, _ENG, "numeric", 1,
+                   "Visited the demo page {value:.0f}x in {w} days"),
+    "case_study": _Entry("Case studies", _ENG, _ENG, "numeric", 0,
+                         "Read case studies {value:.0f}x in {w} days"),
+    "careers": _Entry("Careers page (job seeker)", _NEG, _ENG, "numeric", -1,
+                      "Visited the careers page {value:.0f}x in {w} days"),
+}
+
+#: Tags of a declared lead column by its role in :class:`~features.settings.FeatureSettings`.
+ROLE_DEFAULTS: dict[str, tuple[Kind, Group, DType, int, str]] = {
+    "categorical": (_FIT, _FIT, "categorical", 0, "{factor}: {{value}}"),
+    "numeric": (_FIT, _FIT, "numeric", 0, "{factor}: {{value:,.4g}}"),
+    "boolean": (_FIT, _FIT, "boolean", 0, "{factor}: {{value}}"),
+    "engagement": (_ENG, _ENG, "numeric", 0, "{factor}: {{value:,.4g}}"),
+    "negative": (_NEG, _ENG, "boolean", -1, "{factor}: {{value}}"),
+}
+
+_WINDOW = re.compile(r"(?P<page>page_)?(?P<base>.+)_(?P<w>\d+)d")
+
+
+def humanize(column: str) -> str:
+    """Readable factor name for a raw column (``lead_source`` -> ``Lead source``)."""
+    text = re.sub(r"[_\s]+", " ", column).strip()
+    return text[:1].upper() + text[1:].lower() if text.isupper() else text[:1].upper() + text[1:]
+
+
+def _longest_prefix(name: str, table: Mapping[str, str]) -> str | None:
+    """Value of the longest key of ``table`` that ``name`` starts with."""
+    keys = [k for k in table if name.startswith(k)]
+    return table[max(keys, key=len)] if keys else None
+
+
+def describe_feature(
+    name: str,
+    *,
+    column: str | None = None,
+    role: str | None = None,
+    dtype: DType | None = None,
+    factor_names: Mapping[str, str] | None = None,
+    factor_templates: Mapping[str, str] | None = None,
+) -> FeatureInfo:
+    """Tags of a feature column from the catalogue, with the config's overrides applied.
+
+    Parameters
+    ----------
+    name
+        Feature column name.
+    column, role
+        For a column declared in the settings: the raw lead column and its role (``categorical``,
+        ``numeric``, ``boolean``, ``engagement``, ``negative``).
+    dtype
+        Overrides the dtype (e.g. a ``negative`` column holding counts rather than 0/1).
+    factor_names
+        Overrides of the factor name, looked up by exact feature name, then raw column, then the
+        longest matching name prefix (``page_pricing`` covers every pricing window), then the
+        default factor name (renames a whole factor).
+    factor_templates
+        Overrides of the reason template, by exact feature name then longest name prefix.
+
+    Returns
+    -------
+    FeatureInfo
+    """
+    factor_names = factor_names or {}
+    factor_templates = factor_templates or {}
+    window = _WINDOW.fullmatch(name)
+    if role is not None:
+        factor = CATALOGUE[name].factor if name in CATALOGUE else humanize(column or name)
+        kind, group, default_dtype, monotone, template = ROLE_DEFAULTS[role]
+        template = template.format(factor=factor)
+        entry = _Entry(factor, kind, group, default_dtype, monotone, template)
+    elif name in CATALOGUE:
+        entry = CATALOGUE[name]
+    elif window is not None:
+        base, days = window["base"], window["w"]
+        table = PAGE_CATALOGUE if window["page"] else ACTIVITY_CATALOGUE
+        entry = table.get(base)
+        if entry is None:
+            label = base.replace("_", " ")
+            entry = (_Entry(f"Page: {label}", _ENG, _ENG, "numeric", 0,
+                            f"Visited the {label} page {{value:.0f}}x in {{w}} days")
+                     if window["page"] else
+                     _Entry(humanize(base), _ENG, _ENG, "numeric", 0,
+                            f"{humanize(base)}: {{value:.0f}} in {{w}} days"))
+        text = entry.template.replace("in {w} days", "in 1 day") if days == "1" else entry.template
+        entry = entry._replace(template=text.replace("{w}", days))
+    else:
+        entry = _Entry(humanize(name), _ENG, _ENG, "numeric", 0,
+                       f"{humanize(name)}: {{value:,.4g}}")
+    factor = (factor_names.get(name)
+              or (factor_names.get(column) if column else None)
+              or _longest_prefix(name, factor_names)
+              or factor_names.get(entry.factor)
+              or entry.factor)
+    template = (factor_templates.get(name) or _longest_prefix(name, factor_templates)
+                or entry.template)
+    info = FeatureInfo(name, factor, entry.kind, entry.group, dtype or entry.dtype,
+                       entry.monotone, template)
+    return info if dtype is None or dtype != "categorical" else replace(info, monotone=0)
