@@ -48,6 +48,9 @@ td:first-child,th:first-child{text-align:left} .good{color:#15803d;font-weight:6
 border-radius:6px;font-size:13px;margin:8px 0} ul.reasons{margin:4px 0 0 16px;font-size:13px}
 .kpi{display:flex;gap:14px;flex-wrap:wrap;margin:12px 0}.kpi div{background:#fff;border:1px solid
 #e5e7eb;border-radius:8px;padding:10px 16px}.kpi b{display:block;font-size:22px}
+nav.toc{font-size:13px;margin:10px 0 0} .wide{overflow-x:auto} h2{scroll-margin-top:12px}
+nav.toc a{color:#1f6feb;text-decoration:none;margin-right:16px}
+@media (max-width:800px){.grid{grid-template-columns:1fr}}
 """
 
 
@@ -85,13 +88,30 @@ def _table(frame: pd.DataFrame, max_rows: int = 60) -> str:
 def _lead_card(row: pd.Series, kind: str, points: pd.Series, base: float, title: str) -> str:
     reasons = [row.get(f"{kind}_reason_{k}") for k in (1, 2, 3)]
     items = "".join(f"<li>{html.escape(str(r))}</li>" for r in reasons if r)
-    fig = waterfall_figure(points, base, int(row[f"{kind}_score"]), title)
+    # the card's heading already names the lead: a second title on the figure only repeats it
+    fig = waterfall_figure(points, base, int(row[f"{kind}_score"]), "")
     return (f'<div class="card"><h3>{html.escape(title)}</h3>'
             f'<div class="sub">lead {html.escape(str(row["lead_id"]))} · score '
             f'{int(row[f"{kind}_score"])} · grade {row[f"{kind}_grade"]}'
             f'{row[f"{kind}_engagement_level"]} · band {row[f"{kind}_band"]} · '
             f'{"converted" if row["y"] else "not converted"}</div>'
             f'{_img(to_png(fig), title)}<ul class="reasons">{items}</ul></div>')
+
+
+# Reading order of the "What drives the score" figures: importance (model beside rules) first,
+# then the cohorts, then how the top factors' points move with their values.
+FIGURE_ORDER = ("factor_importance_model", "factor_importance_baseline", "cohort_won_vs_lost",
+                "cohort_segments", "dependence_")
+SECTIONS = (("metrics", "Model vs rules"), ("curves", "Ranking and calibration"),
+            ("factors", "What drives the score"), ("examples", "Example leads"),
+            ("audit", "Leakage audit"))
+
+
+def _figure_rank(name: str) -> tuple[int, str]:
+    for rank, prefix in enumerate(FIGURE_ORDER):
+        if name.startswith(prefix):
+            return rank, name
+    return len(FIGURE_ORDER), name
 
 
 def points_of(test_scores: pd.DataFrame, kind: str) -> pd.DataFrame:
@@ -175,7 +195,9 @@ def render_report(
     curve_html = "".join(f'<div class="card">{_img(plots[k], k)}</div>' for k in
                          ("roc", "gains", "calibration", "score_histogram_model",
                           "score_histogram_baseline") if k in plots)
-    fig_html = "".join(f'<div class="card">{_img(v, k)}</div>' for k, v in figures.items())
+    fig_html = "".join(f'<div class="card">{_img(figures[k], k)}</div>'
+                       for k in sorted(figures, key=_figure_rank))
+    toc = "".join(f'<a href="#{key}">{html.escape(label)}</a>' for key, label in SECTIONS)
     examples = example_leads(test_scores)
     titles = {"hot": "Hottest test lead (model)", "cold": "Coldest test lead (model)",
               "disagreement": "Where model and rules disagree most"}
@@ -197,8 +219,9 @@ def render_report(
 <title>LeadScore report: {html.escape(dataset)}</title><style>{CSS}</style></head><body><main>
 <h1>LeadScore report: {html.escape(dataset)}</h1>
 <div class="sub">{html.escape(model_label)} generated {generated} · {sizes}</div>
+<nav class="toc">{toc}</nav>
 <div class="kpi">{kpi_html}</div>{note_html}
-<h2 id="metrics">Model vs rule baseline</h2>{diff}{_metrics_table(metrics)}
+<h2 id="metrics">Model vs rule baseline</h2>{diff}<div class="wide">{_metrics_table(metrics)}</div>
 <p class="sub">Same test leads and metrics for both; the rules' points are calibrated on the
 validation split like the model's log-odds. Best value per row in green.</p>
 <h2 id="curves">Ranking and calibration</h2><div class="grid">{curve_html}</div>
@@ -207,5 +230,5 @@ validation split like the model's log-odds. Best value per row in green.</p>
 evidence either way) to the lead's score; each bar is a business factor's points.</p>
 <div class="grid">{''.join(cards)}</div>
 <h2 id="audit">Leakage audit</h2><p class="sub">Single-column ROC-AUC on the training split;
-flagged columns are excluded unless the config keeps them.</p>{audit_html}
+flagged columns are excluded unless the config keeps them.</p><div class="wide">{audit_html}</div>
 </main></body></html>"""
