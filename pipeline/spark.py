@@ -396,9 +396,7 @@ def _package(digest: str, broadcast) -> ScoringPackage:
 
 def _score(leads, activities, context: _WorkerContext):
     """The scored DataFrame: one Spark group per bucket, through ``score_bucket``."""
-    from pyspark.sql.types import StructType
-
-    schema = StructType.fromDDL(", ".join(f"`{k}` {v}" for k, v in OUTPUT_TYPES.items()))
+    schema = ", ".join(f"`{name}` {kind}" for name, kind in OUTPUT_TYPES.items())
     if activities is None:
         def score_leads(key, leads_pdf: pd.DataFrame) -> pd.DataFrame:
             return _score_group(key, leads_pdf, None, context)
