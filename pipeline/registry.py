@@ -79,13 +79,18 @@ def list_versions(config: Config) -> list[dict[str, Any]]:
     for name in (config.model_name, config.baseline_model_name):
         try:
             versions = client.search_model_versions(f"name='{name}'")
+            # search_model_versions leaves ModelVersion.aliases empty; the model has them.
+            aliases = client.get_registered_model(name).aliases or {}
         except MlflowException:
             continue
+        by_version: dict[str, list[str]] = {}
+        for alias, number in aliases.items():
+            by_version.setdefault(str(number), []).append(alias)
         for v in sorted(versions, key=lambda v: -int(v.version)):
             metrics = client.get_run(v.run_id).data.metrics if v.run_id else {}
             rows.append({
                 "model": name, "version": v.version,
-                "aliases": ",".join(sorted(getattr(v, "aliases", []) or [])),
+                "aliases": ",".join(sorted(by_version.get(str(v.version), []))),
                 "roc_auc": f"{metrics['roc_auc']:.4f}" if "roc_auc" in metrics else "",
                 "ece": f"{metrics['ece']:.4f}" if "ece" in metrics else "",
                 "created": pd.Timestamp(v.creation_timestamp, unit="ms").strftime(

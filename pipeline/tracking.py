@@ -25,6 +25,9 @@ from pipeline.errors import ModelError
 
 CHAMPION, CHALLENGER = "champion", "challenger"
 TRACKED_PACKAGES = ("lightgbm", "scikit-learn", "pandas", "numpy", "mlflow", "shap", "optuna")
+# URIs this module handed to mlflow.set_tracking_uri, which exports them as MLFLOW_TRACKING_URI:
+# seeing one of them in the environment later does not mean the user set it.
+_EXPORTED_URIS: set[str] = set()
 
 
 def configure(config: Config) -> str:
@@ -36,14 +39,19 @@ def configure(config: Config) -> str:
     # MLflow's INFO lines and download bars would drown the CLI's own output.
     logging.getLogger("mlflow").setLevel(logging.WARNING)
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
-    uri = os.environ.get("MLFLOW_TRACKING_URI") or config.mlflow.tracking_uri
+    env_uri = os.environ.get("MLFLOW_TRACKING_URI")
+    if env_uri in _EXPORTED_URIS:
+        env_uri = None
+    uri = env_uri or config.mlflow.tracking_uri
     if uri.startswith("sqlite:///"):
         db = Path(uri.removeprefix("sqlite:///"))
         db.parent.mkdir(parents=True, exist_ok=True)
     mlflow.set_tracking_uri(uri)
+    if not env_uri:
+        _EXPORTED_URIS.add(uri)
     if mlflow.get_experiment_by_name(config.experiment_name) is None:
         location = None
-        if not os.environ.get("MLFLOW_TRACKING_URI"):
+        if not env_uri:
             root = Path(config.mlflow.artifact_root).resolve()
             root.mkdir(parents=True, exist_ok=True)
             location = root.as_uri()
