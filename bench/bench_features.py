@@ -49,10 +49,21 @@ from features.activity import (  # noqa: E402
 from features.settings import FeatureSettings  # noqa: E402
 
 # Relative frequency of each activity type in a B2B CRM log (mail and web dominate).
-TYPE_WEIGHTS = {"web_visit": 30, "email_sent": 20, "email_open": 12, "email_click": 4,
-                "email_bounce": 0.5, "email_unsubscribe": 0.5, "content_download": 3,
-                "webinar_registered": 2, "webinar_attended": 1.5, "form_submit": 2,
-                "demo_request": 1, "offline_event": 1, "sales_call": 1.5}
+TYPE_WEIGHTS = {
+    "web_visit": 30,
+    "email_sent": 20,
+    "email_open": 12,
+    "email_click": 4,
+    "email_bounce": 0.5,
+    "email_unsubscribe": 0.5,
+    "content_download": 3,
+    "webinar_registered": 2,
+    "webinar_attended": 1.5,
+    "form_submit": 2,
+    "demo_request": 1,
+    "offline_event": 1,
+    "sales_call": 1.5,
+}
 PAGES = ["home", "blog", "pricing", "demo", "case_study", "careers", "product", "docs"]
 DAY = pd.Timedelta(days=1)
 SETTINGS = FeatureSettings()
@@ -80,10 +91,12 @@ def make_partition(start: int, n: int, events_per_lead: float, seed: int) -> Par
     """Leads ``start..start+n`` and their events (string columns as pyarrow-backed str)."""
     rng = np.random.default_rng([seed, start])
     ids = pd.array([f"L{i:09d}" for i in range(start, start + n)], dtype="str")
-    created = np.datetime64("2025-01-01", "ns") + rng.integers(
-        0, 365 * 86_400, n).astype("timedelta64[s]").astype("timedelta64[ns]")
-    as_of = created + rng.integers(30 * 86_400, 180 * 86_400, n).astype(
-        "timedelta64[s]").astype("timedelta64[ns]")
+    created = np.datetime64("2025-01-01", "ns") + rng.integers(0, 365 * 86_400, n).astype(
+        "timedelta64[s]"
+    ).astype("timedelta64[ns]")
+    as_of = created + rng.integers(30 * 86_400, 180 * 86_400, n).astype("timedelta64[s]").astype(
+        "timedelta64[ns]"
+    )
     per_lead = rng.poisson(events_per_lead, n)
     lead = np.repeat(np.arange(n), per_lead)
     m = len(lead)
@@ -95,15 +108,16 @@ def make_partition(start: int, n: int, events_per_lead: float, seed: int) -> Par
     order = np.argsort(occurred, kind="stable")
     lead, kind, page, occurred = lead[order], kind[order], page[order], occurred[order]
     details = pd.array([*PAGES, None], dtype="str")
-    activities = pd.DataFrame({
-        "lead_id": ids.take(lead),
-        "occurred_at": occurred,
-        "activity_type": pd.array(list(TYPE_WEIGHTS), dtype="str").take(kind),
-        "detail": details.take(np.where(page >= 0, page, len(PAGES))),
-    })
+    activities = pd.DataFrame(
+        {
+            "lead_id": ids.take(lead),
+            "occurred_at": occurred,
+            "activity_type": pd.array(list(TYPE_WEIGHTS), dtype="str").take(kind),
+            "detail": details.take(np.where(page >= 0, page, len(PAGES))),
+        }
+    )
     index = pd.Index(ids, name="lead_id")
-    return (index, activities, pd.Series(as_of, index=index),
-            pd.Series(created, index=index))
+    return (index, activities, pd.Series(as_of, index=index), pd.Series(created, index=index))
 
 
 def world_partitions(n_leads: int, partition: int, seed: int):
@@ -117,7 +131,7 @@ def world_partitions(n_leads: int, partition: int, seed: int):
     leads, activities = world.leads, world.activities
     codes = pd.Index(leads["lead_id"]).get_indexer(activities["lead_id"])
     for start in range(0, len(leads), partition):
-        chunk = leads.iloc[start:start + partition]
+        chunk = leads.iloc[start : start + partition]
         index = pd.Index(chunk["lead_id"], name="lead_id")
         own = activities[(codes >= start) & (codes < start + len(chunk))]
         created = pd.Series(chunk["created_at"].to_numpy(), index=index)
@@ -125,8 +139,13 @@ def world_partitions(n_leads: int, partition: int, seed: int):
 
 
 # --------------------------------------------------------------------- comparison engines
-def groupby_engine(ids: pd.Index, activities: pd.DataFrame, as_of: pd.Series,
-                   created: pd.Series, s: FeatureSettings) -> pd.DataFrame:
+def groupby_engine(
+    ids: pd.Index,
+    activities: pd.DataFrame,
+    as_of: pd.Series,
+    created: pd.Series,
+    s: FeatureSettings,
+) -> pd.DataFrame:
     """The same windows written as plain pandas: map, filter, groupby per window."""
     ev = activities.assign(as_of=activities["lead_id"].map(as_of))
     ev = ev[ev["occurred_at"] < ev["as_of"]]
@@ -142,17 +161,21 @@ def groupby_engine(ids: pd.Index, activities: pd.DataFrame, as_of: pd.Series,
         per_page = visits.groupby(["lead_id", "detail"]).size().unstack(fill_value=0)
         for p in pages:
             out[f"page_{p}_{w}d"] = per_page[p] if p in per_page else pd.Series(dtype=float)
-    engaged = ev[~ev["activity_type"].isin(list(NOT_ENGAGEMENT))
-                 & ~((ev["activity_type"] == "web_visit") & ev["detail"].isin(s.negative_pages))]
+    engaged = ev[
+        ~ev["activity_type"].isin(list(NOT_ENGAGEMENT))
+        & ~((ev["activity_type"] == "web_visit") & ev["detail"].isin(s.negative_pages))
+    ]
     by_lead = engaged.groupby("lead_id")
     out["activity_total"] = by_lead.size()
     out["days_since_first_activity"] = by_lead["age"].max()
     last = by_lead["age"].min()
-    out["decayed_activity"] = (0.5 ** (engaged["age"] / s.half_life_days)).groupby(
-        engaged["lead_id"]).sum()
+    out["decayed_activity"] = (
+        (0.5 ** (engaged["age"] / s.half_life_days)).groupby(engaged["lead_id"]).sum()
+    )
     recent = engaged[engaged["age"] <= 30]
-    out["active_days_30d"] = recent["occurred_at"].dt.normalize().groupby(
-        recent["lead_id"]).nunique()
+    out["active_days_30d"] = (
+        recent["occurred_at"].dt.normalize().groupby(recent["lead_id"]).nunique()
+    )
     table = pd.DataFrame({k: v.reindex(ids) for k, v in out.items()})
     fill = [c for c in table.columns if c != "days_since_first_activity"]
     table[fill] = table[fill].fillna(0.0)
@@ -160,33 +183,51 @@ def groupby_engine(ids: pd.Index, activities: pd.DataFrame, as_of: pd.Series,
     return table.astype("float64")
 
 
-def polars_engine(ids: pd.Index, activities: pd.DataFrame, as_of: pd.Series,
-                  created: pd.Series, s: FeatureSettings) -> pd.DataFrame:
+def polars_engine(
+    ids: pd.Index,
+    activities: pd.DataFrame,
+    as_of: pd.Series,
+    created: pd.Series,
+    s: FeatureSettings,
+) -> pd.DataFrame:
     """The same windows as one Polars group_by with conditional sums."""
     import polars as pl
 
-    leads = pl.DataFrame({"lead_id": ids.to_numpy(dtype=object).astype(str),
-                          "as_of": as_of.to_numpy(), "created": created.to_numpy()})
+    leads = pl.DataFrame(
+        {
+            "lead_id": ids.to_numpy(dtype=object).astype(str),
+            "as_of": as_of.to_numpy(),
+            "created": created.to_numpy(),
+        }
+    )
     ev = pl.from_pandas(activities).join(leads.select("lead_id", "as_of"), on="lead_id")
     ev = ev.filter(pl.col("occurred_at") < pl.col("as_of")).with_columns(
-        age=(pl.col("as_of") - pl.col("occurred_at")).dt.total_nanoseconds() / 86_400e9)
+        age=(pl.col("as_of") - pl.col("occurred_at")).dt.total_nanoseconds() / 86_400e9
+    )
     is_web = pl.col("activity_type") == "web_visit"
-    engaged = (~pl.col("activity_type").is_in(list(NOT_ENGAGEMENT))
-               & ~(is_web & pl.col("detail").is_in(s.negative_pages)))
+    engaged = ~pl.col("activity_type").is_in(list(NOT_ENGAGEMENT)) & ~(
+        is_web & pl.col("detail").is_in(s.negative_pages)
+    )
     aggs = []
     for w in s.windows_days:
         inside = pl.col("age") <= w
-        aggs += [((pl.col("activity_type") == t) & inside).sum().alias(f"{t}_{w}d")
-                 for t in ACTIVITY_TYPES]
-        aggs += [(is_web & (pl.col("detail") == p) & inside).sum().alias(f"page_{p}_{w}d")
-                 for p in tracked_pages(s)]
+        aggs += [
+            ((pl.col("activity_type") == t) & inside).sum().alias(f"{t}_{w}d")
+            for t in ACTIVITY_TYPES
+        ]
+        aggs += [
+            (is_web & (pl.col("detail") == p) & inside).sum().alias(f"page_{p}_{w}d")
+            for p in tracked_pages(s)
+        ]
     aggs += [
         engaged.sum().alias("activity_total"),
         pl.col("age").filter(engaged).min().alias("last"),
         pl.col("age").filter(engaged).max().alias("days_since_first_activity"),
-        (0.5 ** (pl.col("age") / s.half_life_days)).filter(engaged).sum().alias(
-            "decayed_activity"),
-        pl.col("occurred_at").dt.date().filter(engaged & (pl.col("age") <= 30)).n_unique()
+        (0.5 ** (pl.col("age") / s.half_life_days)).filter(engaged).sum().alias("decayed_activity"),
+        pl.col("occurred_at")
+        .dt.date()
+        .filter(engaged & (pl.col("age") <= 30))
+        .n_unique()
         .alias("active_days_30d"),
     ]
     table = leads.join(ev.group_by("lead_id").agg(aggs), on="lead_id", how="left").to_pandas()
@@ -194,35 +235,53 @@ def polars_engine(ids: pd.Index, activities: pd.DataFrame, as_of: pd.Series,
     since = (table["as_of"] - table["created"]) / DAY
     table["days_since_last_activity"] = table.pop("last").fillna(since)
     table = table.drop(columns=["as_of", "created"])
-    fill = [c for c in table.columns
-            if c not in ("days_since_first_activity", "days_since_last_activity")]
+    fill = [
+        c
+        for c in table.columns
+        if c not in ("days_since_first_activity", "days_since_last_activity")
+    ]
     table[fill] = table[fill].fillna(0.0)
     return table.astype("float64")
 
 
-def duckdb_engine(ids: pd.Index, activities: pd.DataFrame, as_of: pd.Series,
-                  created: pd.Series, s: FeatureSettings) -> pd.DataFrame:
+def duckdb_engine(
+    ids: pd.Index,
+    activities: pd.DataFrame,
+    as_of: pd.Series,
+    created: pd.Series,
+    s: FeatureSettings,
+) -> pd.DataFrame:
     """The same windows as one DuckDB SQL GROUP BY with FILTER clauses."""
     import duckdb
 
-    leads = pd.DataFrame({"lead_id": ids.astype(str), "as_of": as_of.to_numpy(),
-                          "created": created.to_numpy()})
+    leads = pd.DataFrame(
+        {"lead_id": ids.astype(str), "as_of": as_of.to_numpy(), "created": created.to_numpy()}
+    )
     neg = ", ".join(f"'{p}'" for p in s.negative_pages) or "NULL"
     passive = ", ".join(f"'{t}'" for t in NOT_ENGAGEMENT)
-    engaged = (f"activity_type NOT IN ({passive}) AND NOT (activity_type = 'web_visit' "
-               f"AND coalesce(detail IN ({neg}), false))")
+    engaged = (
+        f"activity_type NOT IN ({passive}) AND NOT (activity_type = 'web_visit' "
+        f"AND coalesce(detail IN ({neg}), false))"
+    )
     cols = []
     for w in s.windows_days:
-        cols += [f"count(*) FILTER (activity_type = '{t}' AND age <= {w}) AS {t}_{w}d"
-                 for t in ACTIVITY_TYPES]
-        cols += [f"count(*) FILTER (activity_type = 'web_visit' AND detail = '{p}' AND "
-                 f"age <= {w}) AS page_{p}_{w}d" for p in tracked_pages(s)]
-    cols += [f"count(*) FILTER ({engaged}) AS activity_total",
-             f"min(age) FILTER ({engaged}) AS last",
-             f"max(age) FILTER ({engaged}) AS days_since_first_activity",
-             f"sum(pow(0.5, age / {s.half_life_days})) FILTER ({engaged}) AS decayed_activity",
-             f"count(DISTINCT CAST(occurred_at AS DATE)) FILTER ({engaged} AND age <= 30) "
-             "AS active_days_30d"]
+        cols += [
+            f"count(*) FILTER (activity_type = '{t}' AND age <= {w}) AS {t}_{w}d"
+            for t in ACTIVITY_TYPES
+        ]
+        cols += [
+            f"count(*) FILTER (activity_type = 'web_visit' AND detail = '{p}' AND "
+            f"age <= {w}) AS page_{p}_{w}d"
+            for p in tracked_pages(s)
+        ]
+    cols += [
+        f"count(*) FILTER ({engaged}) AS activity_total",
+        f"min(age) FILTER ({engaged}) AS last",
+        f"max(age) FILTER ({engaged}) AS days_since_first_activity",
+        f"sum(pow(0.5, age / {s.half_life_days})) FILTER ({engaged}) AS decayed_activity",
+        f"count(DISTINCT CAST(occurred_at AS DATE)) FILTER ({engaged} AND age <= 30) "
+        "AS active_days_30d",
+    ]
     sql = f"""
         WITH ev AS (
             SELECT a.lead_id, a.activity_type, a.detail, a.occurred_at,
@@ -240,14 +299,20 @@ def duckdb_engine(ids: pd.Index, activities: pd.DataFrame, as_of: pd.Series,
     since = (table["as_of"] - table["created"]) / DAY
     table["days_since_last_activity"] = table.pop("last").fillna(since)
     table = table.drop(columns=["as_of", "created"])
-    fill = [c for c in table.columns
-            if c not in ("days_since_first_activity", "days_since_last_activity")]
+    fill = [
+        c
+        for c in table.columns
+        if c not in ("days_since_first_activity", "days_since_last_activity")
+    ]
     table[fill] = table[fill].fillna(0.0)
     return table.astype("float64")
 
 
 ENGINES: dict[str, Callable[..., pd.DataFrame]] = {
-    "groupby": groupby_engine, "polars": polars_engine, "duckdb": duckdb_engine}
+    "groupby": groupby_engine,
+    "polars": polars_engine,
+    "duckdb": duckdb_engine,
+}
 
 
 def check_same(ours: pd.DataFrame, theirs: pd.DataFrame, name: str) -> None:
@@ -256,9 +321,17 @@ def check_same(ours: pd.DataFrame, theirs: pd.DataFrame, name: str) -> None:
     a = ours[cols].to_numpy()
     b = theirs.loc[ours.index, cols].to_numpy()
     if not np.allclose(a, b, rtol=1e-9, atol=1e-6, equal_nan=True):
-        bad = [c for c in cols if not np.allclose(ours[c].to_numpy(),
-                                                  theirs.loc[ours.index, c].to_numpy(),
-                                                  rtol=1e-9, atol=1e-6, equal_nan=True)]
+        bad = [
+            c
+            for c in cols
+            if not np.allclose(
+                ours[c].to_numpy(),
+                theirs.loc[ours.index, c].to_numpy(),
+                rtol=1e-9,
+                atol=1e-6,
+                equal_nan=True,
+            )
+        ]
         raise SystemExit(f"{name} disagrees with the engine on {bad[:5]}")
 
 
@@ -267,15 +340,27 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--leads", type=int, default=1_000_000)
     parser.add_argument("--events-per-lead", type=float, default=20.0)
-    parser.add_argument("--partition", type=int, default=200_000,
-                        help="leads per partition (bounds memory)")
-    parser.add_argument("--world", type=int, default=0,
-                        help="use pipeline.synth.make_world with this many leads instead")
-    parser.add_argument("--compare", default="groupby",
-                        help="comma-separated engines run on the first partition "
-                             "(groupby, polars, duckdb; '' for none)")
-    parser.add_argument("--threads", type=int, default=1,
-                        help="threads for Polars/DuckDB (the engine is single-threaded)")
+    parser.add_argument(
+        "--partition", type=int, default=200_000, help="leads per partition (bounds memory)"
+    )
+    parser.add_argument(
+        "--world",
+        type=int,
+        default=0,
+        help="use pipeline.synth.make_world with this many leads instead",
+    )
+    parser.add_argument(
+        "--compare",
+        default="groupby",
+        help="comma-separated engines run on the first partition "
+        "(groupby, polars, duckdb; '' for none)",
+    )
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="threads for Polars/DuckDB (the engine is single-threaded)",
+    )
     parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args(argv)
     os.environ["POLARS_MAX_THREADS"] = str(args.threads)
@@ -288,12 +373,17 @@ def main(argv: list[str] | None = None) -> None:
     else:
         source = f"numpy generator, {args.leads:,} leads x ~{args.events_per_lead:g} events"
         n_total = args.leads
-        partitions = (make_partition(start, min(args.partition, n_total - start),
-                                     args.events_per_lead, args.seed)
-                      for start in range(0, n_total, args.partition))
+        partitions = (
+            make_partition(
+                start, min(args.partition, n_total - start), args.events_per_lead, args.seed
+            )
+            for start in range(0, n_total, args.partition)
+        )
     print(f"# engagement features: {source}, partitions of {args.partition:,} leads")
-    print(f"# {cpu_name()}; python {platform.python_version()}, pandas {pd.__version__}, "
-          f"numpy {np.__version__}")
+    print(
+        f"# {cpu_name()}; python {platform.python_version()}, pandas {pd.__version__}, "
+        f"numpy {np.__version__}"
+    )
 
     engine_s = engine_cpu = gen_s = 0.0
     n_leads = n_events = 0
@@ -308,21 +398,30 @@ def main(argv: list[str] | None = None) -> None:
         engine_cpu += took_cpu
         n_leads += len(ids)
         n_events += len(activities)
-        print(f"partition {part + 1}: {len(ids):,} leads, {len(activities):,} events, "
-              f"{took:.2f} s, {len(activities) / took / 1e6:.2f} M events/s, "
-              f"peak RSS {peak_rss_mb():,.0f} MiB", flush=True)
+        print(
+            f"partition {part + 1}: {len(ids):,} leads, {len(activities):,} events, "
+            f"{took:.2f} s, {len(activities) / took / 1e6:.2f} M events/s, "
+            f"peak RSS {peak_rss_mb():,.0f} MiB",
+            flush=True,
+        )
         del activities, as_of, created, ids
         gc.collect()
         t = time.perf_counter()
 
     print()
     print(f"engine (features.activity, numpy bincount), {n_leads:,} leads, {n_events:,} events:")
-    print(f"  wall {engine_s:.2f} s -> {n_leads / engine_s:,.0f} leads/s, "
-          f"{n_events / engine_s / 1e6:.2f} M events/s")
-    print(f"  CPU  {engine_cpu:.2f} s -> {n_leads / engine_cpu:,.0f} leads/s, "
-          f"{n_events / engine_cpu / 1e6:.2f} M events/s (one core)")
-    print(f"  generation {gen_s:.1f} s not counted; wall {time.perf_counter() - started:.1f} s; "
-          f"peak RSS {peak_rss_mb():,.0f} MiB (before any comparison engine ran)")
+    print(
+        f"  wall {engine_s:.2f} s -> {n_leads / engine_s:,.0f} leads/s, "
+        f"{n_events / engine_s / 1e6:.2f} M events/s"
+    )
+    print(
+        f"  CPU  {engine_cpu:.2f} s -> {n_leads / engine_cpu:,.0f} leads/s, "
+        f"{n_events / engine_cpu / 1e6:.2f} M events/s (one core)"
+    )
+    print(
+        f"  generation {gen_s:.1f} s not counted; wall {time.perf_counter() - started:.1f} s; "
+        f"peak RSS {peak_rss_mb():,.0f} MiB (before any comparison engine ran)"
+    )
 
     names = [e for e in args.compare.split(",") if e]
     if not names:
@@ -330,15 +429,20 @@ def main(argv: list[str] | None = None) -> None:
     # The first partition again, so the comparison engines do not inflate the peak above.
     if args.world:
         ids, activities, as_of, created = next(
-            world_partitions(args.world, args.partition, args.seed))
+            world_partitions(args.world, args.partition, args.seed)
+        )
     else:
         ids, activities, as_of, created = make_partition(
-            0, min(args.partition, n_total), args.events_per_lead, args.seed)
+            0, min(args.partition, n_total), args.events_per_lead, args.seed
+        )
     timings: dict[str, tuple[float, float]] = {}
     table = None
     for name in ["engine", *names]:
-        run = (lambda *a: build_engagement_features(*a[:3], a[4], created_at=a[3])) \
-            if name == "engine" else ENGINES[name]
+        run = (
+            (lambda *a: build_engagement_features(*a[:3], a[4], created_at=a[3]))
+            if name == "engine"
+            else ENGINES[name]
+        )
         try:
             t, cpu = time.perf_counter(), time.process_time()
             result = run(ids, activities, as_of, created, SETTINGS)
@@ -351,13 +455,18 @@ def main(argv: list[str] | None = None) -> None:
         else:
             check_same(table, result, name)
     m = len(activities)
-    print(f"first partition again, {len(ids):,} leads, {m:,} events, same columns, results "
-          f"checked equal ({args.threads} thread(s) for Polars/DuckDB):")
+    print(
+        f"first partition again, {len(ids):,} leads, {m:,} events, same columns, results "
+        f"checked equal ({args.threads} thread(s) for Polars/DuckDB):"
+    )
     base_wall, base_cpu = timings["engine"]
     for name, (wall, cpu) in timings.items():
-        print(f"  {name:8s} wall {wall:6.2f} s ({m / wall / 1e6:5.2f} M events/s, "
-              f"{wall / base_wall:4.1f}x)   CPU {cpu:6.2f} s ({m / cpu / 1e6:5.2f} M events/s, "
-              f"{cpu / base_cpu:4.1f}x)")
+        print(
+            f"  {name:8s} wall {wall:6.2f} s ({m / wall / 1e6:5.2f} M events/s, "
+            f"{wall / base_wall:4.1f}x)   CPU {cpu:6.2f} s ({m / cpu / 1e6:5.2f} M events/s, "
+            f"{cpu / base_cpu:4.1f}x)"
+        )
+
 
 if __name__ == "__main__":
     main()

@@ -50,8 +50,10 @@ def _run(out: Path, leads: int, seed: int) -> None:
     print(f"python {platform.python_version()}, {platform.machine()}, chunk {CHUNK:,} leads")
     print(f"leads            {summary['leads']:>14,}")
     print(f"activities       {acts:>14,}  ({acts / summary['leads']:.1f} per lead)")
-    print(f"won              {summary['positives']:>14,}  (rate {summary['rate']:.4f}, "
-          f"mean p_convert {summary['true_rate']:.4f})")
+    print(
+        f"won              {summary['positives']:>14,}  (rate {summary['rate']:.4f}, "
+        f"mean p_convert {summary['true_rate']:.4f})"
+    )
     print(f"time             {seconds:>14.1f} s")
     print(f"activities/s     {acts / seconds:>14,.0f}")
     print(f"leads/s          {summary['leads'] / seconds:>14,.0f}")

@@ -45,8 +45,14 @@ def find_chromium() -> str | None:
     return None
 
 
-def chromium_command(browser: str, report: Path, output: Path, profile: Path,
-                     width: int = 1280, height: int = DEFAULT_HEIGHT) -> list[str]:
+def chromium_command(
+    browser: str,
+    report: Path,
+    output: Path,
+    profile: Path,
+    width: int = 1280,
+    height: int = DEFAULT_HEIGHT,
+) -> list[str]:
     """The headless Chromium command line that screenshots ``report`` into ``output``.
 
     Parameters
@@ -70,10 +76,19 @@ def chromium_command(browser: str, report: Path, output: Path, profile: Path,
         The argument vector.
     """
     return [
-        browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-        "--no-first-run", "--disable-background-networking", "--disable-component-update",
-        "--disable-sync", "--hide-scrollbars", f"--user-data-dir={profile}",
-        f"--window-size={width},{height}", f"--screenshot={output}",
+        browser,
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--hide-scrollbars",
+        f"--user-data-dir={profile}",
+        f"--window-size={width},{height}",
+        f"--screenshot={output}",
         report.resolve().as_uri(),
     ]
 
@@ -111,8 +126,15 @@ def trim_bottom(png: Path, margin: int = 32) -> bool:
     return False
 
 
-def screenshot(report: Path, output: Path, width: int = 1280, height: int = DEFAULT_HEIGHT,
-               browser: str | None = None, timeout: float = 120.0, trim: bool = True) -> Path:
+def screenshot(
+    report: Path,
+    output: Path,
+    width: int = 1280,
+    height: int = DEFAULT_HEIGHT,
+    browser: str | None = None,
+    timeout: float = 120.0,
+    trim: bool = True,
+) -> Path:
     """Render ``report`` to the PNG ``output`` with headless Chromium.
 
     Parameters
@@ -153,13 +175,21 @@ def screenshot(report: Path, output: Path, width: int = 1280, height: int = DEFA
     with tempfile.TemporaryDirectory(prefix="leadscore-chromium-") as profile:
         done = subprocess.run(
             chromium_command(browser, report, output.resolve(), Path(profile), width, height),
-            capture_output=True, text=True, timeout=timeout, check=False)
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
     if not output.is_file():
-        raise RuntimeError(f"chromium exited {done.returncode} without writing {output}:\n"
-                           f"{done.stderr[-2000:]}")
+        raise RuntimeError(
+            f"chromium exited {done.returncode} without writing {output}:\n{done.stderr[-2000:]}"
+        )
     if trim and trim_bottom(output):
-        print(f"warning: the page is taller than {height} px; the screenshot is cut "
-              "(rerun with a larger --height)", file=sys.stderr)
+        print(
+            f"warning: the page is taller than {height} px; the screenshot is cut "
+            "(rerun with a larger --height)",
+            file=sys.stderr,
+        )
     return output
 
 
@@ -167,11 +197,19 @@ def main(argv: list[str] | None = None) -> int:
     """Command line entry point."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--report", type=Path, default=DEFAULT_REPORT)
-    parser.add_argument("--output", type=Path, default=None,
-                        help="PNG path (default: beside the report, report.png)")
+    parser.add_argument(
+        "--output",
+        type=Path,
+        default=None,
+        help="PNG path (default: beside the report, report.png)",
+    )
     parser.add_argument("--width", type=int, default=1280)
-    parser.add_argument("--height", type=int, default=DEFAULT_HEIGHT,
-                        help="window height; the blank space below the page is trimmed")
+    parser.add_argument(
+        "--height",
+        type=int,
+        default=DEFAULT_HEIGHT,
+        help="window height; the blank space below the page is trimmed",
+    )
     parser.add_argument("--no-trim", action="store_true", help="keep the full window height")
     args = parser.parse_args(argv)
     output = args.output or args.report.with_suffix(".png")
