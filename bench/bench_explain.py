@@ -19,7 +19,6 @@ import platform
 import sys
 import time
 import warnings
-from collections.abc import Callable
 from pathlib import Path
 
 import lightgbm as lgb
@@ -28,6 +27,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench._common import best_time, cpu_name  # noqa: E402
 from pipeline.treeshap import TreeShapExplainer  # noqa: E402
 
 
@@ -48,17 +48,6 @@ def make_data(n_rows: int, n_features: int, seed: int) -> tuple[np.ndarray, np.n
     return X, y
 
 
-def cpu_name() -> str:
-    """Processor model from /proc/cpuinfo (Linux), else what platform knows."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
 def tree_depths(booster: lgb.Booster) -> list[int]:
     """Depth (number of splits on the longest root-to-leaf path) of every tree."""
 
@@ -68,16 +57,6 @@ def tree_depths(booster: lgb.Booster) -> list[int]:
         return 1 + max(depth(node["left_child"]), depth(node["right_child"]))
 
     return [depth(tree["tree_structure"]) for tree in booster.dump_model()["tree_info"]]
-
-
-def best_time(fn: Callable[[], object], repeats: int) -> float:
-    """Smallest wall time over ``repeats`` runs (least disturbed by other processes)."""
-    best = float("inf")
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - start)
-    return best
 
 
 def main(argv: list[str] | None = None) -> int:

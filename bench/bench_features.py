@@ -5,6 +5,7 @@ Run on demand (not part of the tests)::
     .venv/bin/python bench/bench_features.py                       # 1M leads, ~20 events each
     .venv/bin/python bench/bench_features.py --leads 200000 --partition 50000
     .venv/bin/python bench/bench_features.py --world 100000        # pipeline.synth's world
+    .venv/bin/python bench/bench_features.py --markdown            # docs/benchmarks.md section
     PYTHONPATH=/path/to/polars_and_duckdb .venv/bin/python bench/bench_features.py \\
         --compare groupby,polars,duckdb                            # optional engines
 
@@ -25,11 +26,9 @@ Polars and DuckDB are not project dependencies: put them on ``PYTHONPATH`` to co
 
 from __future__ import annotations
 
-import argparse
 import gc
 import os
 import platform
-import resource
 import sys
 import time
 from collections.abc import Callable
@@ -40,6 +39,13 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench._common import (  # noqa: E402
+    bench_parser,
+    cpu_name,
+    markdown_mode,
+    md_table,
+    peak_rss_mib,
+)
 from features.activity import (  # noqa: E402
     ACTIVITY_TYPES,
     NOT_ENGAGEMENT,
@@ -69,22 +75,6 @@ DAY = pd.Timedelta(days=1)
 SETTINGS = FeatureSettings()
 
 Partition = tuple[pd.Index, pd.DataFrame, pd.Series, pd.Series]
-
-
-def peak_rss_mb() -> float:
-    """Peak resident memory of this process so far (MiB)."""
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
-def cpu_name() -> str:
-    """Processor model from /proc/cpuinfo (Linux), else what platform knows."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def make_partition(start: int, n: int, events_per_lead: float, seed: int) -> Partition:
@@ -336,8 +326,8 @@ def check_same(ours: pd.DataFrame, theirs: pd.DataFrame, name: str) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Run the benchmark and print figures."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    """Run the benchmark and print figures (or the markdown section)."""
+    parser = bench_parser(__doc__.splitlines()[0])
     parser.add_argument("--leads", type=int, default=1_000_000)
     parser.add_argument("--events-per-lead", type=float, default=20.0)
     parser.add_argument(
@@ -363,6 +353,14 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args(argv)
+    with markdown_mode(args.markdown):
+        figures = _run(args)
+    if args.markdown:
+        print(_markdown(figures, args))
+
+
+def _run(args) -> dict:
+    """Time the engine over all partitions, then the comparison engines on the first one."""
     os.environ["POLARS_MAX_THREADS"] = str(args.threads)
     os.environ["BENCH_THREADS"] = str(args.threads)
 
@@ -401,7 +399,7 @@ def main(argv: list[str] | None = None) -> None:
         print(
             f"partition {part + 1}: {len(ids):,} leads, {len(activities):,} events, "
             f"{took:.2f} s, {len(activities) / took / 1e6:.2f} M events/s, "
-            f"peak RSS {peak_rss_mb():,.0f} MiB",
+            f"peak RSS {peak_rss_mib():,.0f} MiB",
             flush=True,
         )
         del activities, as_of, created, ids
@@ -420,12 +418,21 @@ def main(argv: list[str] | None = None) -> None:
     )
     print(
         f"  generation {gen_s:.1f} s not counted; wall {time.perf_counter() - started:.1f} s; "
-        f"peak RSS {peak_rss_mb():,.0f} MiB (before any comparison engine ran)"
+        f"peak RSS {peak_rss_mib():,.0f} MiB (before any comparison engine ran)"
     )
 
+    figures = {
+        "source": source,
+        "leads": n_leads,
+        "events": n_events,
+        "wall": engine_s,
+        "cpu": engine_cpu,
+        "peak": peak_rss_mib(),
+        "compare": {},
+    }
     names = [e for e in args.compare.split(",") if e]
     if not names:
-        return
+        return figures
     # The first partition again, so the comparison engines do not inflate the peak above.
     if args.world:
         ids, activities, as_of, created = next(
@@ -466,6 +473,52 @@ def main(argv: list[str] | None = None) -> None:
             f"{wall / base_wall:4.1f}x)   CPU {cpu:6.2f} s ({m / cpu / 1e6:5.2f} M events/s, "
             f"{cpu / base_cpu:4.1f}x)"
         )
+    figures.update(compare=timings, first_leads=len(ids), first_events=m)
+    return figures
+
+
+def _markdown(f: dict, args) -> str:
+    """The docs/benchmarks.md section: the engine's throughput, then the comparison."""
+    n, m = f["leads"], f["events"]
+    head = (
+        f"Events from the {f['source']}, processed in partitions of {args.partition:,} leads "
+        f"(as batch scoring does); generation not counted. Peak RSS {f['peak']:,.0f} MiB "
+        "(`ru_maxrss` of the process, before any comparison engine ran).\n\n"
+    )
+    engine = md_table(
+        ["engine", "leads", "events", "wall s", "leads/s", "M events/s", "CPU s"],
+        [
+            [
+                "`features.activity.build_engagement_features`",
+                f"{n:,}",
+                f"{m:,}",
+                f"{f['wall']:.2f}",
+                f"{n / f['wall']:,.0f}",
+                f"{m / f['wall'] / 1e6:.2f}",
+                f"{f['cpu']:.2f}",
+            ]
+        ],
+    )
+    if not f["compare"]:
+        return head + engine
+    base_wall, _ = f["compare"]["engine"]
+    k = f["first_events"]
+    rows = [
+        [
+            name if name != "engine" else "**engine**",
+            f"{wall:.2f}",
+            f"{k / wall / 1e6:.2f}",
+            f"{cpu:.2f}",
+            f"{wall / base_wall:.1f}x",
+        ]
+        for name, (wall, cpu) in f["compare"].items()
+    ]
+    comparison = md_table(["engine", "wall s", "M events/s", "CPU s", "time / engine's"], rows)
+    return (
+        f"{head}{engine}\n\nSame windows and columns on the first partition "
+        f"({f['first_leads']:,} leads, {k:,} events), results checked equal; `groupby` is "
+        f"plain pandas (map, filter, one groupby per window):\n\n{comparison}"
+    )
 
 
 if __name__ == "__main__":

@@ -5,6 +5,7 @@ Run on demand (not part of the tests)::
     .venv/bin/python bench/bench_synth.py                     # 1,000,000 leads, ~20M activities
     .venv/bin/python bench/bench_synth.py --leads 200000 --seed 7
     .venv/bin/python bench/bench_synth.py --out /tmp/world    # keep the files
+    .venv/bin/python bench/bench_synth.py --markdown          # section for docs/benchmarks.md
 
 The world is written to a temporary folder (removed afterwards unless ``--out`` is given). Peak
 memory is the process's maximum resident set size (``ru_maxrss``, KiB on Linux), which includes
@@ -13,29 +14,22 @@ the interpreter and imported libraries (measured before generation too, as the b
 
 from __future__ import annotations
 
-import argparse
 import platform
-import resource
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench._common import bench_parser, markdown_mode, md_table, peak_rss_mib  # noqa: E402
 
 
-def _peak_mib() -> float:
-    """Peak resident set size of this process in MiB (ru_maxrss is KiB on Linux, bytes on macOS)."""
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return peak / 2**20 if sys.platform == "darwin" else peak / 2**10
-
-
-def _run(out: Path, leads: int, seed: int) -> None:
-    """Generate the world into ``out`` and print the figures."""
+def _run(out: Path, leads: int, seed: int) -> dict:
+    """Generate the world into ``out``, print the figures and return them."""
     from pipeline.synth import CHUNK, write_world
 
-    baseline = _peak_mib()
+    baseline = peak_rss_mib()
     started = time.perf_counter()
 
     def progress(done: int, total: int) -> None:
@@ -44,6 +38,7 @@ def _run(out: Path, leads: int, seed: int) -> None:
 
     summary = write_world(out, leads, seed=seed, progress=progress)
     seconds = time.perf_counter() - started
+    peak = peak_rss_mib()
     print()
     sizes = {p.name: p.stat().st_size / 2**20 for p in sorted(out.glob("*.parquet"))}
     acts = summary["activities"]
@@ -57,14 +52,55 @@ def _run(out: Path, leads: int, seed: int) -> None:
     print(f"time             {seconds:>14.1f} s")
     print(f"activities/s     {acts / seconds:>14,.0f}")
     print(f"leads/s          {summary['leads'] / seconds:>14,.0f}")
-    print(f"peak RSS         {_peak_mib():>14,.0f} MiB  (after imports {baseline:,.0f} MiB)")
+    print(f"peak RSS         {peak:>14,.0f} MiB  (after imports {baseline:,.0f} MiB)")
     for name, mib in sizes.items():
         print(f"{name:<18} {mib:>12,.1f} MiB")
+    return {
+        **summary,
+        "seconds": seconds,
+        "peak": peak,
+        "baseline": baseline,
+        "sizes": sizes,
+        "chunk": CHUNK,
+    }
+
+
+def _markdown(r: dict, seed: int) -> str:
+    """The docs/benchmarks.md section."""
+    acts = r["activities"]
+    table = md_table(
+        [
+            "leads",
+            "activities",
+            "seconds",
+            "leads/s",
+            "activities/s",
+            "peak RSS (MiB)",
+            "files (MiB)",
+        ],
+        [
+            [
+                f"{r['leads']:,}",
+                f"{acts:,}",
+                f"{r['seconds']:.1f}",
+                f"{r['leads'] / r['seconds']:,.0f}",
+                f"{acts / r['seconds']:,.0f}",
+                f"{r['peak']:,.0f}",
+                ", ".join(f"{n.removesuffix('.parquet')} {m:,.1f}" for n, m in r["sizes"].items()),
+            ]
+        ],
+    )
+    return (
+        f"`pipeline.synth.write_world` (seed {seed}, chunks of {r['chunk']:,} leads, zstd "
+        f"Parquet): {acts / r['leads']:.1f} activities per lead, {r['rate']:.2%} won. Peak RSS "
+        f"is the process's `ru_maxrss`, {r['baseline']:,.0f} MiB of it after the imports, before "
+        f"generation.\n\n{table}"
+    )
 
 
 def main(argv: list[str] | None = None) -> None:
     """Parse the arguments and run the benchmark."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = bench_parser(__doc__.splitlines()[0])
     parser.add_argument("--leads", type=int, default=1_000_000)
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--out", type=Path, default=None, help="keep the files in this folder")
@@ -73,11 +109,14 @@ def main(argv: list[str] | None = None) -> None:
     import pandas  # noqa: F401
     import pyarrow.parquet  # noqa: F401
 
-    if args.out is not None:
-        _run(args.out, args.leads, args.seed)
-        return
-    with tempfile.TemporaryDirectory(prefix="bench_synth_") as tmp:
-        _run(Path(tmp), args.leads, args.seed)
+    with markdown_mode(args.markdown):
+        if args.out is not None:
+            figures = _run(args.out, args.leads, args.seed)
+        else:
+            with tempfile.TemporaryDirectory(prefix="bench_synth_") as tmp:
+                figures = _run(Path(tmp), args.leads, args.seed)
+    if args.markdown:
+        print(_markdown(figures, args.seed))
 
 
 if __name__ == "__main__":
