@@ -1,0 +1,302 @@
+"""Benchmark batch scoring: the real ``leadscore score`` CLI on a million leads with activities.
+
+Run on demand (not part of the tests)::
+
+    .venv/bin/python bench/bench_score.py                    # 1,000,000 leads, ~20M activities
+    .venv/bin/python bench/bench_score.py --leads 100000     # smaller world
+    .venv/bin/python bench/bench_score.py --markdown         # section for docs/benchmarks.md
+
+What it does:
+
+1. Generates (or reuses, from ``artifacts/bench/``) a synthetic world of ``--leads`` leads with
+   ``pipeline.synth.write_world`` and a 40,000-lead demo world to train on.
+2. Trains the model as ``leadscore train`` does (``train_scorers`` on ``configs/demo.yaml``) and
+   saves the scoring package.
+3. Runs ``leadscore score --config ... --model model.pkl --input leads.parquet --activities
+   activities.parquet --output out.parquet --as-of 2026-06-30T23:59:59`` as a child process, with
+   and without ``--no-explain``, measuring wall time, leads/s and the peak resident memory of the
+   child's process tree, then checks the output: one row per input lead, unique lead ids, the
+   model version in every row.
+4. Times, in this process and on the same thread count, the bare booster on the feature rows of
+   a random sample of the leads (``--sample``): ``booster.predict``, ``booster.predict(...,
+   pred_contrib=True)``, ``pipeline.treeshap.TreeShapExplainer`` and the package's own
+   ``score_features``, as the reference for the CLI's throughput.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench._common import (  # noqa: E402
+    CACHE,
+    DEMO_LEADS,
+    GIB,
+    MIB,
+    SEED,
+    ChildRun,
+    bench_parser,
+    best_time,
+    cached_world,
+    log,
+    markdown_mode,
+    md_table,
+    run_measured,
+    train_from_config,
+    world_summary,
+    write_demo_config,
+)
+
+AS_OF = "2026-06-30T23:59:59"  # the demo world's snapshot: every lead is scored on all it did
+LIMIT_GIB = 2.0  # the issue's acceptance: peak RSS under 2 GiB for 1M leads with activities
+
+
+def score_command(
+    config: Path, model: Path, world: Path, output: Path, explain: bool, batch_size: int | None
+) -> list[str]:
+    """The ``leadscore score`` command line of one run."""
+    argv = [
+        str(Path(sys.executable).parent / "leadscore"),
+        "score",
+        "--config",
+        str(config),
+        "--model",
+        str(model),
+        "--input",
+        str(world / "leads.parquet"),
+        "--activities",
+        str(world / "activities.parquet"),
+        "--output",
+        str(output),
+        "--as-of",
+        AS_OF,
+    ]
+    if not explain:
+        argv.append("--no-explain")
+    if batch_size:
+        argv += ["--batch-size", str(batch_size)]
+    return argv
+
+
+def check_output(output: Path, world: Path, expected_version: str) -> dict[str, bool]:
+    """The output contract: every input lead once, and the model version on every row."""
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    scored = pq.read_table(output, columns=["lead_id", "model_version"])
+    ids = pq.read_table(world / "leads.parquet", columns=["lead_id"]).column("lead_id")
+    out_ids = scored.column("lead_id")
+    versions = scored.column("model_version")
+    return {
+        "rows = input rows": scored.num_rows == len(ids),
+        "lead ids unique": pc.count_distinct(out_ids).as_py() == scored.num_rows,
+        "same lead ids as input": bool(
+            np.array_equal(np.sort(out_ids.to_numpy(False)), np.sort(ids.to_numpy(False)))
+        ),
+        "model_version in every row": versions.null_count == 0
+        and pc.all(pc.equal(versions, expected_version)).as_py(),
+    }
+
+
+def sample_features(package, config, world: Path, n: int, seed: int):
+    """Feature rows of ``n`` random leads of the world, built as the scoring path builds them."""
+    import pyarrow.compute as pc
+    import pyarrow.dataset as ds
+    import pyarrow.parquet as pq
+
+    from pipeline.contracts import ContractReport, canonical_activities, canonical_leads
+
+    leads = pq.read_table(world / "leads.parquet")
+    rng = np.random.default_rng(seed)
+    rows = np.sort(rng.choice(leads.num_rows, size=min(n, leads.num_rows), replace=False))
+    leads = leads.take(rows)
+    activities = ds.dataset(world / "activities.parquet").to_table(
+        filter=pc.field("lead_id").isin(leads.column("lead_id"))
+    )
+    report = ContractReport()
+    canon_leads = canonical_leads(leads.to_pandas(), config, "leads.parquet", report, scoring=True)
+    canon_acts = canonical_activities(
+        activities.to_pandas(), canon_leads, config, "activities.parquet", report
+    )
+    report.raise_if_failed()
+    started = time.perf_counter()
+    X = package.features(canon_leads, canon_acts, pd.Timestamp(AS_OF))
+    return X, len(canon_acts), time.perf_counter() - started
+
+
+def bare_rates(package, X: pd.DataFrame, repeats: int) -> dict[str, float]:
+    """Seconds of the bare booster calls and of the package's scoring on the same rows."""
+    from pipeline.treeshap import TreeShapExplainer
+
+    booster = package.scorer.booster_
+    threads = package.scorer.n_jobs
+    out = {"booster.predict": best_time(lambda: booster.predict(X, num_threads=threads), repeats)}
+    # One run: pred_contrib is the slow one, so the timing noise is small beside it.
+    started = time.perf_counter()
+    booster.predict(X, pred_contrib=True, num_threads=threads)
+    out["booster.predict(pred_contrib=True)"] = time.perf_counter() - started
+    explainer = TreeShapExplainer(booster, n_jobs=threads)
+    explainer.contributions(X.iloc[:100])  # JIT compile or cache load, not counted
+    out["TreeShapExplainer.contributions"] = best_time(lambda: explainer.contributions(X), repeats)
+    for explain in (False, True):
+        started = time.perf_counter()
+        package.score_features(X, explain_leads=explain)
+        name = "package.score_features" + ("" if explain else " (no explain)")
+        out[name] = time.perf_counter() - started
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the benchmark and print the figures (or the markdown section)."""
+    parser = bench_parser(__doc__.splitlines()[0])
+    parser.add_argument("--leads", type=int, default=1_000_000, help="leads scored")
+    parser.add_argument("--train-leads", type=int, default=DEMO_LEADS)
+    parser.add_argument(
+        "--sample", type=int, default=200_000, help="leads whose feature rows time the bare booster"
+    )
+    parser.add_argument(
+        "--batch-size",
+        type=int,
+        default=None,
+        help="--batch-size of the CLI (default: the config's)",
+    )
+    parser.add_argument("--repeats", type=int, default=3, help="repeats of the fast bare calls")
+    parser.add_argument("--seed", type=int, default=SEED)
+    args = parser.parse_args(argv)
+
+    with markdown_mode(args.markdown):
+        world = cached_world(args.leads, args.seed)
+        train_world = cached_world(args.train_leads, args.seed)
+        work = CACHE / "score"
+        config_path = write_demo_config(work, train_world)
+        log(f"training on {args.train_leads:,} leads")
+        trained = train_from_config(config_path)
+        package = trained.result.packages["model"]
+        model_path = work / "model.pkl"
+        package.save(model_path)
+        version = f"file:{hashlib.sha256(model_path.read_bytes()).hexdigest()[:12]}"
+        config = trained.config
+        batch = args.batch_size or config.scoring.batch_size
+
+        runs: dict[str, tuple[ChildRun, dict[str, bool]]] = {}
+        for explain in (True, False):
+            name = "with explanations" if explain else "--no-explain"
+            output = work / f"scores-{'explain' if explain else 'no-explain'}.parquet"
+            argv_ = score_command(config_path, model_path, world, output, explain, args.batch_size)
+            log(f"scoring {args.leads:,} leads, {name}: {' '.join(argv_[1:])}")
+            run = run_measured(argv_)
+            if run.returncode != 0:
+                log(run.stderr[-3000:])
+                raise SystemExit(f"leadscore score exited {run.returncode}")
+            checks = check_output(output, world, version)
+            output.unlink()
+            runs[name] = (run, checks)
+            log(
+                f"  {run.seconds:.1f} s, {args.leads / run.seconds:,.0f} leads/s, peak RSS "
+                f"{run.peak_tree_mib:,.0f} MiB (tree, polled) / {run.peak_max_rss_mib:,.0f} MiB "
+                f"(max RSS); checks {'ok' if all(checks.values()) else checks}"
+            )
+
+        log(f"bare booster on the feature rows of {args.sample:,} sampled leads")
+        X, n_acts, features_s = sample_features(package, config, world, args.sample, args.seed)
+        bare = bare_rates(package, X, args.repeats)
+
+    summary = world_summary(world)
+    n = len(X)
+    rates = {"features (package.features)": n / features_s}
+    rates.update({k: n / v for k, v in bare.items()})
+    cli_plain = args.leads / runs["--no-explain"][0].seconds
+    cli_explain = args.leads / runs["with explanations"][0].seconds
+    ratios = {
+        "CLI --no-explain / bare booster.predict": cli_plain / rates["booster.predict"],
+        "CLI with explanations / bare pred_contrib": cli_explain
+        / rates["booster.predict(pred_contrib=True)"],
+        "CLI with explanations / bare TreeShapExplainer": cli_explain
+        / rates["TreeShapExplainer.contributions"],
+        "TreeShapExplainer / pred_contrib (same rows)": rates["TreeShapExplainer.contributions"]
+        / rates["booster.predict(pred_contrib=True)"],
+    }
+    booster = package.scorer.booster_
+    model = (
+        f"{booster.num_trees()} trees, {booster.num_feature()} features, "
+        f"{package.scorer.n_jobs} LightGBM/numba threads"
+    )
+    if args.markdown:
+        print(
+            f"World: {summary['leads']:,} leads, {summary['activities']:,} activities "
+            f"({summary['activities'] / summary['leads']:.1f} per lead), "
+            f"`artifacts/bench/{world.name}`. Model: trained on the {args.train_leads:,}-lead "
+            f"demo world ({model}). Batch size {batch:,} leads, `--as-of {AS_OF}`.\n"
+        )
+        rows = []
+        for name, (run, checks) in runs.items():
+            over = max(run.peak_tree_mib, run.peak_max_rss_mib) * MIB / GIB
+            rows.append(
+                [
+                    f"`leadscore score` {name}",
+                    f"{run.seconds:.1f}",
+                    f"{args.leads / run.seconds:,.0f}",
+                    f"{run.cpu_seconds / run.seconds:.2f}",
+                    f"{run.peak_tree_mib:,.0f}",
+                    f"{run.peak_max_rss_mib:,.0f}",
+                    f"{'yes' if over < LIMIT_GIB else '**no**'} ({over:.2f} GiB)",
+                    "pass"
+                    if all(checks.values())
+                    else "FAIL: " + ", ".join(k for k, ok in checks.items() if not ok),
+                ]
+            )
+        print(
+            md_table(
+                [
+                    "run",
+                    "wall s",
+                    "leads/s",
+                    "CPU/wall",
+                    "peak RSS, tree (MiB)",
+                    "max RSS (MiB)",
+                    f"< {LIMIT_GIB:g} GiB",
+                    "output checks",
+                ],
+                rows,
+            )
+        )
+        print(
+            "\nPeak RSS, tree: largest sum of the RSS of the CLI process and its children, "
+            "polled every 50 ms with psutil. Max RSS: the kernel's high-water mark of the "
+            "largest process (`/usr/bin/time -v`). Output checks: rows = input rows, lead ids "
+            "unique and the same as the input's, the model version in every row.\n"
+        )
+        print(
+            f"Reference, measured in the same run on the feature rows of {n:,} leads sampled "
+            f"at random from the same world ({n_acts:,} activities; a sample keeps this "
+            "in-process part small), same threads:\n"
+        )
+        print(md_table(["step", "rows/s"], [[f"`{k}`", f"{v:,.0f}"] for k, v in rates.items()]))
+        print()
+        print(md_table(["ratio", "value"], [[k, f"{v:.2f}x"] for k, v in ratios.items()]))
+    else:
+        print(f"world: {summary['leads']:,} leads, {summary['activities']:,} activities; {model}")
+        for name, (run, checks) in runs.items():
+            print(
+                f"  leadscore score {name:<18} {run.seconds:7.1f} s "
+                f"{args.leads / run.seconds:>10,.0f} leads/s  peak RSS tree "
+                f"{run.peak_tree_mib:,.0f} MiB, max RSS {run.peak_max_rss_mib:,.0f} MiB  "
+                f"checks {'ok' if all(checks.values()) else checks}"
+            )
+        print(f"bare, {n:,} sampled leads:")
+        for name, rate in rates.items():
+            print(f"  {name:<44} {rate:>12,.0f} rows/s")
+        for name, value in ratios.items():
+            print(f"  {name:<50} {value:6.2f}x")
+    return 0 if all(all(c.values()) for _, c in runs.values()) else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
