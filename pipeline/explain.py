@@ -17,8 +17,7 @@ import numpy as np
 import pandas as pd
 
 from features.spec import FeatureSpec
-from pipeline.scaling import shares_to_points
-from pipeline.scorer import BaseScorer, factor_sum
+from pipeline.scorer import BaseScorer
 
 GRADES = ("A", "B", "C", "D")
 LEVELS = (1, 2, 3, 4)
@@ -107,6 +106,7 @@ class Explanation:
     """Per-lead explanation tables for a batch."""
 
     points: pd.DataFrame  # leads x factors, score points
+    shares: pd.DataFrame  # leads x features, the scorer's raw shares
     base_score: float
     score: np.ndarray
     grade: np.ndarray
@@ -184,14 +184,13 @@ def explain(
     top: int = 3,
 ) -> Explanation:
     """Factor points, grade, engagement level and reasons for each lead of ``X``."""
-    shares, base = scorer.contributions(X)
-    factor_shares = factor_sum(shares, scorer.spec)
-    points_arr, base_score = shares_to_points(factor_shares.to_numpy(), base, scorer.calibrator_)
-    points = pd.DataFrame(points_arr, index=X.index, columns=factor_shares.columns)
+    shares, points = scorer.explain_points(X)
+    base_score = float(points.attrs["base_score"])
     score = scorer.score(X)
     fit_pts, eng_pts = group_points(points, scorer.spec)
     return Explanation(
         points=points,
+        shares=shares,
         base_score=base_score,
         score=score,
         grade=bands.grade(fit_pts),

@@ -53,7 +53,7 @@ def explain_lead(config: Config, paths: Paths, kind: str, lead_id: str | None, b
     expl = explain(package.scorer, X, package.bands, top=3)
     points = expl.points.iloc[0]
     score = int(expl.score[0])
-    shares, _ = package.scorer.contributions(X)
+    shares = expl.shares
     values = {}
     for factor in points.index:
         members = [f.name for f in package.spec.features_of_factor(factor)]

@@ -16,6 +16,7 @@ import pandas as pd
 
 from features.spec import FeatureSpec
 from pipeline.scorer import BaseScorer
+from pipeline.treeshap import explain_contributions
 
 FIXED_PARAMS: dict[str, Any] = {
     "objective": "binary",
@@ -53,6 +54,9 @@ class LeadScorer(BaseScorer):
         LightGBM threads (fixed for reproducible float sums).
     mql_score
         Score at which a lead is handed to sales as marketing-qualified.
+    init_model
+        A fitted booster to continue from (its trees come first, ``n_estimators`` more rounds
+        at most): how a product line's model refines the global one on its own leads.
     """
 
     kind = "model"
@@ -71,6 +75,7 @@ class LeadScorer(BaseScorer):
         random_state: int = 42,
         n_jobs: int = 2,
         mql_score: int = 30,
+        init_model: lgb.Booster | None = None,
     ):
         self.spec = spec
         self.params = params
@@ -84,6 +89,7 @@ class LeadScorer(BaseScorer):
         self.random_state = random_state
         self.n_jobs = n_jobs
         self.mql_score = mql_score
+        self.init_model = init_model
 
     def lightgbm_params(self, y: np.ndarray | None = None) -> dict[str, Any]:
         """The full LightGBM parameter set used for training."""
@@ -124,6 +130,7 @@ class LeadScorer(BaseScorer):
             num_boost_round=self.n_estimators,
             valid_sets=[valid],
             valid_names=["valid"],
+            init_model=self.init_model,
             callbacks=[
                 lgb.early_stopping(self.early_stopping_rounds, verbose=False),
                 lgb.record_evaluation(self.evals_result_),
@@ -141,7 +148,9 @@ class LeadScorer(BaseScorer):
         return self.booster_.predict(X, raw_score=True, num_threads=self.n_jobs)
 
     def _raw_contributions(self, X: pd.DataFrame) -> np.ndarray:
-        return self.booster_.predict(X, pred_contrib=True, num_threads=self.n_jobs)
+        # The fast exact explainer (equal to pred_contrib to 1e-6); it falls back to pred_contrib
+        # itself, with a logged reason, for models it cannot read.
+        return explain_contributions(self.booster_, X, n_jobs=self.n_jobs)
 
     def contributions(self, X: pd.DataFrame) -> tuple[pd.DataFrame, float]:
         """Exact TreeSHAP log-odds shares per feature, and the expected log-odds."""

@@ -29,13 +29,18 @@ class BaseScorer(BaseEstimator):
     kind = "base"
 
     def fit(
-        self, X: pd.DataFrame, y: pd.Series, X_valid: pd.DataFrame, y_valid: pd.Series
+        self, X: pd.DataFrame, y: pd.Series, X_valid: pd.DataFrame, y_valid: pd.Series,
+        calibrator: Calibrator | None = None,
     ) -> BaseScorer:
-        """Fit the raw model on the training rows and the calibrator on the validation rows."""
+        """Fit the raw model on the training rows and the calibrator on the validation rows.
+
+        ``calibrator``: an already fitted one to use instead (a model refined from another one
+        shares its raw space, hence its calibrator).
+        """
         self._check_columns(X)
         self._check_columns(X_valid)
         self._fit_raw(X, np.asarray(y), X_valid, np.asarray(y_valid))
-        self.calibrator_ = Calibrator(
+        self.calibrator_ = calibrator or Calibrator(
             methods=self.calibration_methods, cv_folds=self.cv_folds,
             random_state=self.random_state,
         ).fit(self.decision_function(X_valid), np.asarray(y_valid))
@@ -81,6 +86,14 @@ class BaseScorer(BaseEstimator):
         """Score points of a lead with no evidence either way (the average lead's raw value)."""
         return 100.0 * float(self.calibrator_(np.array([self.base_raw_]))[0])
 
+    def explain_points(self, X: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """Per-feature raw shares and per-factor score points (``attrs["base_score"]`` set).
+
+        The one place explanations come from; a routing scorer (per segment) overrides it.
+        """
+        shares, _ = self.contributions(X)
+        return shares, self.factor_points(X, shares)
+
     def factor_points(self, X: pd.DataFrame, shares: pd.DataFrame | None = None) -> pd.DataFrame:
         """Score points per business factor; each row adds up to ``score - base_score_`` (±0.5).
 
@@ -98,7 +111,6 @@ class BaseScorer(BaseEstimator):
         out = pd.DataFrame(points, index=X.index, columns=factor_shares.columns)
         out.attrs["base_score"] = self.base_score_
         return out
-
 
 def factor_sum(shares: pd.DataFrame, spec: FeatureSpec) -> pd.DataFrame:
     """Sum per-feature columns into per-factor columns, in the spec's factor order."""
