@@ -11,11 +11,13 @@ writes its scoring sheet:
   table's 7/30/90-day windows, with *step decay* (events in the last 7 days count fully, older
   ones by ``0.5 ** (age / half_life_days)`` at the middle of their window, none after 90 days):
   the decay CRMs implement with "in the last N days" filters;
-* ``mql_threshold``: points at which a lead becomes marketing-qualified (default 100).
+* ``mql_threshold``: points at which a lead becomes marketing-qualified (default 100);
+* ``base_points``: points every lead starts with (default 0; an "all contacts" rule in a CRM).
 
-Its additive raw space is points, its base is 0 points (no evidence), and each rule's points are
-its own share, attributed to the features it reads; a calibrator fitted on the validation split
-maps points to a probability so both scorers are compared on calibrated probabilities.
+Its additive raw space is points, its base is ``base_points`` (no evidence), and each rule's
+points are its own share, attributed to the features it reads; a calibrator fitted on the
+validation split maps points to a probability so both scorers are compared on calibrated
+probabilities.
 """
 
 from __future__ import annotations
@@ -64,6 +66,7 @@ class RulesBook(_Frozen):
     name: str = "rules"
     description: str = ""
     mql_threshold: float = 100.0
+    base_points: float = 0.0
     decay: Decay = Decay()
     attributes: dict[str, dict[str, float]] = {}
     flags: dict[str, float] = {}
@@ -183,7 +186,7 @@ class RuleScorer(BaseScorer):
         problems = self.check_book()
         if problems:
             raise ConfigError(problems[0])
-        self.base_raw_ = 0.0
+        self.base_raw_ = float(self.book.base_points)
 
     def contributions(self, X: pd.DataFrame) -> tuple[pd.DataFrame, float]:
         """Each rule's points, attributed to the feature (window) it reads."""
@@ -222,7 +225,7 @@ class RuleScorer(BaseScorer):
                 scale = np.where(total != 0, capped / total, 0.0)
             for window, part in parts.items():
                 shares[cols[window]] += part * scale
-        return shares, 0.0
+        return shares, float(book.base_points)
 
     def decision_function(self, X: pd.DataFrame) -> np.ndarray:
         """Total rule points per lead."""
