@@ -212,6 +212,28 @@ def _comparison_table(metrics: dict) -> None:
         )
     if "auc_ratio_to_oracle" in model:
         out.print(f"model / oracle AUC: {model['auc_ratio_to_oracle']:.3f}")
+    if metrics.get("segments"):
+        _segment_table(metrics["segments"])
+
+
+def _segment_table(segments: dict) -> None:
+    from rich.table import Table
+
+    table = Table(title="Test split per segment: ROC-AUC (top-20 % capture)",
+                  title_justify="left")
+    scorers = [n for n in ("baseline", "learned_points", "global_model", "model")
+               if any(f"{n}_roc_auc" in e for e in segments.values())]
+    short = {"baseline": "rules", "learned_points": "learned", "global_model": "global",
+             "model": "selected", "conversions": "conv."}
+    for col in ("segment", "leads", "conversions", "uses", *scorers):
+        table.add_column(short.get(col, col), no_wrap=col == "segment",
+                         justify="left" if col in ("segment", "uses") else "right")
+    for level, entry in segments.items():
+        cells = [f"{entry[f'{n}_roc_auc']:.3f} ({entry[f'{n}_capture_top_20']:.0%})"
+                 if f"{n}_roc_auc" in entry else "" for n in scorers]
+        table.add_row(level, f"{entry['leads']:,}", f"{entry['conversions']:,}",
+                      str(entry.get("choice", "")), *cells)
+    out.print(table)
 
 
 @app.command()
@@ -337,7 +359,9 @@ def evaluate(config: ConfigOpt, set_: SetOpt = None) -> None:
 
     cfg = _load(config, set_)
     paths = _paths(cfg)
-    packages = {k: load_package(paths.package(k)) for k in ("model", "baseline")}
+    # The learned points table is optional (models trained before it existed have none).
+    packages = {k: load_package(paths.package(k)) for k in ("model", "baseline", "learned_points")
+                if k != "learned_points" or paths.package(k).is_file()}
     for package in packages.values():
         package.check_settings(cfg.features, str(cfg.source))
     leads, activities = _load_clean(cfg)
@@ -474,6 +498,57 @@ def features(
     cfg = _load(config, set_)
     path = write_feature_table(cfg, _load_clean(cfg), out_path or _paths(cfg).features)
     out.print(f"wrote {path}")
+
+
+@app.command()
+@user_errors
+def points(
+    config: ConfigOpt,
+    out_path: Annotated[Path | None, typer.Option(
+        "--out", help="Rules file to write (default configs/rules/<dataset>-learned.yaml); a "
+                      "CSV for the CRM admin is written beside it.")] = None,
+    set_: SetOpt = None,
+) -> None:
+    """Write the learned points table (rules format + CSV) and compare it with rules and model."""
+    import json
+
+    import pandas as pd
+    from rich.table import Table
+
+    from pipeline.artifacts import write_table
+    from pipeline.errors import ModelError
+    from pipeline.package import load_package
+    from pipeline.points import points_table
+    from pipeline.rules import write_rules
+
+    cfg = _load(config, set_)
+    paths = _paths(cfg)
+    source = paths.package("learned_points")
+    if not source.is_file():
+        raise ModelError(f"{source}: no learned points table yet (run `leadscore train` first)")
+    package = load_package(source)
+    package.check_settings(cfg.features, str(cfg.source))
+    book = package.scorer.book
+    target = out_path or Path("configs/rules") / f"{cfg.dataset.name}-learned.yaml"
+    header = (f"# {book.name}: written by `leadscore points --config {config}`.\n"
+              f"# {book.description}\n# Load it like any hand-made sheet: rules: {target}")
+    write_rules(book, target, header=header)
+    table = points_table(book, package.spec)
+    csv_path = target.with_suffix(".csv")
+    write_table(csv_path, table)
+    n_rules = int((~table["rule"].isin(["base_points", "mql_threshold"])).sum())
+    view = Table(title=f"{book.name}: {n_rules} rules, MQL at {book.mql_threshold:g} points",
+                 title_justify="left")
+    for col in table.columns:
+        view.add_column(col, justify="right" if col == "points" else "left")
+    for row in table.head(25).itertuples(index=False):
+        view.add_row(*["" if pd.isna(v) else str(v) for v in row])
+    out.print(view)
+    if len(table) > 25:
+        out.print(f"... {len(table) - 25} more rows in {csv_path}")
+    if paths.metrics.is_file():
+        _comparison_table(json.loads(paths.metrics.read_text()))
+    out.print(f"wrote {target} and {csv_path}")
 
 
 @app.command()

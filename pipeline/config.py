@@ -136,6 +136,8 @@ class ModelConfig(_Frozen):
     monotone: dict[str, Literal[-1, 0, 1]] = {}
     use_spec_monotone: bool = True
     n_jobs: int = 2
+    segment_min_auc_gain: float = Field(
+        0.0, ge=0, description="validation AUC a per-segment model must gain over the global one")
 
 
 class CalibrationConfig(_Frozen):
@@ -201,6 +203,47 @@ class MlflowConfig(_Frozen):
     registered_model: str | None = None
 
 
+class GuardConfig(_Frozen):
+    """Minimum data: with fewer conversions a model looks good by luck.
+
+    Training refuses (exit 2) below ``min_train_conversions`` in the training split; a segment
+    below ``min_segment_conversions`` training (or ``min_segment_valid_conversions`` validation)
+    conversions keeps the global model; fewer than
+    ``min_valid_conversions`` in the validation split gives a warning, as the calibrator and
+    early stopping are then noisy.
+    """
+
+    min_train_conversions: int = Field(100, ge=1)
+    min_segment_conversions: int = Field(30, ge=1)
+    min_segment_valid_conversions: int = Field(25, ge=1)
+    min_valid_conversions: int = Field(50, ge=1)
+
+
+class PointsConfig(_Frozen):
+    """The learned points table (:mod:`pipeline.points`)."""
+
+    pdo: float = Field(20.0, gt=0, description="points that double the odds of conversion")
+    max_steps: int = Field(4, ge=1, le=10, description="most threshold steps per numeric field")
+    min_share: float = Field(0.005, ge=0, lt=0.5,
+                             description="smallest share of training leads a rule must fire on")
+    mql_capacity: float | None = Field(0.2, gt=0, lt=1,
+                                       description="share of leads sales can work (MQL line)")
+    mql_precision: float | None = Field(None, gt=0, le=1,
+                                        description="or: MQL line where precision reaches this")
+
+
+class DisqualifyConfig(_Frozen):
+    """When scoring marks a lead ``status = disqualified`` (its score is still shown).
+
+    ``inactive_days``: no activity for longer (never-active leads: their age). ``hard_negatives``:
+    features that disqualify when all of them are present (e.g. unsubscribed and bounced); those
+    missing from the feature table are ignored.
+    """
+
+    inactive_days: float | None = Field(120.0, gt=0)
+    hard_negatives: list[str] = ["unsubscribed", "email_bounce_ever"]
+
+
 class SynthConfig(_Frozen):
     """Size of the synthetic world ``leadscore synth --config`` generates."""
 
@@ -225,6 +268,9 @@ class Config(_Frozen):
     promotion: PromotionConfig = PromotionConfig()
     audit: AuditConfig = AuditConfig()
     monitor: MonitorConfig = MonitorConfig()
+    guard: GuardConfig = GuardConfig()
+    points: PointsConfig = PointsConfig()
+    disqualify: DisqualifyConfig = DisqualifyConfig()
     mlflow: MlflowConfig = MlflowConfig()
     source: Path | None = Field(None, exclude=True)
 

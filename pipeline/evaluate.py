@@ -197,3 +197,25 @@ def compare_scorers(
         metrics["lift_by_decile"] = lift_by_decile(y, p)  # type: ignore[assignment]
         out[name] = metrics
     return out
+
+
+def metrics_by_segment(
+    y: np.ndarray, segment: np.ndarray, probs: dict[str, np.ndarray]
+) -> dict[str, dict[str, float]]:
+    """ROC-AUC and top-20 % capture of every scorer within each segment (e.g. product line).
+
+    A segment whose test leads all share one outcome gets counts only.
+    """
+    y = np.asarray(y)
+    segment = np.asarray(segment).astype(str)
+    out: dict[str, dict[str, float]] = {}
+    for level in sorted(set(segment)):
+        rows = segment == level
+        entry: dict[str, float] = {"leads": int(rows.sum()), "conversions": int(y[rows].sum())}
+        if 0 < entry["conversions"] < entry["leads"]:
+            for name, p in probs.items():
+                p = np.asarray(p, dtype="float64")[rows]
+                entry[f"{name}_roc_auc"] = float(roc_auc_score(y[rows], p))
+                entry[f"{name}_capture_top_20"] = capture_at(y[rows], p, 0.2)
+        out[level] = entry
+    return out

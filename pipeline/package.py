@@ -24,9 +24,10 @@ from pipeline.scorer import BaseScorer
 PACKAGE_FORMAT = 1
 
 OUTPUT_COLUMNS = [
-    "lead_id", "score", "probability", "band", "grade", "engagement_level", "mql",
-    "reason_1", "reason_2", "reason_3",
+    "lead_id", "score", "probability", "band", "grade", "engagement_level", "mql", "status",
+    "status_reason", "reason_1", "reason_2", "reason_3",
 ]
+ACTIVE, DISQUALIFIED = "active", "disqualified"
 
 
 def settings_fingerprint(settings: Any) -> str:
@@ -49,6 +50,7 @@ class ScoringPackage:
     settings_hash: str = ""
     reference: dict[str, Any] = field(default_factory=dict)
     metadata: dict[str, Any] = field(default_factory=dict)
+    disqualify: dict[str, Any] = field(default_factory=dict)
     format: int = PACKAGE_FORMAT
 
     @property
@@ -70,7 +72,33 @@ class ScoringPackage:
         """The feature table of these leads as of ``as_of``."""
         return self.builder.transform(leads, activities, as_of)
 
-    def score_features(self, X: pd.DataFrame, explain_leads: bool = True) -> pd.DataFrame:
+    def disqualified(self, X: pd.DataFrame, lead_age_days: np.ndarray | None = None
+                     ) -> np.ndarray:
+        """Why each lead is disqualified (``""`` when it is not), from ``disqualify`` settings.
+
+        Inactive: no activity for longer than ``inactive_days`` (a lead never active counts from
+        its creation, ``lead_age_days``). Hard negatives: every listed feature present (> 0).
+        """
+        reasons = np.full(len(X), "", dtype=object)
+        # Packages pickled before disqualification existed have no settings: nobody is.
+        rules = getattr(self, "disqualify", None) or {}
+        limit = rules.get("inactive_days")
+        if limit and "days_since_last_activity" in X.columns:
+            idle = X["days_since_last_activity"].to_numpy(dtype="float64")
+            if lead_age_days is not None:
+                idle = np.where(np.isnan(idle), np.asarray(lead_age_days, dtype="float64"), idle)
+            hit = np.nan_to_num(idle, nan=0.0) > limit
+            reasons[hit] = [f"inactive for {d:.0f} days (limit {limit:g})" for d in idle[hit]]
+        hard = [f for f in rules.get("hard_negatives", []) if f in X.columns]
+        if hard:
+            present = np.logical_and.reduce(
+                [X[f].fillna(0).to_numpy(dtype="float64") > 0 for f in hard])
+            text = " and ".join(self.spec[f].factor.lower() for f in hard)
+            reasons[present] = [f"{r}; {text}" if r else text for r in reasons[present]]
+        return reasons
+
+    def score_features(self, X: pd.DataFrame, explain_leads: bool = True,
+                       lead_age_days: np.ndarray | None = None) -> pd.DataFrame:
         """Score an already built feature table (see :meth:`score_leads`)."""
         p = self.scorer.predict_proba(X)[:, 1]
         from pipeline.scaling import score_from_proba
@@ -79,6 +107,9 @@ class ScoringPackage:
         out = pd.DataFrame({"lead_id": X.index.astype(str), "score": score, "probability": p})
         out["band"] = band_of(score, self.score_bands)
         out["mql"] = self.scorer.is_mql(X)
+        why = self.disqualified(X, lead_age_days)
+        out["status"] = np.where(why != "", DISQUALIFIED, ACTIVE)
+        out["status_reason"] = why
         if explain_leads:
             expl = explain(self.scorer, X, self.bands, top=self.top_reasons)
             out["grade"] = expl.grade
@@ -103,11 +134,11 @@ class ScoringPackage:
     ) -> pd.DataFrame:
         """Score canonical leads: one output row per input lead, in input order.
 
-        Columns: ``lead_id, score, probability, band, grade, engagement_level, mql,
-        reason_1..3``.
+        Columns: ``lead_id, score, probability, band, grade, engagement_level, mql, status,
+        status_reason, reason_1..3``.
         """
         X = self.features(leads, activities, as_of)
-        return self.score_features(X, explain_leads)
+        return self.score_features(X, explain_leads, lead_age_days(leads, as_of))
 
     def grade_points(self, X: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
         """Fit and engagement points per lead (what the grade and level are cut from)."""
@@ -119,6 +150,18 @@ class ScoringPackage:
 
         with atomic_path(path) as tmp, open(tmp, "wb") as fh:
             pickle.dump(self, fh, protocol=pickle.HIGHEST_PROTOCOL)
+
+
+def lead_age_days(leads: pd.DataFrame, as_of: pd.Series | pd.Timestamp | None
+                  ) -> np.ndarray | None:
+    """Days from each lead's creation to its as-of time (``None`` without both)."""
+    if as_of is None or "created_at" not in leads:
+        return None
+    created = pd.to_datetime(leads["created_at"]).reset_index(drop=True)
+    if isinstance(as_of, pd.Series):
+        as_of = pd.to_datetime(as_of.reindex(leads["lead_id"].astype(str).to_numpy())
+                               ).reset_index(drop=True)
+    return ((as_of - created).dt.total_seconds() / 86400.0).to_numpy()
 
 
 def load_package(path: str | Path) -> ScoringPackage:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from pipeline.artifacts import Paths, write_bytes, write_json, write_table
@@ -20,7 +21,8 @@ from pipeline.report import global_figures, render_report
 from pipeline.scaling import score_from_proba
 from pipeline.training import TrainingResult, evaluation_curves
 
-CURVE_PLOTS = ("roc", "gains", "calibration", "score_histogram_model", "score_histogram_baseline")
+CURVE_PLOTS = ("roc", "gains", "calibration", "score_histogram_model", "score_histogram_baseline",
+               "score_histogram_learned_points")
 
 
 def test_scores_frame(result: TrainingResult) -> pd.DataFrame:
@@ -28,17 +30,17 @@ def test_scores_frame(result: TrainingResult) -> pd.DataFrame:
     ts = result.training_set
     test_ids = ts.part("test")
     X_test = result.X.loc[test_ids]
-    frame = pd.DataFrame({"lead_id": test_ids.astype(str), "y": ts.y.loc[test_ids].to_numpy()})
+    columns = {"lead_id": test_ids.astype(str), "y": ts.y.loc[test_ids].to_numpy()}
     for name, package in result.packages.items():
         scored = package.score_features(X_test, explain_leads=True)
-        for col in ("score", "band", "grade", "engagement_level", "mql", "reason_1",
+        for col in ("score", "band", "grade", "engagement_level", "mql", "status", "reason_1",
                     "reason_2", "reason_3"):
-            frame[f"{name}_{col}"] = scored[col].to_numpy()
+            columns[f"{name}_{col}"] = scored[col].to_numpy()
         points = package.scorer.factor_points(X_test)
         for factor in points.columns:
-            frame[f"{name}_points::{factor}"] = points[factor].to_numpy()
-        frame[f"{name}_base_score"] = points.attrs["base_score"]
-    return frame
+            columns[f"{name}_points::{factor}"] = points[factor].to_numpy()
+        columns[f"{name}_base_score"] = np.full(len(X_test), points.attrs["base_score"])
+    return pd.DataFrame(columns)
 
 
 def save_evaluation(config: Config, result: TrainingResult) -> Paths:

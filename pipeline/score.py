@@ -34,11 +34,12 @@ from pipeline.contracts import ContractReport, canonical_activities, canonical_l
 from pipeline.errors import DataError, LeadScoreError
 from pipeline.io import atomic_path
 from pipeline.monitor import DriftMonitor
-from pipeline.package import ScoringPackage
+from pipeline.package import ScoringPackage, lead_age_days
 
 SCORE_COLUMNS = [
     "lead_id", "score", "probability", "band", "grade", "engagement_level", "percentile", "mql",
-    "reason_1", "reason_2", "reason_3", "model_name", "model_version", "scored_at",
+    "status", "status_reason", "reason_1", "reason_2", "reason_3", "model_name", "model_version",
+    "scored_at",
 ]
 CHECKPOINT = "checkpoint.json"
 
@@ -172,7 +173,8 @@ def score_bucket(
         leads, lead_rows = leads[keep].reset_index(drop=True), lead_rows[keep]
     as_of = job.as_of if package.mode == "events" else None
     X = package.features(leads, activities, as_of)
-    scored = package.score_features(X, explain_leads=job.explain)
+    scored = package.score_features(X, explain_leads=job.explain,
+                                    lead_age_days=lead_age_days(leads, as_of))
     if monitor is not None:
         monitor.update(X, scored["probability"].to_numpy())
     scored["percentile"] = percentile_of(package, scored["probability"].to_numpy())

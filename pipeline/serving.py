@@ -17,6 +17,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from pipeline.package import lead_age_days
+
 try:
     import mlflow.pyfunc
 
@@ -87,7 +89,8 @@ def predict_frame(
     else:
         as_of = None
     X = package.features(leads, activities, as_of)
-    scored = package.score_features(X, explain_leads=True)
+    scored = package.score_features(X, explain_leads=True,
+                                    lead_age_days=lead_age_days(leads, as_of))
     points = package.scorer.factor_points(X)
     for factor in points.columns:
         scored[f"points::{factor}"] = points[factor].to_numpy()

@@ -57,8 +57,9 @@ BUCKET = "__bucket"
 OUTPUT_TYPES = {
     "lead_id": "string", "score": "bigint", "probability": "double", "band": "string",
     "grade": "string", "engagement_level": "bigint", "percentile": "double", "mql": "boolean",
-    "reason_1": "string", "reason_2": "string", "reason_3": "string", "model_name": "string",
-    "model_version": "string", "scored_at": "string", ROW: "bigint", BUCKET: "int",
+    "status": "string", "status_reason": "string", "reason_1": "string", "reason_2": "string",
+    "reason_3": "string", "model_name": "string", "model_version": "string",
+    "scored_at": "string", ROW: "bigint", BUCKET: "int",
 }
 # The pandas dtypes of those Spark types (for an empty group's frame).
 _PANDAS_TYPES = {"string": "object", "bigint": "int64", "double": "float64", "boolean": "bool",

@@ -219,12 +219,22 @@ def log_training(config: Config, result, paths, leads: pd.DataFrame,
         if paths.plots.is_dir():
             mlflow.log_artifacts(str(paths.plots), "plots")
         for kind, package in result.packages.items():
-            registered = config.model_name if kind == "model" else config.baseline_model_name
+            registered = registered_name(config, kind)
             with mlflow.start_run(run_name=kind, nested=True, tags={**tags, "scorer": kind}):
                 if kind == "model":
+                    # A per-segment model logs its global model's parameters and its choices.
+                    lightgbm = getattr(package.scorer, "global_", package.scorer)
                     mlflow.log_params({f"lightgbm.{k}": str(v) for k, v in
-                                       package.scorer.lightgbm_params().items()})
+                                       lightgbm.lightgbm_params().items()})
+                    selection = getattr(package.scorer, "selection_", None)
+                    if selection is not None:
+                        mlflow.log_dict(selection.to_dict("records"), "segments.json")
                 mlflow.log_metrics(numeric_metrics(result.metrics[kind]))
+                if kind == "learned_points":
+                    # A points table ships as its rules file (leadscore points), not as a model.
+                    mlflow.log_dict(package.scorer.book.model_dump(mode="json"),
+                                    "learned_points.json")
+                    continue
                 example = _input_example(package, leads, activities, config.dataset.pii,
                                          config.features.email_column)
                 info = log_package(package, kind, registered if register else None, example)
@@ -235,6 +245,11 @@ def log_training(config: Config, result, paths, leads: pd.DataFrame,
                                                  parent.info.run_id)
                     versions[kind] = version
     return LoggedRun(parent.info.run_id, versions["model"], versions["baseline"])
+
+
+def registered_name(config, kind: str) -> str:
+    """Registry name of the model (``model``) and of the rule baseline (``baseline``)."""
+    return config.model_name if kind == "model" else config.baseline_model_name
 
 
 def model_uri(name: str, alias: str) -> str:

@@ -20,14 +20,16 @@ from pipeline.audit import audit_columns
 from pipeline.config import Config
 from pipeline.dataset import TrainingSet, build_training_set
 from pipeline.errors import DataError
-from pipeline.evaluate import compare_scorers, curves
+from pipeline.evaluate import compare_scorers, curves, metrics_by_segment
 from pipeline.explain import GradeBands, group_points
 from pipeline.model import LeadScorer
 from pipeline.monitor import build_reference
 from pipeline.package import ScoringPackage, settings_fingerprint
+from pipeline.points import learn_points
 from pipeline.rules import RulesBook, RuleScorer
+from pipeline.segments import SegmentedScorer
 
-SCORERS = ("model", "baseline")
+SCORERS = ("model", "baseline", "learned_points")
 
 
 @dataclass
@@ -154,12 +156,8 @@ def train_scorers(
     if split is not None:
         ts.split = split.reindex(ts.y.index)
     summary = ts.summary()
-    for part in ("train", "valid", "test"):
-        if summary[f"{part}_positives"] < 5:
-            raise DataError(
-                f"{config.dataset.leads}: only {summary[f'{part}_positives']} converted leads in "
-                f"the {part} split; need more history to train"
-            )
+    notes = list(ts.notes)
+    notes += check_minimum_data(summary, config)
     say(f"training set: {summary}")
     audit = run_audit(ts, config)
     excluded = excluded_by_audit(audit)
@@ -183,6 +181,7 @@ def train_scorers(
 
     mc = config.model
     params = {**mc.params, **(best_params or {})}
+    fit_rows = (X.loc[train_ids], y.loc[train_ids], X.loc[valid_ids], y.loc[valid_ids])
     t0 = time.perf_counter()
     model = LeadScorer(
         spec=spec, params=params, n_estimators=mc.n_estimators,
@@ -190,20 +189,42 @@ def train_scorers(
         monotone=dict(mc.monotone), use_spec_monotone=mc.use_spec_monotone,
         calibration_methods=tuple(config.calibration.methods), cv_folds=config.calibration.cv_folds,
         random_state=config.seed, n_jobs=mc.n_jobs, mql_score=config.scoring.mql_score,
-    ).fit(X.loc[train_ids], y.loc[train_ids], X.loc[valid_ids], y.loc[valid_ids])
+    )
+    segment = segment_feature(config, spec)
+    if segment is not None:
+        model = SegmentedScorer(model, segment, config.guard.min_segment_conversions,
+                                config.guard.min_segment_valid_conversions,
+                                mc.segment_min_auc_gain).fit(*fit_rows)
+        for row in model.selection_.itertuples():
+            say(f"segment {segment}={row.segment}: {row.choice} model ({row.reason})")
+            if row.choice != "segment":
+                notes.append(f"segment {segment}={row.segment} uses the global model: {row.reason}")
+    else:
+        model.fit(*fit_rows)
     timings["model_fit_s"] = time.perf_counter() - t0
-    baseline = RuleScorer(
-        spec=spec, book=rules, windows=tuple(settings.windows_days),
-        calibration_methods=tuple(config.calibration.methods), cv_folds=config.calibration.cv_folds,
-        random_state=config.seed, source=rules_source, dropped=tuple(builder.dropped_),
-    ).fit(X.loc[train_ids], y.loc[train_ids], X.loc[valid_ids], y.loc[valid_ids])
-    notes = list(ts.notes)
+    rule_args = dict(spec=spec, windows=tuple(settings.windows_days),
+                     calibration_methods=tuple(config.calibration.methods),
+                     cv_folds=config.calibration.cv_folds, random_state=config.seed,
+                     dropped=tuple(builder.dropped_))
+    baseline = RuleScorer(book=rules, source=rules_source, **rule_args).fit(*fit_rows)
     if baseline.skipped_:
         notes.append(f"{rules_source}: rules on features constant in the training leads were "
                      f"skipped: {', '.join(baseline.skipped_)}")
+    t0 = time.perf_counter()
+    pc = config.points
+    learned = learn_points(
+        *fit_rows, spec, pdo=pc.pdo, max_steps=pc.max_steps, min_share=pc.min_share,
+        mql_capacity=pc.mql_capacity, mql_precision=pc.mql_precision,
+        name=f"Learned points ({config.dataset.name})", random_state=config.seed)
+    learned_points = RuleScorer(book=learned.book, source="learned points",
+                                **rule_args).fit(*fit_rows)
+    timings["points_fit_s"] = time.perf_counter() - t0
+    say(f"learned points: {learned.n_rules} rules, validation AUC {learned.valid_auc:.3f} "
+        f"(unrounded {learned.fitted_valid_auc:.3f}), MQL at {learned.book.mql_threshold:g}")
 
     packages = {}
-    for name, scorer in (("model", model), ("baseline", baseline)):
+    for name, scorer in (("model", model), ("baseline", baseline),
+                         ("learned_points", learned_points)):
         fit_pts, eng_pts = group_points(scorer.factor_points(X.loc[train_ids]), spec)
         bands = GradeBands.fit(fit_pts, eng_pts, config.scoring.grade_quantiles,
                                config.scoring.engagement_quantiles)
@@ -216,13 +237,55 @@ def train_scorers(
             settings_hash=settings_fingerprint(config.features), reference=reference,
             metadata={"kind": name, "excluded_columns": excluded,
                       "calibration": scorer.calibrator_.method_},
+            disqualify=config.disqualify.model_dump(),
         )
 
     t0 = time.perf_counter()
     metrics, probs = evaluate_packages(config, packages, ts, X.loc[test_ids], truth, n_boot)
-    metrics["model"]["best_iteration"] = model.best_iteration_
+    metrics["model"]["best_iteration"] = getattr(model, "global_", model).best_iteration_
     timings["evaluate_s"] = time.perf_counter() - t0
     return TrainingResult(ts, audit, packages, X, metrics, probs, timings, notes)
+
+
+def check_minimum_data(summary: dict[str, Any], config: Config) -> list[str]:
+    """Refuse too few conversions to learn from; warn when validation is thin.
+
+    Returns the warnings (the caller prints them); raises :class:`DataError` (exit 2) when the
+    training split has fewer conversions than ``guard.min_train_conversions`` or a split has
+    fewer than 5 (no metric or calibrator can be computed).
+    """
+    guard = config.guard
+    where = config.dataset.leads
+    train = summary["train_positives"]
+    if train < guard.min_train_conversions:
+        raise DataError(
+            f"{where}: only {train} converted leads in the training split, fewer than the "
+            f"minimum {guard.min_train_conversions} (guard.min_train_conversions): a model "
+            "fitted on so few conversions looks good by luck; collect more history, widen "
+            "dataset.horizon_days, or start with the rules")
+    for part in ("valid", "test"):
+        if summary[f"{part}_positives"] < 5:
+            raise DataError(f"{where}: only {summary[f'{part}_positives']} converted leads in the "
+                            f"{part} split; need more history to train")
+    valid = summary["valid_positives"]
+    if valid < guard.min_valid_conversions:
+        return [f"only {valid} conversions in the validation split (fewer than "
+                f"guard.min_valid_conversions = {guard.min_valid_conversions}): the calibrator "
+                "and early stopping are noisy; treat calibration figures with care"]
+    return []
+
+
+def segment_feature(config: Config, spec) -> str | None:
+    """Feature that routes leads to per-segment models (``dataset.segment``), if any."""
+    column = config.dataset.segment
+    if column is None:
+        return None
+    if column not in spec.names or spec[column].dtype != "categorical":
+        from pipeline.errors import ConfigError
+
+        raise ConfigError(f"{config.source}: dataset.segment: {column!r} must also be listed "
+                          "under features.categorical (and not be constant)")
+    return column
 
 
 def cross_validate(
@@ -285,6 +348,17 @@ def evaluate_packages(
         y_test, probs, mql, reference="baseline", leads_per_week=weekly,
         capacity_per_week=max(1.0, round(0.2 * weekly)), n_boot=n_boot, seed=config.seed,
     )
+    segmented = getattr(packages["model"].scorer, "global_", None) if "model" in packages \
+        else None
+    if segmented is not None:
+        model = packages["model"].scorer
+        by_segment = metrics_by_segment(
+            y_test, X_test[model.segment].astype(object).astype(str).to_numpy(),
+            {**probs, "global_model": segmented.predict_proba(X_test)[:, 1]})
+        chosen = dict(zip(model.selection_["segment"], model.selection_["choice"], strict=True))
+        for level, entry in by_segment.items():
+            entry["choice"] = chosen.get(level, "global")
+        metrics["segments"] = by_segment
     if "oracle" in metrics:
         metrics["model"]["auc_ratio_to_oracle"] = (
             metrics["model"]["roc_auc"] / metrics["oracle"]["roc_auc"]

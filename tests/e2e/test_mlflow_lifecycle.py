@@ -214,8 +214,8 @@ def test_train_logs_one_parent_run_with_children_artifacts_and_challengers(regis
     parents = [r for r in runs if "mlflow.parentRunId" not in r.data.tags]
     children = [r for r in runs if r.data.tags.get("mlflow.parentRunId") == run_info["run_id"]]
     assert [p.info.run_id for p in parents] == [run_info["run_id"]]
-    assert len(runs) == 3
-    assert sorted(c.info.run_name for c in children) == ["baseline", "model"]
+    assert len(runs) == 4
+    assert sorted(c.info.run_name for c in children) == ["baseline", "learned_points", "model"]
     parent = parents[0]
 
     params = parent.data.params
@@ -254,6 +254,9 @@ def test_train_logs_one_parent_run_with_children_artifacts_and_challengers(regis
     plots = {a.path for a in client.list_artifacts(run_info["run_id"], "plots")}
     assert {"metrics.json", "report.html", "config.json"} <= top
     assert "plots/roc.png" in plots
+    points_child = next(c for c in children if c.info.run_name == "learned_points")
+    logged = client.download_artifacts(points_child.info.run_id, "learned_points.json")
+    assert json.loads(Path(logged).read_text())["mql_threshold"] == 100.0
     local = Path(client.download_artifacts(run_info["run_id"], "metrics.json"))
     assert json.loads(local.read_text())["model"]["roc_auc"] == metrics_file["model"]["roc_auc"]
 

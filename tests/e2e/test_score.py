@@ -162,3 +162,30 @@ def test_kill_then_resume_gives_identical_output(scoring_setup, tmp_path):
     assert resumed.exit_code == 0, resumed.output
     pd.testing.assert_frame_equal(pd.read_parquet(out), pd.read_parquet(reference))
     assert not out.with_name(out.name + ".parts").exists()
+
+
+def test_inactive_or_unreachable_leads_are_disqualified_without_hiding_their_score(
+        scoring_setup, tmp_path):
+    _, cfg, model, data = scoring_setup
+    out = tmp_path / "scores.parquet"
+    assert _score(cfg, model, data, out).exit_code == 0
+    scores = pd.read_parquet(out).set_index("lead_id")
+    from pipeline.package import load_package
+
+    package = load_package(model)
+    leads = pd.read_parquet(data / "leads.parquet")
+    activities = pd.read_parquet(data / "activities.parquet")
+    X = package.features(leads, activities, pd.Timestamp(AS_OF))
+    unreachable = (X["unsubscribed"] > 0) & (X["email_bounce_ever"] > 0)
+    age = (pd.Timestamp(AS_OF) - leads.set_index("lead_id")["created_at"]).dt.days
+    idle = X["days_since_last_activity"].fillna(age.reindex(X.index))
+    inactive = idle > package.disqualify["inactive_days"]
+    assert unreachable.any() and inactive.any() and (~(unreachable | inactive)).any()
+    expected = (unreachable | inactive).reindex(scores.index)
+    assert (scores["status"] == "disqualified").equals(expected.rename("status"))
+    assert scores.loc[expected, "score"].notna().all()
+    assert scores.loc[unreachable[unreachable].index, "status_reason"].str.contains(
+        "unsubscribed and email bounced").all()
+    assert scores.loc[inactive[inactive].index, "status_reason"].str.startswith(
+        "inactive for").all()
+    assert (scores.loc[~expected, "status_reason"] == "").all()

@@ -31,15 +31,25 @@ def test_factor_points_add_up_for_every_test_lead(trained, kind):
     assert list(points.columns) == scorer.spec.factors
 
 
+def _lightgbm_scorers(scorer):
+    """The LightGBM models inside a scorer: itself, or the global and per-segment ones."""
+    if hasattr(scorer, "global_"):
+        return [scorer.global_, *scorer.scorers_.values()]
+    return [scorer]
+
+
 def test_treeshap_equals_shap_tree_explainer(trained):
     _, result, _, _ = trained
-    scorer = result.packages["model"].scorer
     X = _test_rows(result).head(300)
-    ours, base = scorer.contributions(X)
-    theirs = shap.TreeExplainer(scorer.booster_).shap_values(X)
-    theirs = theirs[1] if isinstance(theirs, list) else theirs
-    np.testing.assert_allclose(ours.to_numpy(), theirs, atol=1e-9)
-    np.testing.assert_allclose(base + ours.sum(axis=1), scorer.decision_function(X), atol=1e-9)
+    models = _lightgbm_scorers(result.packages["model"].scorer)
+    assert len(models) >= 2, "the demo config routes product lines to refined models"
+    for scorer in models:
+        ours, base = scorer.contributions(X)
+        theirs = shap.TreeExplainer(scorer.booster_).shap_values(X)
+        theirs = theirs[1] if isinstance(theirs, list) else theirs
+        np.testing.assert_allclose(ours.to_numpy(), theirs, atol=1e-9)
+        np.testing.assert_allclose(base + ours.sum(axis=1), scorer.decision_function(X),
+                                   atol=1e-9)
 
 
 @pytest.mark.parametrize(("feature", "direction"),
@@ -66,7 +76,9 @@ def test_same_seed_same_model_and_scores(trained):
 
     again = train_scorers(cfg, leads, activities, load_rules(cfg.rules))
     a, b = result.packages["model"].scorer, again.packages["model"].scorer
-    assert a.booster_.model_to_string() == b.booster_.model_to_string()
+    pairs = list(zip(_lightgbm_scorers(a), _lightgbm_scorers(b), strict=True))
+    for one, other in pairs:
+        assert one.booster_.model_to_string() == other.booster_.model_to_string()
     X = _test_rows(result)
     np.testing.assert_array_equal(a.score(X), b.score(X))
 
@@ -96,7 +108,7 @@ def test_calibrator_only_sees_validation_rows(trained, monkeypatch):
     monkeypatch.setattr(Calibrator, "fit", spy)
     again = train_scorers(cfg, leads, activities, load_rules(cfg.rules))
     n_valid = len(again.training_set.part("valid"))
-    assert seen == [n_valid, n_valid]  # model and rules, valid rows only
+    assert seen == [n_valid] * 3  # model, rules and learned points: valid rows only
 
 
 def test_small_world_model_is_near_the_oracle_and_calibrated(trained):
