@@ -94,3 +94,26 @@ def write_demo_config(folder: Path, data_dir: Path, **dataset) -> Path:
     path = configs / "demo.yaml"
     path.write_text(yaml.safe_dump(tree, sort_keys=False))
     return path
+
+
+@pytest.fixture(scope="session")
+def x_education_trained(tmp_path_factory):
+    """Model, rules and learned points trained on the real X Education export (config, result)."""
+    if not X_EDUCATION.is_file():
+        pytest.skip(f"real data not found at {X_EDUCATION} (the shared/ folder beside the project)")
+    from pipeline.config import load_config
+    from pipeline.io import load_dataset
+    from pipeline.rules import load_rules
+    from pipeline.training import train_scorers
+
+    here = os.getcwd()
+    os.chdir(ROOT)  # the config's paths are relative to the project root
+    try:
+        cfg = load_config(ROOT / "configs" / "x_education.yaml",
+                          {"artifacts_dir": str(tmp_path_factory.mktemp("x_education"))})
+        leads, activities, report = load_dataset(cfg)
+        report.raise_if_failed()
+        result = train_scorers(cfg, leads, activities, load_rules(cfg.rules), n_boot=0)
+    finally:
+        os.chdir(here)
+    return cfg, result

@@ -85,15 +85,8 @@ def test_learned_points_beat_the_hand_made_rules_on_the_synthetic_world(trained)
 
 @pytest.mark.slow
 @pytest.mark.realdata
-def test_learned_points_beat_the_hand_made_rules_on_x_education(x_education_config, tmp_path):
-    from pipeline.config import load_config
-    from pipeline.io import load_dataset
-    from pipeline.training import train_scorers
-
-    cfg = load_config(x_education_config, {"artifacts_dir": str(tmp_path)})
-    leads, activities, report = load_dataset(cfg)
-    report.raise_if_failed()
-    result = train_scorers(cfg, leads, activities, load_rules(cfg.rules), n_boot=0)
+def test_learned_points_beat_the_hand_made_rules_on_x_education(x_education_trained):
+    _, result = x_education_trained
     learned, rules = result.metrics["learned_points"], result.metrics["baseline"]
     assert learned["roc_auc"] > rules["roc_auc"]
     assert learned["capture_top_20"] > rules["capture_top_20"]
