@@ -308,19 +308,54 @@ def bench_parser(description: str):
     return parser
 
 
-def refit_seconds(result) -> float:
+def refit_seconds(result, scorer=None) -> float:
     """Wall time of fitting LeadScore's model again on the rows ``train_scorers`` used.
 
     A clone of the fitted scorer (same parameters: LightGBM, early stopping on the valid rows,
     calibration) refitted on the same train and valid rows. Timing the estimator alone keeps the
     figure comparable to the other contenders' fit times, whatever else ``train_scorers`` puts
-    inside its own phase timings.
+    inside its own phase timings. ``scorer`` refits another estimator of the package instead
+    (e.g. the global model of a per-segment scorer).
     """
     from sklearn.base import clone
 
     ts = result.training_set
     train, valid = ts.part("train"), ts.part("valid")
-    scorer = clone(result.packages["model"].scorer)
+    scorer = clone(result.packages["model"].scorer if scorer is None else scorer)
     started = time.perf_counter()
     scorer.fit(result.X.loc[train], ts.y.loc[train], result.X.loc[valid], ts.y.loc[valid])
     return time.perf_counter() - started
+
+
+# ------------------------------------------------------------------------- the fitted scorer
+def global_scorer(scorer):
+    """The LightGBM ``LeadScorer`` itself, or the global one of a per-segment scorer."""
+    return getattr(scorer, "global_", scorer)
+
+
+def scorer_parts(scorer, X):
+    """``(LightGBM scorer, its rows of X)`` as ``scorer`` routes them (one part if unsegmented).
+
+    Bare booster calls on these parts run exactly the trees the package runs for each lead.
+    """
+    if hasattr(scorer, "routes"):
+        return [(part, X.iloc[rows]) for part, rows in scorer.routes(X) if len(rows)]
+    return [(scorer, X)]
+
+
+def describe_scorer(scorer) -> str:
+    """Trees and features of the model, and its segments when it has any."""
+    booster = global_scorer(scorer).booster_
+    text = f"{booster.num_trees()} trees, {booster.num_feature()} features"
+    segments = getattr(scorer, "scorers_", {})
+    if segments:
+        own = ", ".join(
+            f"{level} ({part.booster_.num_trees()} trees)"
+            if hasattr(part, "booster_")
+            else str(level)
+            for level, part in segments.items()
+        )
+        text += f"; segmented by `{scorer.segment}`: own models for {own}, global for the rest"
+    elif hasattr(scorer, "segment"):
+        text += f"; segmented by `{scorer.segment}`, but every segment kept the global model"
+    return text

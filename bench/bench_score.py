@@ -19,7 +19,8 @@ What it does:
    model version in every row.
 4. Times, in this process and on the same thread count, the bare booster on the feature rows of
    a random sample of the leads (``--sample``): ``booster.predict``, ``booster.predict(...,
-   pred_contrib=True)``, ``pipeline.treeshap.TreeShapExplainer`` and the package's own
+   pred_contrib=True)`` (on ``--contrib-rows`` of them: it is the slowest),
+   ``pipeline.treeshap.TreeShapExplainer`` and the package's own
    ``score_features``, as the reference for the CLI's throughput.
 """
 
@@ -45,10 +46,13 @@ from bench._common import (  # noqa: E402
     bench_parser,
     best_time,
     cached_world,
+    describe_scorer,
+    global_scorer,
     log,
     markdown_mode,
     md_table,
     run_measured,
+    scorer_parts,
     train_from_config,
     world_summary,
     write_demo_config,
@@ -131,25 +135,44 @@ def sample_features(package, config, world: Path, n: int, seed: int):
     return X, len(canon_acts), time.perf_counter() - started
 
 
-def bare_rates(package, X: pd.DataFrame, repeats: int) -> dict[str, float]:
-    """Seconds of the bare booster calls and of the package's scoring on the same rows."""
+def bare_rates(package, X: pd.DataFrame, repeats: int, contrib_rows: int) -> dict[str, float]:
+    """Rows/s of the bare booster calls and of the package's scoring on the same rows.
+
+    A per-segment model is timed part by part, each booster on the rows routed to it (the split
+    itself is not timed), so the bare calls run the same trees as the package. ``pred_contrib``,
+    the slowest by far, runs on ``contrib_rows`` rows spread evenly over ``X``.
+    """
     from pipeline.treeshap import TreeShapExplainer
 
-    booster = package.scorer.booster_
-    threads = package.scorer.n_jobs
-    out = {"booster.predict": best_time(lambda: booster.predict(X, num_threads=threads), repeats)}
-    # One run: pred_contrib is the slow one, so the timing noise is small beside it.
-    started = time.perf_counter()
-    booster.predict(X, pred_contrib=True, num_threads=threads)
-    out["booster.predict(pred_contrib=True)"] = time.perf_counter() - started
-    explainer = TreeShapExplainer(booster, n_jobs=threads)
-    explainer.contributions(X.iloc[:100])  # JIT compile or cache load, not counted
-    out["TreeShapExplainer.contributions"] = best_time(lambda: explainer.contributions(X), repeats)
+    threads = global_scorer(package.scorer).n_jobs
+
+    def timed(rows: pd.DataFrame, call, times: int) -> float:
+        parts = [(scorer.booster_, part) for scorer, part in scorer_parts(package.scorer, rows)]
+        return len(rows) / best_time(lambda: [call(b, part) for b, part in parts], times)
+
+    subset = X.iloc[np.unique(np.linspace(0, len(X) - 1, min(contrib_rows, len(X))).astype(int))]
+    explainers: dict[int, TreeShapExplainer] = {}
+
+    def shap(booster, rows: pd.DataFrame):
+        if id(booster) not in explainers:
+            explainers[id(booster)] = TreeShapExplainer(booster, n_jobs=threads)
+            explainers[id(booster)].contributions(rows.iloc[:100])  # JIT/cache load, not timed
+        return explainers[id(booster)].contributions(rows)
+
+    timed(subset.iloc[:2000], shap, 1)  # builds the explainers outside the timing
+    out = {
+        "booster.predict": timed(X, lambda b, r: b.predict(r, num_threads=threads), repeats),
+        # One run: pred_contrib is the slow one, so the timing noise is small beside it.
+        f"booster.predict(pred_contrib=True) ({len(subset):,} rows)": timed(
+            subset, lambda b, r: b.predict(r, pred_contrib=True, num_threads=threads), 1
+        ),
+        "TreeShapExplainer.contributions": timed(X, shap, repeats),
+    }
     for explain in (False, True):
         started = time.perf_counter()
         package.score_features(X, explain_leads=explain)
         name = "package.score_features" + ("" if explain else " (no explain)")
-        out[name] = time.perf_counter() - started
+        out[name] = len(X) / (time.perf_counter() - started)
     return out
 
 
@@ -160,6 +183,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--train-leads", type=int, default=DEMO_LEADS)
     parser.add_argument(
         "--sample", type=int, default=200_000, help="leads whose feature rows time the bare booster"
+    )
+    parser.add_argument(
+        "--contrib-rows", type=int, default=20_000, help="of the sample, for pred_contrib (slow)"
     )
     parser.add_argument(
         "--batch-size",
@@ -206,27 +232,28 @@ def main(argv: list[str] | None = None) -> int:
 
         log(f"bare booster on the feature rows of {args.sample:,} sampled leads")
         X, n_acts, features_s = sample_features(package, config, world, args.sample, args.seed)
-        bare = bare_rates(package, X, args.repeats)
+        bare = bare_rates(package, X, args.repeats, args.contrib_rows)
 
     summary = world_summary(world)
     n = len(X)
     rates = {"features (package.features)": n / features_s}
-    rates.update({k: n / v for k, v in bare.items()})
+    rates.update(bare)
+    contrib = next(k for k in rates if k.startswith("booster.predict(pred_contrib"))
     cli_plain = args.leads / runs["--no-explain"][0].seconds
     cli_explain = args.leads / runs["with explanations"][0].seconds
     ratios = {
         "CLI --no-explain / bare booster.predict": cli_plain / rates["booster.predict"],
-        "CLI with explanations / bare pred_contrib": cli_explain
-        / rates["booster.predict(pred_contrib=True)"],
+        "CLI with explanations / bare pred_contrib": cli_explain / rates[contrib],
         "CLI with explanations / bare TreeShapExplainer": cli_explain
         / rates["TreeShapExplainer.contributions"],
-        "TreeShapExplainer / pred_contrib (same rows)": rates["TreeShapExplainer.contributions"]
-        / rates["booster.predict(pred_contrib=True)"],
+        "TreeShapExplainer / pred_contrib (rows/s on the same sample)": rates[
+            "TreeShapExplainer.contributions"
+        ]
+        / rates[contrib],
     }
-    booster = package.scorer.booster_
     model = (
-        f"{booster.num_trees()} trees, {booster.num_feature()} features, "
-        f"{package.scorer.n_jobs} LightGBM/numba threads"
+        f"{describe_scorer(package.scorer)}; {global_scorer(package.scorer).n_jobs} "
+        "LightGBM/numba threads"
     )
     if args.markdown:
         print(
@@ -276,7 +303,8 @@ def main(argv: list[str] | None = None) -> int:
         print(
             f"Reference, measured in the same run on the feature rows of {n:,} leads sampled "
             f"at random from the same world ({n_acts:,} activities; a sample keeps this "
-            "in-process part small), same threads:\n"
+            "in-process part small), same threads; a per-segment model is timed booster by "
+            "booster on the rows routed to each:\n"
         )
         print(md_table(["step", "rows/s"], [[f"`{k}`", f"{v:,.0f}"] for k, v in rates.items()]))
         print()
