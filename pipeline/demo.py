@@ -7,6 +7,7 @@ file order for the demo dataset, then the demo finishes with the steps that are 
 
 from __future__ import annotations
 
+import re
 import shlex
 import subprocess
 import sys
@@ -23,24 +24,47 @@ AFTER = [
 ]
 
 
+def _dvc_vars(dvc: dict) -> dict:
+    """The values defined inline under dvc.yaml's ``vars`` (files listed there are not read)."""
+    values: dict = {}
+    for entry in dvc.get("vars", []):
+        if isinstance(entry, dict):
+            values.update(entry)
+    return values
+
+
+def _foreach_items(foreach, values: dict):
+    """A stage's ``foreach``: inline, or ``${name}`` naming a ``vars`` entry."""
+    if isinstance(foreach, str):
+        match = re.fullmatch(r"\$\{\s*([\w.]+)\s*\}", foreach)
+        if match is None or match.group(1) not in values:
+            raise ValueError(f"dvc.yaml: foreach {foreach!r}: not a vars entry")
+        return values[match.group(1)]
+    return foreach
+
+
 def stage_commands(dvc_file: Path, dataset: str = DATASET) -> list[tuple[str, str]]:
     """(stage name, command) for ``dataset`` in dvc.yaml order, expanding ``foreach``."""
-    stages = yaml.safe_load(dvc_file.read_text())["stages"]
+    dvc = yaml.safe_load(dvc_file.read_text())
+    values = _dvc_vars(dvc)
     out = []
-    for name, stage in stages.items():
+    for name, stage in dvc["stages"].items():
         if "foreach" in stage:
-            items = stage["foreach"]
+            items = _foreach_items(stage["foreach"], values)
             if dataset not in items:
                 continue
-            cmd = stage["do"]["cmd"]
+            cmd = stage["do"]["cmd"].replace("${key}", dataset)
             if isinstance(items, dict):
-                cmd = cmd.replace("${key}", dataset)
                 for key, value in (items[dataset] or {}).items():
                     cmd = cmd.replace("${item." + key + "}", str(value))
             else:
                 cmd = cmd.replace("${item}", dataset)
+            if "${" in cmd:
+                raise ValueError(f"dvc.yaml: {name}: cannot expand {cmd!r}")
             out.append((f"{name}@{dataset}", cmd))
-        else:
+        elif f"configs/{dataset}.yaml" in stage["cmd"]:  # a single stage of this dataset
+            if "${" in stage["cmd"]:
+                raise ValueError(f"dvc.yaml: {name}: cannot expand {stage['cmd']!r}")
             out.append((name, stage["cmd"]))
     return out
 
@@ -61,8 +85,10 @@ def main() -> int:
         if code != 0:
             print(f"demo stopped: stage {name} exited {code}", file=sys.stderr)
             return code
-    print(f"\ndemo finished in {time.perf_counter() - started:.0f} s; outputs in artifacts/demo/, "
-          "MLflow UI: mlflow ui --backend-store-uri sqlite:///artifacts/mlflow.db")
+    print(
+        f"\ndemo finished in {time.perf_counter() - started:.0f} s; outputs in artifacts/demo/, "
+        "MLflow UI: mlflow ui --backend-store-uri sqlite:///artifacts/mlflow.db"
+    )
     return 0
 
 
