@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.install-stamp
 EXTRAS ?= dev,spark
 
-.PHONY: install demo test test-fast lint format bench clean
+.PHONY: install demo lock test test-fast lint format bench clean
 
 # Re-install only when the dependency list changes.
 $(STAMP): pyproject.toml
@@ -18,6 +18,12 @@ install: $(STAMP)
 
 demo: $(STAMP)
 	$(BIN)/python -m pipeline.demo
+
+# The whole DVC pipeline, both datasets (X Education reads ../shared/data), then dvc.lock records
+# what ran: commit dvc.lock after it (deps hash the source, so after the last code change).
+lock: $(STAMP)
+	@test -d .dvc || $(BIN)/dvc init
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/dvc repro
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
