@@ -61,7 +61,9 @@ def _img(png: bytes, alt: str) -> str:
 
 def _metrics_table(metrics: dict[str, Any]) -> str:
     names = [n for n in ("baseline", "learned_points", "model", "oracle") if n in metrics]
-    head = "".join(f"<th>{html.escape(n)}</th>" for n in names)
+    labels = {"baseline": "rules (hand-made)", "learned_points": "learned points",
+              "oracle": "oracle (true p)"}
+    head = "".join(f"<th>{html.escape(labels.get(n, n))}</th>" for n in names)
     rows = []
     for label, key, fmt in METRIC_ROWS:
         cells = []
@@ -79,6 +81,29 @@ def _metrics_table(metrics: dict[str, Any]) -> str:
         for n in names)
     rows.insert(1, f"<tr><td>ROC-AUC 95 % CI</td>{ci}</tr>")
     return f"<table><tr><th>metric (test split)</th>{head}</tr>{''.join(rows)}</table>"
+
+
+def _segments_table(metrics: dict[str, Any]) -> str:
+    """Per segment (product line): which model it uses and every scorer's test ROC-AUC."""
+    segments = metrics.get("segments")
+    if not segments:
+        return ""
+    names = [("baseline", "rules"), ("learned_points", "learned points"),
+             ("global_model", "global model"), ("model", "selected model")]
+    head = "".join(f"<th>{label} AUC (top-20 %)</th>" for _, label in names)
+    rows = []
+    for level, entry in segments.items():
+        cells = "".join(
+            f"<td>{entry[f'{n}_roc_auc']:.3f} ({entry[f'{n}_capture_top_20']:.0%})</td>"
+            if f"{n}_roc_auc" in entry else "<td></td>" for n, _ in names)
+        rows.append(f"<tr><td>{html.escape(level)}</td><td>{entry['leads']:,}</td>"
+                    f"<td>{entry['conversions']:,}</td><td>{html.escape(entry['choice'])}</td>"
+                    f"{cells}</tr>")
+    return ("<h3>Per segment</h3><p class=\"sub\">Each segment uses its own refined model where "
+            "it beat the global model on that segment's validation leads; the test split "
+            "below saw neither choice.</p><div class=\"wide\"><table><tr><th>segment</th>"
+            f"<th>test leads</th><th>conversions</th><th>uses</th>{head}</tr>"
+            f"{''.join(rows)}</table></div>")
 
 
 def _table(frame: pd.DataFrame, max_rows: int = 60) -> str:
@@ -194,7 +219,8 @@ def render_report(
     note_html = "".join(f'<div class="note">{html.escape(n)}</div>' for n in notes)
     curve_html = "".join(f'<div class="card">{_img(plots[k], k)}</div>' for k in
                          ("roc", "gains", "calibration", "score_histogram_model",
-                          "score_histogram_baseline") if k in plots)
+                          "score_histogram_baseline", "score_histogram_learned_points")
+                         if k in plots)
     fig_html = "".join(f'<div class="card">{_img(figures[k], k)}</div>'
                        for k in sorted(figures, key=_figure_rank))
     toc = "".join(f'<a href="#{key}">{html.escape(label)}</a>' for key, label in SECTIONS)
@@ -222,8 +248,9 @@ def render_report(
 <nav class="toc">{toc}</nav>
 <div class="kpi">{kpi_html}</div>{note_html}
 <h2 id="metrics">Model vs rule baseline</h2>{diff}<div class="wide">{_metrics_table(metrics)}</div>
-<p class="sub">Same test leads and metrics for both; the rules' points are calibrated on the
-validation split like the model's log-odds. Best value per row in green.</p>
+<p class="sub">Same test leads and metrics for all; the points (hand-made rules and the points
+table learned from data) are calibrated on the validation split like the model's log-odds. Best
+value per row in green.</p>{_segments_table(metrics)}
 <h2 id="curves">Ranking and calibration</h2><div class="grid">{curve_html}</div>
 <h2 id="factors">What drives the score</h2><div class="grid">{fig_html}</div>
 <h2 id="examples">Example leads</h2><p class="sub">Bars go from the base score (a lead with no
