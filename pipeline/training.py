@@ -319,7 +319,7 @@ def cross_validate(
         split.iloc[test] = "test"
         result = train_scorers(config, leads, activities, rules, rules_source=rules_source,
                                split=split, n_boot=0)
-        for name in ("model", "baseline"):
+        for name in SCORERS:
             m = result.metrics[name]
             rows.append({"fold": k, "scorer": name, "roc_auc": m["roc_auc"],
                          "pr_auc": m["pr_auc"], "brier": m["brier"], "ece": m["ece"],
