@@ -304,9 +304,11 @@ def train(
         best = (yaml.safe_load(paths.best_params.read_text()) or {}).get("params")
         err.print(f"using tuned parameters from {paths.best_params}")
     with err.status("training"):
+        # Without evaluation the bootstrap intervals are left to `leadscore evaluate`.
         result = train_scorers(cfg, leads, activities, rules, best_params=best,
                                truth=_truth(cfg), rules_source=str(cfg.rules),
-                               log=lambda line: err.print(line, highlight=False))
+                               log=lambda line: err.print(line, highlight=False),
+                               n_boot=500 if evaluate_after else 0)
     for note in result.notes:
         err.print(f"[yellow]note:[/] {note}")
     for name, package in result.packages.items():
@@ -620,6 +622,23 @@ def _resolve_model(cfg, model: str | None):
     return package, path.stem, f"file:{digest}"
 
 
+def _as_of_option(as_of: str | None):
+    """``--as-of`` as a timestamp; without it, now (UTC, to the second)."""
+    import pandas as pd
+
+    from pipeline.errors import ConfigError
+
+    if not as_of:
+        return pd.Timestamp.now(tz="UTC").tz_localize(None).floor("s")
+    try:
+        when = pd.Timestamp(as_of)
+    except (ValueError, TypeError):
+        when = pd.NaT
+    if pd.isna(when):
+        raise ConfigError(f"--as-of {as_of!r}: not a date (e.g. 2026-06-30T23:59:59)")
+    return when.tz_convert("UTC").tz_localize(None) if when.tzinfo else when
+
+
 @app.command()
 @user_errors
 def score(
@@ -644,7 +663,6 @@ def score(
     set_: SetOpt = None,
 ) -> None:
     """Score leads in bounded memory; atomic output; resumable; local or Spark engine."""
-    import pandas as pd
 
     from pipeline.artifacts import write_json
     from pipeline.errors import ConfigError
@@ -658,9 +676,7 @@ def score(
         raise ConfigError(f"--format {fmt!r}: use 'csv' or 'parquet'")
     package, model_name, model_version = _resolve_model(cfg, model)
     package.check_settings(cfg.features, str(cfg.source))
-    when = pd.Timestamp(as_of) if as_of else None
-    if when is not None and pd.isna(when):
-        raise ConfigError(f"--as-of {as_of!r}: not a date")
+    when = _as_of_option(as_of)
     job = ScoreJob(
         leads_path=input_path, output_path=output,
         activities_path=activities if activities else None, as_of=when,
@@ -711,15 +727,13 @@ def drift(
     set_: SetOpt = None,
 ) -> None:
     """PSI of every feature and of the score against training; exit 3 on an alarm."""
-    import pandas as pd
 
     from pipeline.drift_cli import drift_report
 
     cfg = _load(config, set_)
     package, _, _ = _resolve_model(cfg, model)
     package.check_settings(cfg.features, str(cfg.source))
-    drift_report(cfg, package, input_path, activities,
-                 pd.Timestamp(as_of) if as_of else None,
+    drift_report(cfg, package, input_path, activities, _as_of_option(as_of),
                  output or _paths(cfg).root / "drift.json")
 
 

@@ -189,3 +189,17 @@ def test_inactive_or_unreachable_leads_are_disqualified_without_hiding_their_sco
     assert scores.loc[inactive[inactive].index, "status_reason"].str.startswith(
         "inactive for").all()
     assert (scores.loc[~expected, "status_reason"] == "").all()
+
+
+def test_as_of_defaults_to_now_and_a_bad_one_is_one_line(scoring_setup, tmp_path):
+    _, cfg, model, data = scoring_setup
+    base = ["score", "--config", str(cfg), "--model", str(model),
+            "--input", str(data / "leads.parquet"), "--activities",
+            str(data / "activities.parquet"), "--no-explain", "--top", "5"]
+    now = runner.invoke(app, [*base, "--output", str(tmp_path / "now.csv")])
+    assert now.exit_code == 0, now.output
+    assert len(pd.read_csv(tmp_path / "now.csv")) == 5
+    bad = runner.invoke(app, [*base, "--output", str(tmp_path / "bad.csv"), "--as-of", "soon"])
+    assert bad.exit_code == 2
+    assert "--as-of 'soon': not a date" in bad.output and "Traceback" not in bad.output
+    assert not (tmp_path / "bad.csv").exists()

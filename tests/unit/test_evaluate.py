@@ -83,3 +83,17 @@ def test_compare_and_curves_shapes():
     assert c.gains["y"].iloc[-1] == pytest.approx(1.0)
     assert c.roc["y"].max() == pytest.approx(1.0)
     assert set(c.calibration.columns) == {"scorer", "x", "y", "n"}
+
+
+def test_weighted_aucs_equal_roc_auc_score_on_each_resample_with_ties():
+    from sklearn.metrics import roc_auc_score
+
+    from pipeline.evaluate import _weighted_aucs
+
+    rng = np.random.default_rng(5)
+    y = (rng.random(300) < 0.3).astype(float)
+    p = np.round(rng.random(300) * 0.6 + 0.3 * y, 1)  # few levels: many ties
+    resamples = [rng.integers(0, 300, 300) for _ in range(25)]
+    counts = np.stack([np.bincount(i, minlength=300) for i in resamples]).astype(float)
+    expected = [roc_auc_score(y[i], p[i]) for i in resamples]
+    np.testing.assert_allclose(_weighted_aucs(y, p, counts), expected, atol=1e-12)
