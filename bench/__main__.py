@@ -97,6 +97,7 @@ def run_one(bench: Benchmark, quick: bool) -> tuple[str, bool]:
     argv = [sys.executable, *command[1:], "--markdown"]
     busy, ours, started = _busy_seconds(), _children_cpu(), time.perf_counter()
     when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    code = _git_state()
     # stderr is inherited: the benchmark's progress shows while stdout collects the section.
     done = subprocess.run(argv, cwd=ROOT, stdout=subprocess.PIPE, text=True, check=False)
     wall = time.perf_counter() - started
@@ -116,7 +117,7 @@ def run_one(bench: Benchmark, quick: bool) -> tuple[str, bool]:
     log(f"[bench] {bench.name}: exit {done.returncode}, {wall:.0f} s, others {others:.0%}")
     section = (
         f"<!-- bench:{bench.name} -->\n## {bench.title}\n\n"
-        f"`{' '.join(command)}` — measured {when}, {wall:.0f} s.{shared}\n\n"
+        f"`{' '.join(command)}` — measured {when} on {code}, {wall:.0f} s.{shared}\n\n"
         f"{body}\n<!-- /bench:{bench.name} -->\n"
     )
     return section, done.returncode == 0
@@ -139,8 +140,8 @@ def _git_state() -> str:
     if not dirty:
         return f"commit `{commit}`"
     return (
-        f"commit `{commit}` plus uncommitted changes to {len(dirty)} file(s) under "
-        "pipeline/, features/, configs/ (work in progress at the time of the run)"
+        f"commit `{commit}` plus uncommitted changes to {len(dirty)} file(s) in pipeline/, "
+        "features/, configs/"
     )
 
 
@@ -153,8 +154,8 @@ def render(sections: dict[str, str], quick: bool) -> str:
     body = "\n".join(sections.get(b.name, "") for b in SUITE if b.name in sections)
     return f"""# LeadScore benchmarks
 
-Written by `.venv/bin/python -m bench`{mode} on {datetime.now(UTC):%Y-%m-%d}.
-Code measured: {_git_state()}.
+Written by `.venv/bin/python -m bench`{mode} on {datetime.now(UTC):%Y-%m-%d}; each section
+names the code it measured (the repository can move on between sections of a long run).
 
 Every figure comes with a reference measured in the same run on the same machine (plain pandas,
 LightGBM's own `pred_contrib`, `booster.predict`, `LGBMClassifier()`, ...): the ratios are what
