@@ -17,7 +17,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/python -m pipeline.demo
+	$(BIN)/python -m pipeline.cli.demo
 
 # The whole DVC pipeline, both datasets (X Education reads ../shared/data), then dvc.lock records
 # what ran: commit dvc.lock after it (deps hash the source, so after the last code change).

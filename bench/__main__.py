@@ -59,7 +59,7 @@ SUITE = (
     ),
     Benchmark(
         "explain",
-        "Exact TreeSHAP: pipeline.treeshap vs pred_contrib vs shap",
+        "Exact TreeSHAP: pipeline.scorers.treeshap vs pred_contrib vs shap",
         "bench_explain.py",
         quick=("--rows", "5000", "--shap-rows", "500", "--train-rows", "20000"),
     ),
@@ -179,7 +179,7 @@ make bench                              # installs .[dev,spark,bench], then runs
 Each section starts with its own command (add `--markdown` for the section, or run it bare for a
 human-readable report), the date it was measured and the CPU other processes took meanwhile.
 Synthetic worlds are generated once and cached under `artifacts/bench/` (regenerated when
-`pipeline/synth.py` changes).
+`pipeline/synth/world.py` changes).
 
 {contents}
 

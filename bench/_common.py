@@ -118,7 +118,7 @@ def _synth_fingerprint() -> str:
 
 
 def cached_world(n_leads: int, seed: int = SEED) -> Path:
-    """Folder holding ``pipeline.synth.write_world(folder, n_leads, seed)``, generated once.
+    """Folder holding ``pipeline.synth.world.write_world(folder, n_leads, seed)``, generated once.
 
     The world is kept under ``artifacts/bench/`` with a manifest naming the generator's source
     hash; it is regenerated when the manifest is missing or the generator changed.
@@ -128,7 +128,7 @@ def cached_world(n_leads: int, seed: int = SEED) -> Path:
     pathlib.Path
         The folder with ``leads.parquet``, ``activities.parquet`` and ``truth.parquet``.
     """
-    from pipeline.synth import write_world
+    from pipeline.synth.world import write_world
 
     folder = CACHE / f"world-{n_leads}-s{seed}"
     manifest = folder / "manifest.json"
@@ -203,10 +203,10 @@ def train_from_config(config_path: Path, truth: bool = False) -> Trained:
     """
     import pandas as pd
 
-    from pipeline.config import load_config
-    from pipeline.io import load_dataset
-    from pipeline.rules import load_rules
-    from pipeline.training import train_scorers
+    from pipeline.data.config import load_config
+    from pipeline.data.io import load_dataset
+    from pipeline.scorers.rules import load_rules
+    from pipeline.stages.train import train_scorers
 
     config = load_config(config_path)
     started = time.perf_counter()

@@ -1,4 +1,4 @@
-"""Benchmark exact TreeSHAP: pipeline.treeshap against LightGBM's pred_contrib and shap.
+"""Benchmark exact TreeSHAP: pipeline.scorers.treeshap against LightGBM's pred_contrib and shap.
 
 Run on demand (not part of the tests)::
 
@@ -28,7 +28,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench._common import best_time, cpu_name  # noqa: E402
-from pipeline.treeshap import TreeShapExplainer  # noqa: E402
+from pipeline.scorers.treeshap import TreeShapExplainer  # noqa: E402
 
 
 def make_data(n_rows: int, n_features: int, seed: int) -> tuple[np.ndarray, np.ndarray]:

@@ -4,7 +4,7 @@ Run on demand (not part of the tests)::
 
     .venv/bin/python bench/bench_features.py                       # 1M leads, ~20 events each
     .venv/bin/python bench/bench_features.py --leads 200000 --partition 50000
-    .venv/bin/python bench/bench_features.py --world 100000        # pipeline.synth's world
+    .venv/bin/python bench/bench_features.py --world 100000        # pipeline.synth.world's world
     .venv/bin/python bench/bench_features.py --markdown            # docs/benchmarks.md section
     PYTHONPATH=/path/to/polars_and_duckdb .venv/bin/python bench/bench_features.py \\
         --compare groupby,polars,duckdb                            # optional engines
@@ -14,7 +14,7 @@ events), the way batch scoring and the Spark path call the builder, so peak memo
 the partition size, not on the number of leads. Events come from a small numpy generator (types
 drawn with CRM-like frequencies, times spread over 180 days after creation, as_of drawn between
 30 and 180 days after creation so that part of every lead's log lies after its as_of) or, with
-``--world``, from ``pipeline.synth.make_world`` with ``as_of = created_at + 14 days``.
+``--world``, from ``pipeline.synth.world.make_world`` with ``as_of = created_at + 14 days``.
 
 Timed: ``features.activity.build_engagement_features`` per partition (generation excluded),
 single-threaded (numpy's bincount and searchsorted are single-threaded anyway; Polars and DuckDB
@@ -111,11 +111,11 @@ def make_partition(start: int, n: int, events_per_lead: float, seed: int) -> Par
 
 
 def world_partitions(n_leads: int, partition: int, seed: int):
-    """Partitions of a ``pipeline.synth`` world (as_of = created_at + 14 days)."""
+    """Partitions of a ``pipeline.synth.world`` world (as_of = created_at + 14 days)."""
     try:
-        from pipeline.synth import make_world
+        from pipeline.synth.world import make_world
     except ImportError as exc:
-        raise SystemExit(f"--world needs pipeline.synth.make_world ({exc})") from None
+        raise SystemExit(f"--world needs pipeline.synth.world.make_world ({exc})") from None
 
     world = make_world(n_leads, seed=seed)
     leads, activities = world.leads, world.activities
@@ -337,7 +337,7 @@ def main(argv: list[str] | None = None) -> None:
         "--world",
         type=int,
         default=0,
-        help="use pipeline.synth.make_world with this many leads instead",
+        help="use pipeline.synth.world.make_world with this many leads instead",
     )
     parser.add_argument(
         "--compare",
@@ -365,7 +365,7 @@ def _run(args) -> dict:
     os.environ["BENCH_THREADS"] = str(args.threads)
 
     if args.world:
-        source = f"pipeline.synth world, {args.world:,} leads"
+        source = f"pipeline.synth.world world, {args.world:,} leads"
         partitions = world_partitions(args.world, args.partition, args.seed)
         n_total = args.world
     else:

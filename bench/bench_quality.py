@@ -20,7 +20,7 @@ table and training rows* and scored on the *same test rows*:
   validation rows given for model selection; needs ``flaml`` with its AutoML dependencies.
 
 LeadScore also uses the validation rows (early stopping and calibration); the logistic
-regression and LightGBM defaults do not need them. Metrics come from ``pipeline.evaluate``.
+regression and LightGBM defaults do not need them. Metrics come from ``pipeline.evaluation.metrics``.
 """
 
 from __future__ import annotations
@@ -139,7 +139,7 @@ def compare(name: str, config_path: Path, budget: float, seed: int, repeats: int
     """Train LeadScore on one data set, fit the contenders on its split, measure all of them."""
     import lightgbm as lgb
 
-    from pipeline.evaluate import ranking_metrics
+    from pipeline.evaluation.metrics import ranking_metrics
 
     log(f"{name}: train_scorers")
     trained = train_from_config(config_path, truth=name == "demo")

@@ -9,7 +9,7 @@ Run on demand (not part of the tests)::
 What it does:
 
 1. Generates (or reuses, from ``artifacts/bench/``) a synthetic world of ``--leads`` leads with
-   ``pipeline.synth.write_world`` and a 40,000-lead demo world to train on.
+   ``pipeline.synth.world.write_world`` and a 40,000-lead demo world to train on.
 2. Trains the model as ``leadscore train`` does (``train_scorers`` on ``configs/demo.yaml``) and
    saves the scoring package.
 3. Runs ``leadscore score --config ... --model model.pkl --input leads.parquet --activities
@@ -20,7 +20,7 @@ What it does:
 4. Times, in this process and on the same thread count, the bare booster on the feature rows of
    a random sample of the leads (``--sample``): ``booster.predict``, ``booster.predict(...,
    pred_contrib=True)`` (on ``--contrib-rows`` of them: it is the slowest),
-   ``pipeline.treeshap.TreeShapExplainer`` and the package's own
+   ``pipeline.scorers.treeshap.TreeShapExplainer`` and the package's own
    ``score_features``, as the reference for the CLI's throughput.
 """
 
@@ -115,7 +115,7 @@ def sample_features(package, config, world: Path, n: int, seed: int):
     import pyarrow.dataset as ds
     import pyarrow.parquet as pq
 
-    from pipeline.contracts import ContractReport, canonical_activities, canonical_leads
+    from pipeline.data.contracts import ContractReport, canonical_activities, canonical_leads
 
     leads = pq.read_table(world / "leads.parquet")
     rng = np.random.default_rng(seed)
@@ -142,7 +142,7 @@ def bare_rates(package, X: pd.DataFrame, repeats: int, contrib_rows: int) -> dic
     itself is not timed), so the bare calls run the same trees as the package. ``pred_contrib``,
     the slowest by far, runs on ``contrib_rows`` rows spread evenly over ``X``.
     """
-    from pipeline.treeshap import TreeShapExplainer
+    from pipeline.scorers.treeshap import TreeShapExplainer
 
     threads = global_scorer(package.scorer).n_jobs
 

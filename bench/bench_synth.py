@@ -1,4 +1,4 @@
-"""Benchmark ``pipeline.synth.write_world``: time, rows, throughput and peak memory.
+"""Benchmark ``pipeline.synth.world.write_world``: time, rows, throughput and peak memory.
 
 Run on demand (not part of the tests)::
 
@@ -27,7 +27,7 @@ from bench._common import bench_parser, markdown_mode, md_table, peak_rss_mib  #
 
 def _run(out: Path, leads: int, seed: int) -> dict:
     """Generate the world into ``out``, print the figures and return them."""
-    from pipeline.synth import CHUNK, write_world
+    from pipeline.synth.world import CHUNK, write_world
 
     baseline = peak_rss_mib()
     started = time.perf_counter()
@@ -91,7 +91,7 @@ def _markdown(r: dict, seed: int) -> str:
         ],
     )
     return (
-        f"`pipeline.synth.write_world` (seed {seed}, chunks of {r['chunk']:,} leads, zstd "
+        f"`pipeline.synth.world.write_world` (seed {seed}, chunks of {r['chunk']:,} leads, zstd "
         f"Parquet): {acts / r['leads']:.1f} activities per lead, {r['rate']:.2%} won. Peak RSS "
         f"is the process's `ru_maxrss`, {r['baseline']:,.0f} MiB of it after the imports, before "
         f"generation.\n\n{table}"

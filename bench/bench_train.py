@@ -56,7 +56,7 @@ def warm_treeshap() -> float:
     """
     import lightgbm as lgb
 
-    from pipeline.treeshap import TreeShapExplainer
+    from pipeline.scorers.treeshap import TreeShapExplainer
 
     rng = np.random.default_rng(0)
     X = rng.normal(size=(200, 3))

@@ -27,7 +27,7 @@ def x_education_config(monkeypatch) -> Path:
 
 def demo_config(data_dir: Path, **overrides):
     """configs/demo.yaml pointed at a world in ``data_dir``, outputs beside it."""
-    from pipeline.config import load_config
+    from pipeline.data.config import load_config
 
     tree = {
         "artifacts_dir": str(data_dir.parent / "artifacts"),
@@ -48,7 +48,7 @@ def demo_config(data_dir: Path, **overrides):
 @pytest.fixture(scope="session")
 def small_world(tmp_path_factory) -> Path:
     """A 12,000-lead synthetic world on disk (session-wide: generated once)."""
-    from pipeline.synth import write_world
+    from pipeline.synth.world import write_world
 
     data = tmp_path_factory.mktemp("world") / "data"
     write_world(data, 12_000, seed=11)
@@ -58,9 +58,9 @@ def small_world(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def trained(small_world):
     """Model and rule baseline trained on the small world (config, result, leads, activities)."""
-    from pipeline.io import load_dataset
-    from pipeline.rules import load_rules
-    from pipeline.training import train_scorers
+    from pipeline.data.io import load_dataset
+    from pipeline.scorers.rules import load_rules
+    from pipeline.stages.train import train_scorers
 
     cfg = demo_config(small_world)
     leads, activities, report = load_dataset(cfg)
@@ -101,10 +101,10 @@ def x_education_trained(tmp_path_factory):
     """Model, rules and learned points trained on the real X Education export (config, result)."""
     if not X_EDUCATION.is_file():
         pytest.skip(f"real data not found at {X_EDUCATION} (the shared/ folder beside the project)")
-    from pipeline.config import load_config
-    from pipeline.io import load_dataset
-    from pipeline.rules import load_rules
-    from pipeline.training import train_scorers
+    from pipeline.data.config import load_config
+    from pipeline.data.io import load_dataset
+    from pipeline.scorers.rules import load_rules
+    from pipeline.stages.train import train_scorers
 
     here = os.getcwd()
     os.chdir(ROOT)  # the config's paths are relative to the project root

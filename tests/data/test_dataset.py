@@ -8,8 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pipeline.config import AsOfRule, SplitConfig
-from pipeline.dataset import (
+from pipeline.data.config import AsOfRule, SplitConfig
+from pipeline.data.dataset import (
     FlatSplitWarning,
     assign_as_of,
     build_training_set,

@@ -11,10 +11,10 @@ import pytest
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
 
-import pipeline.synth as synth
-from pipeline.errors import ConfigError
-from pipeline.monitor import psi
-from pipeline.synth import ACTIVITY_TYPES, AS_OF_DAYS, make_world, write_world
+import pipeline.synth.world as synth
+from pipeline.data.errors import ConfigError
+from pipeline.evaluation.drift import psi
+from pipeline.synth.world import ACTIVITY_TYPES, AS_OF_DAYS, make_world, write_world
 
 END = pd.Timestamp("2026-06-30 23:59:59")
 AS_OF = pd.Timedelta(days=AS_OF_DAYS)

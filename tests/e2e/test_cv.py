@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from pipeline.cli import app
+from pipeline.cli.app import app
 
 pytestmark = [pytest.mark.slow, pytest.mark.realdata]
 runner = CliRunner()

@@ -13,7 +13,7 @@ repository with a small demo world (5,000 leads, one global model, a 2-trial sea
    rules (`train@demo`) and the stages fed by its outputs run; nothing upstream of it.
 
 The X Education stages read `../shared/data` beside the project, absent beside the copy, so only
-the demo stages are targeted (their names come from `pipeline.demo.stage_commands`, the reading of
+the demo stages are targeted (their names come from `pipeline.cli.demo.stage_commands`, the reading of
 dvc.yaml that `make demo` runs). MLflow runs land in the copy's `artifacts/`
 (`MLFLOW_TRACKING_URI` is removed from the environment).
 """
@@ -33,7 +33,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from pipeline.demo import stage_commands
+from pipeline.cli.demo import stage_commands
 from tests.conftest import ROOT
 
 VENV_BIN = Path(sys.executable).parent
@@ -69,7 +69,7 @@ if os.path.basename(sys.argv[0]) == "leadscore" and os.environ.get("LEADSCORE_TR
 
     def _path(model):
         kind = type(model)
-        if kind.__name__ == "Config" and kind.__module__ == "pipeline.config":
+        if kind.__name__ == "Config" and kind.__module__ == "pipeline.data.config":
             return ""
         entry = _where.get(id(model))
         return None if entry is None else entry[1]
@@ -437,7 +437,7 @@ def test_stage_deps_are_the_modules_each_command_loads(history, project, stages,
     producer = {out: name for name, stage in stages.items() for out in stage["outs"]}
     problems = []
     for name, record in traces.items():
-        assert "pipeline.cli" in record["modules"], f"{name}: trace incomplete"
+        assert "pipeline.cli.app" in record["modules"], f"{name}: trace incomplete"
         deps = stages[name]["deps"]
         problems += [
             f"{name}: loads {f}, not a dep" for f in sorted(loaded[name]) if not _covered(f, deps)

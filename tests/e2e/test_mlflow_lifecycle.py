@@ -29,7 +29,7 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from pipeline.cli import app
+from pipeline.cli.app import app
 from tests.conftest import ROOT, write_demo_config
 
 pytestmark = pytest.mark.slow
@@ -116,7 +116,7 @@ def registry(small_world, tmp_path_factory):
         mp.setenv("MLFLOW_TRACKING_URI", "unset")
         mp.delenv("MLFLOW_TRACKING_URI")
         _cli("train", "--config", str(config))
-        from pipeline.config import load_config
+        from pipeline.data.config import load_config
 
         cfg = load_config(config)
         run_info = json.loads((Path(cfg.out_dir) / "run.json").read_text())
@@ -157,7 +157,7 @@ def lifecycle(registry):
 @pytest.fixture(scope="module")
 def request_frame(registry):
     """A pyfunc request for a few leads: lead columns, their events as JSON, and as_of."""
-    from pipeline.serving import activities_to_json
+    from pipeline.mlops.serving import activities_to_json
 
     leads = pd.read_parquet(registry["data"] / "leads.parquet")
     activities = pd.read_parquet(registry["data"] / "activities.parquet")
@@ -181,7 +181,7 @@ def request_frame(registry):
 @pytest.fixture(scope="module")
 def champion_package(registry, lifecycle):
     """The package the last `train` wrote to disk (registered as version 3, now champion)."""
-    from pipeline.package import load_package
+    from pipeline.explain.package import load_package
 
     cfg = registry["cfg"]
     run = json.loads((Path(cfg.out_dir) / "run.json").read_text())
@@ -435,8 +435,8 @@ def test_models_lists_versions_with_aliases(lifecycle):
 
 def test_champion_loads_in_a_fresh_process_with_identical_scores(
         registry, champion_package, request_frame, tracking_env, tmp_path):
-    from pipeline.serving import predict_frame
-    from pipeline.tracking import load_registered_package
+    from pipeline.mlops.serving import predict_frame
+    from pipeline.mlops.tracking import load_registered_package
 
     frame, _, _, _ = request_frame
     frame.to_parquet(tmp_path / "request.parquet")

@@ -14,9 +14,9 @@ import os
 import nbformat
 import pytest
 
-from pipeline.artifacts import Paths
-from pipeline.config import load_config
-from pipeline.reporting import save_evaluation
+from pipeline.data.artifacts import Paths
+from pipeline.data.config import load_config
+from pipeline.stages.outputs import save_evaluation
 from tests.conftest import ROOT, write_demo_config
 
 NOTEBOOK = ROOT / "notebooks" / "review_explanations.ipynb"

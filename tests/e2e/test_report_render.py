@@ -13,10 +13,10 @@ from html.parser import HTMLParser
 
 import pytest
 
-from pipeline.artifacts import Paths, write_table
-from pipeline.config import load_config
-from pipeline.report import METRIC_ROWS
-from pipeline.reporting import build_report, save_evaluation
+from pipeline.data.artifacts import Paths, write_table
+from pipeline.data.config import load_config
+from pipeline.evaluation.report import METRIC_ROWS
+from pipeline.stages.outputs import build_report, save_evaluation
 from tests.conftest import write_demo_config
 
 pytestmark = pytest.mark.slow

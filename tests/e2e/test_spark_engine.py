@@ -8,8 +8,8 @@ import shutil
 import pandas as pd
 import pytest
 
-from pipeline.errors import DataError
-from pipeline.score import SCORE_COLUMNS, ScoreJob, run_score_job
+from pipeline.data.errors import DataError
+from pipeline.batch.local import SCORE_COLUMNS, ScoreJob, run_score_job
 
 pytestmark = [
     pytest.mark.spark,
@@ -32,7 +32,7 @@ def _job(leads, activities, output, **extra) -> ScoreJob:
 
 def _both(package, cfg, leads, activities, folder, suffix=".parquet", **extra):
     """Score the same input with both engines; returns both summaries and output paths."""
-    from pipeline.spark import run_spark_job
+    from pipeline.batch.spark import run_spark_job
 
     local_out, spark_out = folder / f"local{suffix}", folder / f"spark{suffix}"
     local = run_score_job(package, cfg, _job(leads, activities, local_out, **extra))
@@ -42,7 +42,7 @@ def _both(package, cfg, leads, activities, folder, suffix=".parquet", **extra):
 
 
 def test_spark_scores_like_the_local_engine(trained, small_world, tmp_path):
-    from pipeline.spark import OUTPUT_TYPES
+    from pipeline.batch.spark import OUTPUT_TYPES
 
     cfg, result, _, _ = trained
     package = result.packages["model"]
@@ -89,7 +89,7 @@ def test_spark_reads_csv_and_writes_a_routing_list(trained, small_world, tmp_pat
 
 def test_bad_input_is_the_local_engines_one_line_error_and_no_output(trained, small_world,
                                                                     tmp_path):
-    from pipeline.spark import run_spark_job
+    from pipeline.batch.spark import run_spark_job
 
     cfg, result, _, _ = trained
     package = result.packages["model"]

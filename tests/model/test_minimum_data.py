@@ -6,10 +6,10 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from pipeline.cli import app
-from pipeline.errors import DataError
-from pipeline.rules import load_rules
-from pipeline.training import train_scorers
+from pipeline.cli.app import app
+from pipeline.data.errors import DataError
+from pipeline.scorers.rules import load_rules
+from pipeline.stages.train import train_scorers
 from tests.conftest import demo_config, write_demo_config
 
 pytestmark = pytest.mark.slow
@@ -58,7 +58,7 @@ def test_a_thin_validation_split_is_trained_with_a_warning(trained):
 def segmented(small_world):
     cfg = demo_config(small_world, dataset={"segment": "product_line"},
                       guard={"min_segment_conversions": 60})
-    from pipeline.io import load_dataset
+    from pipeline.data.io import load_dataset
 
     leads, activities, report = load_dataset(cfg)
     report.raise_if_failed()
@@ -103,8 +103,8 @@ def test_segmented_package_scores_and_explains_every_lead(segmented, small_world
 
 
 def test_segment_must_be_a_categorical_feature(small_world):
-    from pipeline.errors import ConfigError
-    from pipeline.io import load_dataset
+    from pipeline.data.errors import ConfigError
+    from pipeline.data.io import load_dataset
 
     cfg = demo_config(small_world, dataset={"segment": "job_title"})
     leads, activities, _ = load_dataset(cfg)

@@ -7,9 +7,9 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from pipeline.cli import app
-from pipeline.points import _edges, place_mql_threshold, points_table
-from pipeline.rules import RulesBook, RuleScorer, Step, load_rules, write_rules
+from pipeline.cli.app import app
+from pipeline.scorers.learned_points import _edges, place_mql_threshold, points_table
+from pipeline.scorers.rules import RulesBook, RuleScorer, Step, load_rules, write_rules
 from tests.conftest import write_demo_config
 
 runner = CliRunner()
@@ -96,7 +96,7 @@ def test_learned_points_beat_the_hand_made_rules_on_x_education(x_education_trai
 def test_points_command_writes_the_rules_file_and_the_admin_csv(trained, small_world, tmp_path):
     cfg, result, _, _ = trained
     config = write_demo_config(tmp_path, small_world)
-    from pipeline.config import load_config
+    from pipeline.data.config import load_config
 
     out_dir = load_config(config).out_dir
     result.packages["learned_points"].save(out_dir / "learned_points.pkl")

@@ -7,9 +7,9 @@ import pandas as pd
 import pytest
 import shap
 
-from pipeline.calibration import Calibrator
-from pipeline.rules import RulesBook, RuleScorer
-from pipeline.training import train_scorers
+from pipeline.scorers.calibration import Calibrator
+from pipeline.scorers.rules import RulesBook, RuleScorer
+from pipeline.stages.train import train_scorers
 
 pytestmark = pytest.mark.slow
 
@@ -72,7 +72,7 @@ def test_monotone_features_behave_monotonically(trained, feature, direction):
 
 def test_same_seed_same_model_and_scores(trained):
     cfg, result, leads, activities = trained
-    from pipeline.rules import load_rules
+    from pipeline.scorers.rules import load_rules
 
     again = train_scorers(cfg, leads, activities, load_rules(cfg.rules))
     a, b = result.packages["model"].scorer, again.packages["model"].scorer
@@ -96,7 +96,7 @@ def test_permuting_rows_or_renaming_ids_changes_nothing(trained):
 
 def test_calibrator_only_sees_validation_rows(trained, monkeypatch):
     cfg, result, leads, activities = trained
-    from pipeline.rules import load_rules
+    from pipeline.scorers.rules import load_rules
 
     seen: list[int] = []
     original = Calibrator.fit
@@ -161,7 +161,7 @@ def test_rule_points_golden():
 
 def test_rules_naming_unknown_features_fail_clearly():
     from features.spec import FeatureInfo, FeatureSpec
-    from pipeline.errors import ConfigError
+    from pipeline.data.errors import ConfigError
 
     spec = FeatureSpec([FeatureInfo("seniority", "Seniority", "fit", "fit", "categorical")])
     scorer = RuleScorer(spec, RulesBook(flags={"is_studnet": -5}), source="rules.yaml")

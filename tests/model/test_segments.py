@@ -7,9 +7,9 @@ import pandas as pd
 import pytest
 
 from features.spec import FeatureInfo, FeatureSpec
-from pipeline.explain import GradeBands, explain
-from pipeline.model import LeadScorer
-from pipeline.segments import SegmentedScorer
+from pipeline.explain.reasons import GradeBands, explain
+from pipeline.scorers.lightgbm import LeadScorer
+from pipeline.scorers.segmented import SegmentedScorer
 
 SPEC = FeatureSpec([
     FeatureInfo("line", "Product line", "fit", "fit", "categorical", 0, "Product line: {value}"),

@@ -1,4 +1,4 @@
-"""pipeline.treeshap gives exactly LightGBM's pred_contrib, on random models and awkward rows."""
+"""pipeline.scorers.treeshap gives exactly LightGBM's pred_contrib, on random models and awkward rows."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pipeline.treeshap import (
+from pipeline.scorers.treeshap import (
     K_ZERO_THRESHOLD,
     TreeEnsemble,
     TreeShapExplainer,
@@ -248,7 +248,7 @@ def test_explain_contributions_uses_the_fast_path_and_caches_it(caplog):
     rng = np.random.default_rng(7)
     X = rng.normal(size=(300, 4))
     booster = lgb.train({"verbosity": -1, "num_threads": 1}, lgb.Dataset(X, X[:, 0]), 10)
-    with caplog.at_level(logging.WARNING, logger="pipeline.treeshap"):
+    with caplog.at_level(logging.WARNING, logger="pipeline.scorers.treeshap"):
         first = explain_contributions(booster, X, n_jobs=1)
         second = explain_contributions(booster, X)
     assert not caplog.records
@@ -271,13 +271,13 @@ def test_linear_trees_fall_back_to_pred_contrib_with_a_warning(caplog):
         native = booster.predict(X, pred_contrib=True)
     except lgb.basic.LightGBMError as exc:
         with (
-            caplog.at_level(logging.WARNING, logger="pipeline.treeshap"),
+            caplog.at_level(logging.WARNING, logger="pipeline.scorers.treeshap"),
             pytest.raises(lgb.basic.LightGBMError, match="linear trees"),
         ):
             explain_contributions(booster, X, n_jobs=1)
         assert str(exc)
     else:  # a LightGBM that explains linear trees: the fallback returns its values
-        with caplog.at_level(logging.WARNING, logger="pipeline.treeshap"):
+        with caplog.at_level(logging.WARNING, logger="pipeline.scorers.treeshap"):
             np.testing.assert_array_equal(explain_contributions(booster, X, n_jobs=1), native)
     assert any("linear trees" in r.getMessage() for r in caplog.records)
 
@@ -291,7 +291,7 @@ def test_multiclass_falls_back_to_pred_contrib_with_a_warning(caplog):
         lgb.Dataset(X, y),
         5,
     )
-    with caplog.at_level(logging.WARNING, logger="pipeline.treeshap"):
+    with caplog.at_level(logging.WARNING, logger="pipeline.scorers.treeshap"):
         got = explain_contributions(booster, X)
     assert any("multiclass" in r.getMessage() for r in caplog.records)
     np.testing.assert_array_equal(got, booster.predict(X, pred_contrib=True))
@@ -305,7 +305,7 @@ def test_sparse_input_falls_back_to_pred_contrib(caplog):
     booster = lgb.train({"verbosity": -1, "num_threads": 1}, lgb.Dataset(X, X[:, 0]), 5)
     with pytest.raises(TypeError, match="sparse"):
         TreeShapExplainer(booster).contributions(scipy.sparse.csr_matrix(X))
-    with caplog.at_level(logging.WARNING, logger="pipeline.treeshap"):
+    with caplog.at_level(logging.WARNING, logger="pipeline.scorers.treeshap"):
         got = explain_contributions(booster, scipy.sparse.csr_matrix(X))
     assert any("sparse input" in r.getMessage() for r in caplog.records)
     np.testing.assert_allclose(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from pipeline.calibration import P_MAX, P_MIN, Calibrator
+from pipeline.scorers.calibration import P_MAX, P_MIN, Calibrator
 
 
 def _data(n=6000, seed=1, slope=1.5, shift=-2.0):

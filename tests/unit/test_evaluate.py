@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from pipeline.evaluate import (
+from pipeline.evaluation.metrics import (
     bootstrap_auc,
     capacity_view,
     capture_at,
@@ -88,7 +88,7 @@ def test_compare_and_curves_shapes():
 def test_weighted_aucs_equal_roc_auc_score_on_each_resample_with_ties():
     from sklearn.metrics import roc_auc_score
 
-    from pipeline.evaluate import _weighted_aucs
+    from pipeline.evaluation.metrics import _weighted_aucs
 
     rng = np.random.default_rng(5)
     y = (rng.random(300) < 0.3).astype(float)

@@ -1,4 +1,4 @@
-"""pipeline.review: the notebook's helpers, on a hand-made test-scores table (no training)."""
+"""pipeline.evaluation.review: the notebook's helpers, on a hand-made test-scores table (no training)."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pipeline import review
-from pipeline.errors import DataError, ModelError
+from pipeline.evaluation import review as review
+from pipeline.data.errors import DataError, ModelError
 
 FACTORS = ("Seniority", "Website visits", "Pricing page interest")
 

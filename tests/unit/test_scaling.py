@@ -8,8 +8,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from pipeline.calibration import Calibrator
-from pipeline.scaling import score_from_proba, shares_to_points
+from pipeline.scorers.calibration import Calibrator
+from pipeline.scorers.scaling import score_from_proba, shares_to_points
 
 
 def sigmoid(x):

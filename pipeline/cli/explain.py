@@ -1,0 +1,121 @@
+"""``leadscore explain``: one lead's score as points per factor, grade and reasons."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+from rich.table import Table
+
+from pipeline.data.artifacts import Paths
+from pipeline.data.config import Config
+from pipeline.cli.console import out
+from pipeline.data.errors import DataError
+from pipeline.explain.reasons import band_of, explain, group_points
+from pipeline.explain.package import load_package
+
+
+def _as_of(config: Config, leads: pd.DataFrame, activities, as_of: str | None):
+    if config.dataset.mode != "events":
+        return None
+    if as_of:
+        return pd.Timestamp(as_of)
+    if config.dataset.snapshot is not None:
+        return pd.Timestamp(config.dataset.snapshot)
+    from pipeline.data.dataset import data_snapshot
+
+    return data_snapshot(leads, activities)
+
+
+def explain_lead(config: Config, paths: Paths, kind: str, lead_id: str | None, best_open: bool,
+                 as_of: str | None, fmt: str) -> dict:
+    """Print (table or JSON) and return the explanation of one lead."""
+    from pipeline.data.io import load_dataset
+
+    package = load_package(paths.package(kind))
+    package.check_settings(config.features, str(config.source))
+    leads, activities, report = load_dataset(config)
+    report.raise_if_failed()
+    when = _as_of(config, leads, activities, as_of)
+    if best_open:
+        pool = leads[leads["outcome"] == "open"]
+        if pool.empty:
+            raise DataError(f"{config.dataset.leads}: no open leads to explain")
+        scores = package.scorer.predict_proba(package.features(pool, activities, when))[:, 1]
+        lead_id = str(pool["lead_id"].iloc[int(np.argmax(scores))])
+    if lead_id is None:
+        raise DataError("give --lead-id ID or --best-open")
+    row = leads[leads["lead_id"].astype(str) == str(lead_id)]
+    if row.empty:
+        raise DataError(f"{config.dataset.leads}: column 'lead_id': no lead {lead_id!r}")
+    X = package.features(row, activities, when)
+    expl = explain(package.scorer, X, package.bands, top=3)
+    points = expl.points.iloc[0]
+    score = int(expl.score[0])
+    shares = expl.shares
+    values = {}
+    for factor in points.index:
+        members = [f.name for f in package.spec.features_of_factor(factor)]
+        best = max(members, key=lambda n: abs(shares.iloc[0][n]))
+        values[factor] = _shown(X.iloc[0][best], package.spec[best].dtype)
+    fit_pts, eng_pts = group_points(expl.points, package.spec)
+    result = {
+        "lead_id": str(lead_id), "scorer": "rules" if kind == "baseline" else "model",
+        "as_of": None if when is None else str(when), "score": score,
+        "band": str(band_of(np.array([score]), package.score_bands)[0]),
+        "grade": str(expl.grade[0]), "engagement_level": int(expl.engagement_level[0]),
+        "base_score": round(expl.base_score, 2),
+        "fit_points": round(float(fit_pts[0]), 2), "engagement_points": round(float(eng_pts[0]), 2),
+        "factors": [{"factor": f, "value": values[f], "points": round(float(p), 2)}
+                    for f, p in points.sort_values(key=np.abs, ascending=False).items()],
+        "reasons": {k: v for k, v in expl.reasons.iloc[0].items() if v},
+    }
+    if fmt == "json":
+        print(json.dumps(result, indent=2))
+        return result
+    title = (f"Lead {lead_id}: score {score} ({result['band']}), grade "
+             f"{result['grade']}{result['engagement_level']}, "
+             f"{result['scorer']} as of {result['as_of'] or 'export'}")
+    table = Table(title=title, title_justify="left")
+    table.add_column("factor")
+    table.add_column("value", justify="right")
+    table.add_column("points", justify="right")
+    table.add_column("")
+    table.add_row("base score", "", f"{expl.base_score:.1f}", "")
+    biggest = max(abs(points).max(), 1e-9)
+    for item in result["factors"]:
+        if abs(item["points"]) < 0.05:
+            continue
+        bar_len = int(round(20 * abs(item["points"]) / biggest))
+        color = "green" if item["points"] >= 0 else "red"
+        shown = item["value"]
+        shown = f"{shown:,}" if isinstance(shown, int | float) else str(shown or "")
+        table.add_row(item["factor"], shown, f"{item['points']:+.1f}",
+                      f"[{color}]{'█' * max(bar_len, 1)}[/]")
+    table.add_row("score", "", f"{score}", "", style="bold")
+    out.print(table)
+    for key in ("positive", "negative"):
+        lines = [v for k, v in result["reasons"].items() if k.startswith(key)]
+        if lines:
+            out.print(f"[bold]{'Why it is high' if key == 'positive' else 'What holds it back'}:"
+                      "[/] " + "; ".join(lines))
+    return result
+
+
+def _shown(value, dtype: str):
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return None
+    if dtype == "boolean":
+        return "yes" if float(value) >= 0.5 else "no"
+    if isinstance(value, float | np.floating):
+        return int(value) if float(value).is_integer() else round(float(value), 2)
+    return str(value)
+
+
+def _jsonable(value):
+    if isinstance(value, float | np.floating):
+        return None if np.isnan(value) else round(float(value), 3)
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return None
+    return str(value) if not isinstance(value, int | np.integer) else int(value)

@@ -1,0 +1,133 @@
+"""Where a dataset's outputs live under ``artifacts/<dataset>/`` and how they are written.
+
+Every write goes through :func:`pipeline.data.io.atomic_path`: a crashed stage never leaves a file
+that a later stage (or DVC) would take for a finished one.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import yaml
+
+from pipeline.data.io import atomic_path
+
+
+@dataclass(frozen=True)
+class Paths:
+    """The output layout of one dataset."""
+
+    root: Path
+
+    @property
+    def data(self) -> Path:
+        """Synthetic inputs (demo only)."""
+        return self.root / "data"
+
+    @property
+    def model(self) -> Path:
+        """The LightGBM scoring package."""
+        return self.root / "model.pkl"
+
+    @property
+    def baseline(self) -> Path:
+        """The rule baseline scoring package."""
+        return self.root / "baseline.pkl"
+
+    def package(self, kind: str) -> Path:
+        """Package path by kind (``model`` or ``baseline``)."""
+        return self.model if kind == "model" else self.root / f"{kind}.pkl"
+
+    @property
+    def split(self) -> Path:
+        """lead_id, as_of, y, split of the eligible training leads."""
+        return self.root / "split.parquet"
+
+    @property
+    def metrics(self) -> Path:
+        """metrics.json (DVC metrics)."""
+        return self.root / "metrics.json"
+
+    @property
+    def audit(self) -> Path:
+        """Leakage audit table."""
+        return self.root / "audit.csv"
+
+    @property
+    def features(self) -> Path:
+        """Feature table."""
+        return self.root / "features.parquet"
+
+    @property
+    def best_params(self) -> Path:
+        """Tuned LightGBM parameters (read by train)."""
+        return self.root / "best_params.yaml"
+
+    @property
+    def plots(self) -> Path:
+        """PNG and CSV plots."""
+        return self.root / "plots"
+
+    @property
+    def test_scores(self) -> Path:
+        """Scores, points and reasons of the test leads (report, notebook)."""
+        return self.root / "test_scores.parquet"
+
+    @property
+    def test_scores_public(self) -> Path:
+        """Test scores as logged to MLflow (ids, labels, scores, reasons: no PII)."""
+        return self.root / "test_scores.parquet"
+
+    @property
+    def report(self) -> Path:
+        """Self-contained HTML report."""
+        return self.root / "report.html"
+
+    @property
+    def scores(self) -> Path:
+        """Batch scores of the open leads."""
+        return self.root / "scores.parquet"
+
+
+def _clean(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _clean(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_clean(v) for v in value]
+    if hasattr(value, "item") and not isinstance(value, str):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def write_json(path: Path, data: Any) -> None:
+    """Atomic JSON (NaN/inf written as null so every JSON reader accepts it)."""
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(_clean(data), indent=2, sort_keys=False) + "\n")
+
+
+def write_yaml(path: Path, data: Any) -> None:
+    """Atomic YAML."""
+    with atomic_path(path) as tmp:
+        tmp.write_text(yaml.safe_dump(_clean(data), sort_keys=False))
+
+
+def write_table(path: Path, frame: pd.DataFrame) -> None:
+    """Atomic Parquet or CSV by suffix."""
+    with atomic_path(path, suffix=path.suffix + ".tmp") as tmp:
+        if path.suffix == ".csv":
+            frame.to_csv(tmp, index=False)
+        else:
+            frame.to_parquet(tmp, index=False)
+
+
+def write_bytes(path: Path, data: bytes) -> None:
+    """Atomic binary file (PNG)."""
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(data)

@@ -1,0 +1,356 @@
+"""Input contracts: turn a raw CRM export into canonical frames, or say exactly what is wrong.
+
+Every problem becomes a :class:`Violation` (file, column, what, how many rows, up to five example
+row numbers). Row numbers are 1-based data rows, the header not counted, so row 1 is the first
+lead in the file. Structural checks (unique ids, nulls, allowed values, date order) are pandera
+schemas; parsing checks (dates, numbers, Yes/No) are done first so that the message can say
+"unparseable date" instead of a generic null failure.
+"""
+
+from __future__ import annotations
+
+import difflib
+import warnings
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from pipeline.data.config import Config
+from pipeline.data.errors import DataError
+
+with warnings.catch_warnings():
+    # pandera probes pyspark.pandas when pyspark is installed, which warns about pandas 3
+    warnings.simplefilter("ignore", FutureWarning)
+    import pandera.pandas as pa
+
+OUTCOMES = ("won", "lost", "open")
+TRUE_VALUES = {"yes", "true", "1", "y", "t"}
+FALSE_VALUES = {"no", "false", "0", "n", "f"}
+MAX_EXAMPLES = 5
+
+
+@dataclass(frozen=True)
+class Violation:
+    """One broken rule of the contract, with where it happens."""
+
+    file: str
+    column: str
+    problem: str
+    rows: tuple[int, ...] = ()
+    count: int = 0
+
+    def __str__(self) -> str:
+        where = f"column '{self.column}'" if self.column else "file"
+        if not self.count:
+            return f"{self.file}: {where}: {self.problem}"
+        examples = ", ".join(str(r) for r in self.rows[:MAX_EXAMPLES])
+        plural = "row" if self.count == 1 else "rows"
+        more = ", ..." if self.count > len(self.rows[:MAX_EXAMPLES]) else ""
+        return f"{self.file}: {where}: {self.problem} ({self.count} {plural}: {examples}{more})"
+
+
+@dataclass
+class ContractReport:
+    """All violations found in one validation pass."""
+
+    violations: list[Violation] = field(default_factory=list)
+
+    def add(self, file: str, column: str, problem: str, mask: pd.Series | None = None) -> None:
+        """Record a violation; ``mask`` marks the offending rows (positional)."""
+        if mask is None:
+            self.violations.append(Violation(file, column, problem))
+            return
+        positions = np.flatnonzero(np.asarray(mask, dtype=bool))
+        if positions.size:
+            rows = tuple(int(p) + 1 for p in positions[:MAX_EXAMPLES])
+            self.violations.append(Violation(file, column, problem, rows, int(positions.size)))
+
+    @property
+    def ok(self) -> bool:
+        """True when nothing is wrong."""
+        return not self.violations
+
+    def raise_if_failed(self) -> None:
+        """Raise a DataError whose message is the first violation (the rest are attached)."""
+        if self.violations:
+            raise DataError(str(self.violations[0]), details=[str(v) for v in self.violations])
+
+
+def suggest_column(name: str, available: Iterable[str]) -> str:
+    """' (did you mean 'X'?)' for the closest existing column, or ''."""
+    available = list(available)
+    lowered = {a.casefold(): a for a in available}
+    if name.casefold() in lowered:
+        return f" (did you mean '{lowered[name.casefold()]}'?)"
+    close = difflib.get_close_matches(name, available, n=1, cutoff=0.6)
+    return f" (did you mean '{close[0]}'?)" if close else ""
+
+
+def _require_columns(
+    report: ContractReport, file: str, frame: pd.DataFrame, wanted: Sequence[tuple[str, str]]
+) -> None:
+    for column, role in wanted:
+        if column not in frame.columns:
+            hint = suggest_column(column, frame.columns)
+            report.add(file, column, f"missing ({role}){hint}")
+
+
+def _parse_dates(
+    report: ContractReport, file: str, raw: pd.Series, column: str, required: bool
+) -> pd.Series:
+    if pd.api.types.is_datetime64_any_dtype(raw):
+        parsed = raw
+    else:
+        text = raw.astype("string").str.strip()
+        parsed = pd.to_datetime(text, errors="coerce", utc=True, format="mixed")
+        report.add(file, column, "unparseable date", parsed.isna() & text.notna() & (text != ""))
+    if getattr(parsed.dt, "tz", None) is not None:
+        parsed = parsed.dt.tz_convert("UTC").dt.tz_localize(None)
+    parsed = parsed.astype("datetime64[ns]")
+    if required:
+        report.add(file, column, "missing date", raw.isna())
+    return parsed
+
+
+def _parse_numeric(report: ContractReport, file: str, raw: pd.Series, column: str) -> pd.Series:
+    if pd.api.types.is_bool_dtype(raw):
+        return raw.astype("float64")
+    if pd.api.types.is_numeric_dtype(raw):
+        values = raw.astype("float64")
+    else:
+        text = raw.astype("string").str.strip()
+        values = pd.to_numeric(text, errors="coerce").astype("float64")
+        bad = values.isna() & text.notna() & (text != "") & ~text.str.casefold().isin(["nan", "na"])
+        report.add(file, column, "not a number", bad)
+    report.add(file, column, "infinite value", np.isinf(values.to_numpy(dtype="float64")))
+    return values
+
+
+def _parse_boolean(report: ContractReport, file: str, raw: pd.Series, column: str) -> pd.Series:
+    if pd.api.types.is_bool_dtype(raw) or pd.api.types.is_numeric_dtype(raw):
+        values = raw.astype("float64")
+        report.add(file, column, "expected Yes/No or 0/1", values.notna() & ~values.isin([0, 1]))
+        return values
+    text = raw.astype("string").str.strip().str.casefold()
+    out = pd.Series(np.nan, index=raw.index, dtype="float64")
+    out[text.isin(TRUE_VALUES).fillna(False).to_numpy(dtype=bool)] = 1.0
+    out[text.isin(FALSE_VALUES).fillna(False).to_numpy(dtype=bool)] = 0.0
+    report.add(file, column, "expected Yes/No", text.notna() & out.isna())
+    return out
+
+
+def _mask_from_failures(failures: pd.DataFrame, column: str, check: str, n: int) -> np.ndarray:
+    hit = failures[(failures["column"] == column) & (failures["check"] == check)]
+    mask = np.zeros(n, dtype=bool)
+    index = pd.to_numeric(hit["index"], errors="coerce").dropna().astype(int).to_numpy()
+    mask[index[(index >= 0) & (index < n)]] = True
+    return mask
+
+
+_LEAD_SCHEMA_MESSAGES = {
+    ("lead_id", "not_nullable"): "empty lead id",
+    ("lead_id", "field_uniqueness"): "duplicate lead id",
+    ("created_at", "not_nullable"): None,  # reported by the date parser with a better message
+    ("outcome", "not_nullable"): "missing outcome",
+}
+
+
+def _lead_schema(events: bool) -> pa.DataFrameSchema:
+    columns = {
+        "lead_id": pa.Column(str, nullable=False, unique=True, coerce=True),
+        "outcome": pa.Column(str, nullable=False),
+        "outcome_at": pa.Column("datetime64[ns]", nullable=True),
+    }
+    if events:
+        columns["created_at"] = pa.Column("datetime64[ns]", nullable=False)
+    return pa.DataFrameSchema(columns)
+
+
+def _run_schema(
+    report: ContractReport, file: str, frame: pd.DataFrame, schema: pa.DataFrameSchema
+) -> None:
+    try:
+        schema.validate(frame, lazy=True)
+    except pa.errors.SchemaErrors as exc:
+        failures = exc.failure_cases
+        for (column, check), _ in failures.groupby(["column", "check"], sort=False):
+            message = _LEAD_SCHEMA_MESSAGES.get((column, check), f"fails check {check}")
+            if message is None:
+                continue
+            mask = _mask_from_failures(failures, column, check, len(frame))
+            report.add(file, str(column), message, mask)
+
+
+def canonical_leads(
+    raw: pd.DataFrame, config: Config, file: str, report: ContractReport, scoring: bool = False
+) -> pd.DataFrame:
+    """Map a raw leads export onto the canonical lead frame, recording every violation.
+
+    Parameters
+    ----------
+    raw
+        The export as read (strings for CSV, typed for Parquet), with a default RangeIndex.
+    config
+        Run configuration (column roles, outcome values, declared feature columns).
+    file
+        The file name used in messages.
+    report
+        Collects violations.
+    scoring
+        At scoring time outcome columns are optional (new leads have none).
+    """
+    ds = config.dataset
+    fs = config.features
+    cols = ds.columns
+    raw = raw.reset_index(drop=True)
+    if raw.empty:
+        report.add(file, "", "no rows (header only)")
+        return raw
+    wanted: list[tuple[str, str]] = [(cols.lead_id, "lead id")]
+    events = ds.mode == "events"
+    if events and cols.created_at:
+        wanted.append((cols.created_at, "creation date"))
+    if not scoring:
+        if cols.target:
+            wanted.append((cols.target, "0/1 target"))
+        elif cols.outcome:
+            wanted.append((cols.outcome, "outcome"))
+    for role, names in (
+        ("categorical", fs.categorical),
+        ("numeric", fs.numeric),
+        ("boolean", fs.boolean),
+        ("engagement", fs.engagement),
+        ("negative signal", fs.negative),
+    ):
+        wanted.extend((n, f"declared {role} column") for n in names)
+    for name, role in ((fs.title_column, "job title"), (fs.email_column, "email")):
+        if name and events:
+            wanted.append((name, role))
+    if ds.segment:
+        wanted.append((ds.segment, "segment"))
+    _require_columns(report, file, raw, list(dict.fromkeys(wanted)))
+    if not report.ok:
+        return raw
+
+    out = pd.DataFrame(index=raw.index)
+    out["lead_id"] = raw[cols.lead_id].astype("string").str.strip().astype(object)
+    out.loc[raw[cols.lead_id].isna().to_numpy(), "lead_id"] = None
+    if events:
+        out["created_at"] = _parse_dates(report, file, raw[cols.created_at], cols.created_at, True)
+    out["outcome"], out["outcome_at"] = _outcome(raw, config, file, report, scoring)
+    if events and out["outcome_at"].notna().any():
+        before = out["outcome_at"] < out["created_at"]
+        report.add(file, cols.outcome_at or "outcome_at", "outcome_at before created_at", before)
+
+    role_columns = {cols.lead_id, cols.created_at, cols.outcome, cols.outcome_at, cols.target}
+    for name in raw.columns:
+        if name in role_columns:
+            continue
+        if name in fs.numeric or name in fs.engagement:
+            out[name] = _parse_numeric(report, file, raw[name], name)
+        elif name in fs.boolean or name in fs.negative and not _is_numeric_like(raw[name]):
+            out[name] = _parse_boolean(report, file, raw[name], name)
+        elif name in fs.negative:
+            out[name] = _parse_numeric(report, file, raw[name], name)
+        else:
+            out[name] = raw[name]
+    if events and ds.snapshot is not None:
+        future = out["created_at"] > pd.Timestamp(ds.snapshot)
+        report.add(file, cols.created_at or "created_at", "created after the snapshot date", future)
+    _run_schema(report, file, out, _lead_schema(events))
+    return out
+
+
+def _is_numeric_like(raw: pd.Series) -> bool:
+    return pd.api.types.is_numeric_dtype(raw) and not pd.api.types.is_bool_dtype(raw)
+
+
+def _outcome(
+    raw: pd.DataFrame, config: Config, file: str, report: ContractReport, scoring: bool
+) -> tuple[pd.Series, pd.Series]:
+    ds = config.dataset
+    cols = ds.columns
+    nat = pd.Series(pd.NaT, index=raw.index, dtype="datetime64[ns]")
+    if cols.target and cols.target in raw.columns:
+        target = _parse_numeric(report, file, raw[cols.target], cols.target)
+        report.add(file, cols.target, "target must be 0 or 1", ~target.isin([0.0, 1.0]))
+        outcome = pd.Series(np.where(target == 1.0, "won", "lost"), index=raw.index, dtype=object)
+        return outcome, nat
+    if not cols.outcome or cols.outcome not in raw.columns:
+        if scoring:
+            return pd.Series("open", index=raw.index, dtype=object), nat
+        return pd.Series(None, index=raw.index, dtype=object), nat
+    text = raw[cols.outcome].astype("string").str.strip().str.casefold()
+    outcome = pd.Series(None, index=raw.index, dtype=object)
+    for canonical, spellings in ds.outcome_values.items():
+        hit = text.isin([s.casefold() for s in spellings]).fillna(False).to_numpy(dtype=bool)
+        outcome[hit] = canonical
+    known = ", ".join(s for values in ds.outcome_values.values() for s in values)
+    report.add(file, cols.outcome, f"unknown outcome value (expected one of: {known})",
+               outcome.isna() & text.notna())
+    outcome_at = nat
+    if cols.outcome_at and cols.outcome_at in raw.columns:
+        outcome_at = _parse_dates(report, file, raw[cols.outcome_at], cols.outcome_at, False)
+        decided = outcome.isin(["won", "lost"])
+        report.add(file, cols.outcome_at, "won/lost lead without outcome_at",
+                   decided & outcome_at.isna() & raw[cols.outcome_at].isna())
+    return outcome, outcome_at
+
+
+def canonical_activities(
+    raw: pd.DataFrame,
+    leads: pd.DataFrame,
+    config: Config,
+    file: str,
+    report: ContractReport,
+    now: pd.Timestamp | None = None,
+) -> pd.DataFrame:
+    """Map a raw activity log onto the canonical activity frame, recording every violation.
+
+    Events must belong to a known lead, carry a parseable ``occurred_at`` that is neither before
+    the lead's creation nor after ``now`` (the snapshot date, or the wall clock), and a known,
+    non-empty ``activity_type``.
+    """
+    ac = config.dataset.activity_columns
+    raw = raw.reset_index(drop=True)
+    wanted = [(ac.lead_id, "lead id"), (ac.occurred_at, "event time"),
+              (ac.activity_type, "activity type")]
+    _require_columns(report, file, raw, wanted)
+    if not report.ok:
+        return raw
+    out = pd.DataFrame(index=raw.index)
+    out["lead_id"] = raw[ac.lead_id].astype("string").str.strip().astype(object)
+    out["occurred_at"] = _parse_dates(report, file, raw[ac.occurred_at], ac.occurred_at, True)
+    kind = raw[ac.activity_type].astype("string").str.strip()
+    out["activity_type"] = kind.astype(object)
+    report.add(file, ac.activity_type, "empty activity type", kind.isna() | (kind == ""))
+    known_types = config.dataset.activity_types
+    if known_types:
+        unknown = kind.notna() & (kind != "") & ~kind.isin(known_types)
+        if unknown.any():
+            first = str(kind[unknown.to_numpy(dtype=bool)].iloc[0])
+            hint = suggest_column(first, known_types).replace("did you mean", "known as")
+            report.add(file, ac.activity_type, f"unknown activity type '{first}'{hint}", unknown)
+    for role, name in (("detail", ac.detail), ("channel", ac.channel)):
+        out[role] = raw[name].astype(object) if name and name in raw.columns else None
+
+    if "lead_id" in leads.columns and leads["lead_id"].notna().all():
+        created = leads.set_index("lead_id")["created_at"] if "created_at" in leads else None
+        known = out["lead_id"].isin(leads["lead_id"])
+        report.add(file, ac.lead_id, "lead id not in the leads file", ~known)
+        if created is not None and not created.index.has_duplicates:
+            lead_created = out["lead_id"].map(created)
+            early = known & (out["occurred_at"] < lead_created)
+            report.add(file, ac.occurred_at, "event before the lead was created", early)
+    horizon = now if now is not None else _now(config)
+    report.add(file, ac.occurred_at, f"event in the future (after {horizon:%Y-%m-%d %H:%M})",
+               out["occurred_at"] > horizon)
+    return out
+
+
+def _now(config: Config) -> pd.Timestamp:
+    if config.dataset.snapshot is not None:
+        return pd.Timestamp(config.dataset.snapshot)
+    return pd.Timestamp.now(tz="UTC").tz_localize(None)

@@ -1,0 +1,202 @@
+"""Training set construction: each lead's as_of, its label, and the train / valid / test split.
+
+Point-in-time rule: a training lead is looked at as of one moment (``as_of``). Its features only
+use events strictly before ``as_of``; its label is whether it was won within ``horizon_days``
+after ``as_of``. Leads decided before ``as_of`` (nothing left to predict), not yet at their
+``as_of`` on the snapshot date, or whose horizon has not fully elapsed by the snapshot are left out
+and counted. The last rule applies to *every* outcome, not only to open leads: keeping recent
+leads that happen to be decided already (quick wins, quick losses) while dropping the undecided
+ones would over-represent fast deals in the newest leads, which are the test split, and bias its
+conversion rate and calibration.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from sklearn.model_selection import train_test_split
+
+from pipeline.data.config import AsOfRule, SplitConfig
+
+SPLITS = ("train", "valid", "test")
+
+
+class FlatSplitWarning(UserWarning):
+    """The export has no timestamps, so the split is random and metrics are optimistic."""
+
+
+@dataclass
+class TrainingSet:
+    """Eligible training leads with their as_of, label and split (all indexed by lead_id)."""
+
+    leads: pd.DataFrame
+    as_of: pd.Series
+    y: pd.Series
+    split: pd.Series
+    excluded: dict[str, int] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+    def part(self, name: str) -> pd.Index:
+        """lead_ids of one split."""
+        return self.split.index[self.split.to_numpy() == name]
+
+    def summary(self) -> dict[str, object]:
+        """Counts per split, positives and exclusions (for the printed summary and MLflow)."""
+        out: dict[str, object] = {"eligible": int(len(self.y))}
+        for name in SPLITS:
+            ids = self.part(name)
+            out[f"{name}_leads"] = int(len(ids))
+            out[f"{name}_positives"] = int(self.y.loc[ids].sum())
+        out.update({f"excluded_{k}": v for k, v in self.excluded.items()})
+        return out
+
+
+def data_snapshot(leads: pd.DataFrame, activities: pd.DataFrame | None) -> pd.Timestamp:
+    """The latest moment the export knows about (used when the config sets no snapshot)."""
+    stamps = [leads["created_at"].max()]
+    if "outcome_at" in leads:
+        stamps.append(leads["outcome_at"].max())
+    if activities is not None and len(activities):
+        stamps.append(activities["occurred_at"].max())
+    return pd.Timestamp(max(s for s in stamps if pd.notna(s)))
+
+
+def assign_as_of(
+    leads: pd.DataFrame,
+    rule: AsOfRule,
+    first_crossing: Callable[[pd.DataFrame, float], pd.Series] | None = None,
+) -> pd.Series:
+    """Each lead's as_of time under the configured rule.
+
+    Parameters
+    ----------
+    leads
+        Canonical leads with ``lead_id`` and ``created_at``.
+    rule
+        ``days_after_created``, ``snapshot`` or ``points_threshold``.
+    first_crossing
+        For ``points_threshold``: returns, per lead_id, the first moment its rule points reach
+        ``rule.points`` (NaT if never); leads that never reach it fall back to
+        ``created_at + rule.days``.
+    """
+    ids = pd.Index(leads["lead_id"], name="lead_id")
+    created = pd.Series(leads["created_at"].to_numpy(), index=ids)
+    fallback = created + pd.Timedelta(days=rule.days)
+    if rule.rule == "days_after_created":
+        return fallback.rename("as_of")
+    if rule.rule == "snapshot":
+        return pd.Series(pd.Timestamp(rule.date), index=ids, name="as_of").astype(
+            "datetime64[ns]"
+        )
+    if first_crossing is None:
+        raise ValueError("points_threshold as_of needs a first_crossing function")
+    crossed = first_crossing(leads, float(rule.points)).reindex(ids)
+    return crossed.fillna(fallback).astype("datetime64[ns]").rename("as_of")
+
+
+def label_leads(
+    leads: pd.DataFrame, as_of: pd.Series, horizon_days: int, snapshot: pd.Timestamp
+) -> tuple[pd.Series, pd.Series]:
+    """Label = won within the horizon after as_of; status says why a lead is left out.
+
+    Returns
+    -------
+    y, status
+        ``y`` is 0/1 (meaningful where status is ``eligible``); ``status`` is one of
+        ``eligible``, ``decided_before_as_of``, ``as_of_after_snapshot``,
+        ``horizon_not_elapsed``.
+    """
+    ids = pd.Index(leads["lead_id"], name="lead_id")
+    outcome = pd.Series(leads["outcome"].to_numpy(), index=ids)
+    outcome_at = pd.Series(leads["outcome_at"].to_numpy(), index=ids)
+    as_of = as_of.reindex(ids)
+    end = as_of + pd.Timedelta(days=horizon_days)
+    won = (outcome == "won") & (outcome_at >= as_of) & (outcome_at < end)
+    status = pd.Series("eligible", index=ids, dtype=object)
+    decided = outcome.isin(["won", "lost"]) & (outcome_at < as_of)
+    status[end > snapshot] = "horizon_not_elapsed"
+    status[as_of > snapshot] = "as_of_after_snapshot"
+    status[decided.to_numpy()] = "decided_before_as_of"
+    return won.astype("int8").rename("y"), status.rename("status")
+
+
+def split_leads(
+    as_of: pd.Series | None, y: pd.Series, config: SplitConfig, seed: int
+) -> pd.Series:
+    """Assign each lead to train / valid / test.
+
+    ``time``: ordered by as_of (ties by lead_id), the latest leads are the test split, so the
+    offline metrics ask the question production asks: how well does the past predict the future.
+    ``random``: stratified on the label, for exports without timestamps.
+    """
+    n = len(y)
+    n_test = int(round(n * config.test_fraction))
+    n_valid = int(round(n * config.valid_fraction))
+    split = pd.Series("train", index=y.index, dtype=object, name="split")
+    if config.method == "time":
+        if as_of is None or as_of.isna().all():
+            raise ValueError("time split needs as_of times")
+        order = pd.DataFrame({"as_of": as_of.reindex(y.index), "id": y.index}).sort_values(
+            ["as_of", "id"], kind="mergesort"
+        )
+        ranked = order.index
+        split.loc[ranked[n - n_test :]] = "test"
+        split.loc[ranked[n - n_test - n_valid : n - n_test]] = "valid"
+        return split
+    rest, test = train_test_split(
+        y.index.to_numpy(), test_size=n_test, stratify=y.to_numpy(), random_state=seed
+    )
+    train, valid = train_test_split(
+        rest, test_size=n_valid, stratify=y.loc[rest].to_numpy(), random_state=seed + 1
+    )
+    split.loc[test] = "test"
+    split.loc[valid] = "valid"
+    return split
+
+
+def build_training_set(
+    leads: pd.DataFrame,
+    activities: pd.DataFrame | None,
+    mode: str,
+    rule: AsOfRule,
+    horizon_days: int,
+    split_config: SplitConfig,
+    seed: int,
+    snapshot: pd.Timestamp | None = None,
+    first_crossing: Callable[[pd.DataFrame, float], pd.Series] | None = None,
+) -> TrainingSet:
+    """Eligible leads with as_of, label and split, plus what was left out and why."""
+    notes: list[str] = []
+    if mode == "flat":
+        ids = pd.Index(leads["lead_id"], name="lead_id")
+        y = pd.Series((leads["outcome"].to_numpy() == "won").astype("int8"), index=ids, name="y")
+        as_of = pd.Series(pd.NaT, index=ids, dtype="datetime64[ns]", name="as_of")
+        if split_config.method == "time":
+            split_config = split_config.model_copy(update={"method": "random"})
+        message = (
+            "flat export without timestamps: random stratified split; test metrics assume new "
+            "leads look like a random sample of past ones (no drift), so they are optimistic"
+        )
+        warnings.warn(message, FlatSplitWarning, stacklevel=2)
+        notes.append(message)
+        split = split_leads(None, y, split_config, seed)
+        return TrainingSet(leads.set_index("lead_id", drop=False), as_of, y, split, {}, notes)
+
+    snapshot = snapshot if snapshot is not None else data_snapshot(leads, activities)
+    as_of = assign_as_of(leads, rule, first_crossing)
+    y, status = label_leads(leads, as_of, horizon_days, snapshot)
+    keep = status.to_numpy() == "eligible"
+    excluded = {
+        str(k): int(v) for k, v in status[~keep].value_counts().sort_index().items()
+    }
+    y = y[keep]
+    as_of = as_of[keep]
+    split = split_leads(as_of, y, split_config, seed)
+    kept = leads.set_index("lead_id", drop=False).loc[y.index]
+    if not np.all(kept.index == y.index):  # pragma: no cover - defensive
+        raise AssertionError("lead order mismatch")
+    return TrainingSet(kept, as_of, y, split, excluded, notes)

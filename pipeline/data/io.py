@@ -1,0 +1,99 @@
+"""File I/O at the edges: atomic writes and tabular readers."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike, suffix: str | None = None) -> Iterator[Path]:
+    """Yield a temporary path beside ``path``; rename it onto ``path`` only if the block succeeds.
+
+    A reader never sees a half-written file, and a failed or killed writer leaves no file at
+    ``path`` (the temporary file starts with ``.`` and ends in ``.tmp`` so it is easy to clean).
+    """
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(
+        prefix=f".{target.name}.", suffix=suffix or ".tmp", dir=target.parent
+    )
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        yield tmp
+        os.replace(tmp, target)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def read_table(path: str | os.PathLike, delimiter: str = ",", encoding: str = "utf-8"):
+    """Read a CSV (all cells as text, so the contract decides types) or a Parquet file.
+
+    Raises
+    ------
+    DataError
+        Missing, empty or unreadable file, or a CSV that looks split on the wrong delimiter.
+    """
+    import pandas as pd
+
+    from pipeline.data.errors import DataError
+
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{path}: file not found")
+    if path.stat().st_size == 0:
+        raise DataError(f"{path}: file is empty")
+    suffixes = "".join(path.suffixes).lower()
+    try:
+        if suffixes.endswith(".parquet") or suffixes.endswith(".pq"):
+            return pd.read_parquet(path)
+        frame = pd.read_csv(
+            path, sep=delimiter, dtype=str, keep_default_na=True, encoding=encoding,
+            skipinitialspace=True,
+        )
+    except pd.errors.EmptyDataError:
+        raise DataError(f"{path}: file is empty") from None
+    except (pd.errors.ParserError, UnicodeDecodeError, OSError, ValueError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise DataError(f"{path}: cannot be read as a table: {first}") from None
+    if frame.shape[1] == 1:
+        header = str(frame.columns[0])
+        for other in (";", "\t", "|", ","):
+            if other != delimiter and other in header:
+                shown = "\\t" if other == "\t" else other
+                raise DataError(
+                    f"{path}: only one column found and the header contains '{shown}': "
+                    f"the file looks '{shown}'-delimited; set dataset.read.delimiter"
+                )
+    return frame
+
+
+def load_dataset(config, leads_path=None, activities_path=None, scoring: bool = False):
+    """Read and validate the leads (and activity log) named by ``config`` or the given paths.
+
+    Returns
+    -------
+    leads, activities, report
+        Canonical frames (activities is None in flat mode or when no log is given) and the
+        :class:`~pipeline.data.contracts.ContractReport`. Callers that need clean data call
+        ``report.raise_if_failed()``; ``leadscore validate`` prints every violation instead.
+    """
+    from pipeline.data.contracts import ContractReport, canonical_activities, canonical_leads
+
+    ds = config.dataset
+    report = ContractReport()
+    leads_file = Path(leads_path or ds.leads)
+    raw = read_table(leads_file, ds.read.delimiter, ds.read.encoding)
+    leads = canonical_leads(raw, config, str(leads_file), report, scoring=scoring)
+    activities = None
+    act_file = activities_path or (ds.activities if not scoring or activities_path else None)
+    if ds.mode == "events" and act_file is not None and report.ok:
+        act_file = Path(act_file)
+        raw_act = read_table(act_file, ds.read.delimiter, ds.read.encoding)
+        activities = canonical_activities(raw_act, leads, config, str(act_file), report)
+    return leads, activities, report

@@ -1,0 +1,183 @@
+"""The scoring package: feature builder + scorer + calibrator + grade bands travel as one object.
+
+What training fits is exactly what batch scoring, the REST server and the notebook run, so there
+is no train/serve skew. :meth:`ScoringPackage.score_leads` is the one per-batch function: the
+local engine calls it per chunk, the Spark engine per partition, the MLflow pyfunc per request.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import pickle
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from pipeline.data.errors import ModelError
+from pipeline.explain.reasons import GradeBands, band_of, explain, group_points
+from pipeline.scorers.base import BaseScorer
+
+PACKAGE_FORMAT = 1
+
+OUTPUT_COLUMNS = [
+    "lead_id", "score", "probability", "band", "grade", "engagement_level", "mql", "status",
+    "status_reason", "reason_1", "reason_2", "reason_3",
+]
+ACTIVE, DISQUALIFIED = "active", "disqualified"
+
+
+def settings_fingerprint(settings: Any) -> str:
+    """Short hash of the feature settings: a model only scores tables built the same way."""
+    text = json.dumps(settings.model_dump(mode="json"), sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+@dataclass
+class ScoringPackage:
+    """Everything needed to turn raw leads (+ activities) into explained scores."""
+
+    dataset: str
+    mode: str
+    builder: Any  # features.build.FeatureBuilder (fitted)
+    scorer: BaseScorer
+    bands: GradeBands
+    score_bands: dict[str, int]
+    top_reasons: int = 3
+    settings_hash: str = ""
+    reference: dict[str, Any] = field(default_factory=dict)
+    metadata: dict[str, Any] = field(default_factory=dict)
+    disqualify: dict[str, Any] = field(default_factory=dict)
+    format: int = PACKAGE_FORMAT
+
+    @property
+    def spec(self):
+        """Feature spec of the scorer."""
+        return self.scorer.spec
+
+    def check_settings(self, settings: Any, source: str = "config") -> None:
+        """Refuse to score with a config whose feature settings differ from training's."""
+        if self.settings_hash and settings_fingerprint(settings) != self.settings_hash:
+            raise ModelError(
+                f"{source}: features section differs from the one model "
+                f"'{self.metadata.get('name', self.dataset)}' was trained with; retrain or use "
+                "the training config"
+            )
+
+    def features(self, leads: pd.DataFrame, activities: pd.DataFrame | None,
+                 as_of: pd.Series | pd.Timestamp | None) -> pd.DataFrame:
+        """The feature table of these leads as of ``as_of``."""
+        return self.builder.transform(leads, activities, as_of)
+
+    def disqualified(self, X: pd.DataFrame, lead_age_days: np.ndarray | None = None
+                     ) -> np.ndarray:
+        """Why each lead is disqualified (``""`` when it is not), from ``disqualify`` settings.
+
+        Inactive: no activity for longer than ``inactive_days`` (a lead never active counts from
+        its creation, ``lead_age_days``). Hard negatives: every listed feature present (> 0).
+        """
+        reasons = np.full(len(X), "", dtype=object)
+        # Packages pickled before disqualification existed have no settings: nobody is.
+        rules = getattr(self, "disqualify", None) or {}
+        limit = rules.get("inactive_days")
+        if limit and "days_since_last_activity" in X.columns:
+            idle = X["days_since_last_activity"].to_numpy(dtype="float64")
+            if lead_age_days is not None:
+                idle = np.where(np.isnan(idle), np.asarray(lead_age_days, dtype="float64"), idle)
+            hit = np.nan_to_num(idle, nan=0.0) > limit
+            reasons[hit] = [f"inactive for {d:.0f} days (limit {limit:g})" for d in idle[hit]]
+        hard = [f for f in rules.get("hard_negatives", []) if f in X.columns]
+        if hard:
+            present = np.logical_and.reduce(
+                [X[f].fillna(0).to_numpy(dtype="float64") > 0 for f in hard])
+            text = " and ".join(self.spec[f].factor.lower() for f in hard)
+            reasons[present] = [f"{r}; {text}" if r else text for r in reasons[present]]
+        return reasons
+
+    def score_features(self, X: pd.DataFrame, explain_leads: bool = True,
+                       lead_age_days: np.ndarray | None = None) -> pd.DataFrame:
+        """Score an already built feature table (see :meth:`score_leads`)."""
+        p = self.scorer.predict_proba(X)[:, 1]
+        from pipeline.scorers.scaling import score_from_proba
+
+        score = score_from_proba(p)
+        out = pd.DataFrame({"lead_id": X.index.astype(str), "score": score, "probability": p})
+        out["band"] = band_of(score, self.score_bands)
+        out["mql"] = self.scorer.is_mql(X)
+        why = self.disqualified(X, lead_age_days)
+        out["status"] = np.where(why != "", DISQUALIFIED, ACTIVE)
+        out["status_reason"] = why
+        if explain_leads:
+            expl = explain(self.scorer, X, self.bands, top=self.top_reasons)
+            out["grade"] = expl.grade
+            out["engagement_level"] = expl.engagement_level
+            for k in range(1, 4):
+                col = f"reason_{k}"
+                out[col] = expl.reasons[col].to_numpy() if col in expl.reasons else ""
+        else:
+            out["grade"] = None
+            out["engagement_level"] = np.nan
+            for k in range(1, 4):
+                out[f"reason_{k}"] = None
+        out["engagement_level"] = pd.array(out["engagement_level"], dtype="Int64")
+        return out[OUTPUT_COLUMNS].reset_index(drop=True)
+
+    def score_leads(
+        self,
+        leads: pd.DataFrame,
+        activities: pd.DataFrame | None,
+        as_of: pd.Series | pd.Timestamp | None,
+        explain_leads: bool = True,
+    ) -> pd.DataFrame:
+        """Score canonical leads: one output row per input lead, in input order.
+
+        Columns: ``lead_id, score, probability, band, grade, engagement_level, mql, status,
+        status_reason, reason_1..3``.
+        """
+        X = self.features(leads, activities, as_of)
+        return self.score_features(X, explain_leads, lead_age_days(leads, as_of))
+
+    def grade_points(self, X: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+        """Fit and engagement points per lead (what the grade and level are cut from)."""
+        return group_points(self.scorer.factor_points(X), self.spec)
+
+    def save(self, path: str | Path) -> None:
+        """Pickle atomically."""
+        from pipeline.data.io import atomic_path
+
+        with atomic_path(path) as tmp, open(tmp, "wb") as fh:
+            pickle.dump(self, fh, protocol=pickle.HIGHEST_PROTOCOL)
+
+
+def lead_age_days(leads: pd.DataFrame, as_of: pd.Series | pd.Timestamp | None
+                  ) -> np.ndarray | None:
+    """Days from each lead's creation to its as-of time (``None`` without both)."""
+    if as_of is None or "created_at" not in leads:
+        return None
+    created = pd.to_datetime(leads["created_at"]).reset_index(drop=True)
+    if isinstance(as_of, pd.Series):
+        as_of = pd.to_datetime(as_of.reindex(leads["lead_id"].astype(str).to_numpy())
+                               ).reset_index(drop=True)
+    return ((as_of - created).dt.total_seconds() / 86400.0).to_numpy()
+
+
+def load_package(path: str | Path) -> ScoringPackage:
+    """Load a pickled package, refusing other formats with a clear error."""
+    path = Path(path)
+    if not path.is_file():
+        raise ModelError(f"{path}: model file not found (run `leadscore train` first)")
+    try:
+        with open(path, "rb") as fh:
+            package = pickle.load(fh)
+    except Exception as exc:  # noqa: BLE001 - any unpickling failure is the same user problem
+        raise ModelError(f"{path}: not a LeadScore model ({type(exc).__name__})") from None
+    if not isinstance(package, ScoringPackage):
+        raise ModelError(f"{path}: not a LeadScore model")
+    if package.format != PACKAGE_FORMAT:
+        raise ModelError(
+            f"{path}: model format {package.format}, this LeadScore reads {PACKAGE_FORMAT}"
+        )
+    return package

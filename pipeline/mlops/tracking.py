@@ -1,0 +1,353 @@
+"""MLflow: one tracked run per training, models in the registry, the champion/challenger gate.
+
+The tracking URI is set here, called from the CLI entry, never at import: ``MLFLOW_TRACKING_URI``
+from the environment wins (a team server), otherwise the config's embedded default
+``sqlite:///artifacts/mlflow.db`` with artifacts under ``artifacts/mlruns``. The registry uses
+aliases (``challenger``, ``champion``), not the deprecated stages.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import tempfile
+import warnings
+from dataclasses import dataclass
+from importlib import metadata as importlib_metadata
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from pipeline.data.config import Config, PromotionConfig
+from pipeline.data.errors import ModelError
+
+CHAMPION, CHALLENGER = "champion", "challenger"
+TRACKED_PACKAGES = ("lightgbm", "scikit-learn", "pandas", "numpy", "mlflow", "shap", "optuna")
+# URIs this module handed to mlflow.set_tracking_uri, which exports them as MLFLOW_TRACKING_URI:
+# seeing one of them in the environment later does not mean the user set it.
+_EXPORTED_URIS: set[str] = set()
+
+
+def configure(config: Config) -> str:
+    """Point MLflow at the configured store and experiment; return the tracking URI."""
+    import logging
+
+    import mlflow
+
+    # MLflow's INFO lines and download bars would drown the CLI's own output.
+    logging.getLogger("mlflow").setLevel(logging.WARNING)
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    env_uri = os.environ.get("MLFLOW_TRACKING_URI")
+    if env_uri in _EXPORTED_URIS:
+        env_uri = None
+    uri = env_uri or config.mlflow.tracking_uri
+    if uri.startswith("sqlite:///"):
+        db = Path(uri.removeprefix("sqlite:///"))
+        db.parent.mkdir(parents=True, exist_ok=True)
+    mlflow.set_tracking_uri(uri)
+    if not env_uri:
+        _EXPORTED_URIS.add(uri)
+    if mlflow.get_experiment_by_name(config.experiment_name) is None:
+        location = None
+        if not env_uri:
+            root = Path(config.mlflow.artifact_root).resolve()
+            root.mkdir(parents=True, exist_ok=True)
+            location = root.as_uri()
+        mlflow.create_experiment(config.experiment_name, artifact_location=location)
+    mlflow.set_experiment(config.experiment_name)
+    return uri
+
+
+def file_fingerprint(paths: list[Path]) -> str:
+    """sha256 over the bytes of the input files (streamed; order given)."""
+    digest = hashlib.sha256()
+    for path in paths:
+        with open(path, "rb") as fh:
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                digest.update(block)
+    return digest.hexdigest()
+
+
+def data_fingerprint(config: Config, n_leads: int, n_activities: int) -> dict[str, str]:
+    """Row counts and content hash of the training inputs."""
+    files = [Path(config.dataset.leads)]
+    if config.dataset.activities is not None and config.dataset.mode == "events":
+        files.append(Path(config.dataset.activities))
+    return {
+        "data.leads_rows": str(n_leads),
+        "data.activities_rows": str(n_activities),
+        "data.sha256": file_fingerprint(files),
+    }
+
+
+def git_commit() -> str:
+    """Current commit of the project (``unknown`` outside git)."""
+    try:
+        return subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True,
+                              check=True, timeout=10).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def package_versions() -> dict[str, str]:
+    """Versions of the libraries that shape a model."""
+    out = {}
+    for name in TRACKED_PACKAGES:
+        try:
+            out[f"version.{name}"] = importlib_metadata.version(name)
+        except importlib_metadata.PackageNotFoundError:
+            continue
+    return out
+
+
+def numeric_metrics(metrics: dict[str, Any], prefix: str = "") -> dict[str, float]:
+    """Flatten nested metrics to MLflow-safe ``name: float`` pairs (lists become name_i)."""
+    out: dict[str, float] = {}
+    for key, value in metrics.items():
+        name = f"{prefix}{key}".replace("::", "_").replace(" ", "_")
+        if isinstance(value, dict):
+            out.update(numeric_metrics(value, f"{name}."))
+        elif isinstance(value, list | tuple):
+            for i, item in enumerate(value, start=1):
+                if isinstance(item, int | float):
+                    out[f"{name}_{i}"] = float(item)
+        elif isinstance(value, bool) or isinstance(value, int | float) and value == value:
+            out[name] = float(value)
+    return out
+
+
+def _input_example(package, leads: pd.DataFrame, activities: pd.DataFrame | None,
+                   pii: list[str], email_column: str | None) -> pd.DataFrame:
+    """Three leads as the REST input looks, without personal data.
+
+    PII columns are dropped, except the email, which features read only for its domain: its
+    local part is replaced, so no real address is ever logged.
+    """
+    from pipeline.mlops.serving import activities_to_json
+
+    keep_email = email_column if email_column in leads.columns else None
+    drop = [c for c in pii if c in leads.columns and c != keep_email]
+    example = leads.head(3).drop(columns=drop).copy()
+    if keep_email:
+        domain = example[keep_email].astype("string").str.extract(r"@(.+)$", expand=False)
+        example[keep_email] = ("redacted@" + domain.fillna("example.com")).astype(object)
+    example = example.drop(columns=[c for c in ("outcome", "outcome_at") if c in example])
+    if package.mode == "events":
+        events = activities[activities["lead_id"].isin(example["lead_id"])] if activities \
+            is not None else pd.DataFrame(columns=["lead_id", "occurred_at", "activity_type",
+                                                   "detail", "channel"])
+        example["activities"] = activities_to_json(events, example["lead_id"])
+        example["as_of"] = (example["created_at"] + pd.Timedelta(days=14)).dt.strftime(
+            "%Y-%m-%dT%H:%M:%S")
+    for column in example.columns:
+        if pd.api.types.is_datetime64_any_dtype(example[column]):
+            example[column] = example[column].dt.strftime("%Y-%m-%dT%H:%M:%S")
+    return example.reset_index(drop=True)
+
+
+def log_package(package, name: str, registered_name: str | None, example: pd.DataFrame) -> Any:
+    """Log a scoring package as a pyfunc model (and register it); returns the model version."""
+    import mlflow
+    from mlflow.models import infer_signature
+
+    from pipeline.mlops.serving import LeadScoreModel, predict_frame
+
+    with tempfile.TemporaryDirectory() as tmp:
+        pkl = Path(tmp) / "package.pkl"
+        package.save(pkl)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            signature = infer_signature(example, predict_frame(package, example))
+            info = mlflow.pyfunc.log_model(
+                name=name,
+                python_model=LeadScoreModel(),
+                artifacts={"package": str(pkl)},
+                signature=signature,
+                input_example=example,
+                registered_model_name=registered_name,
+                pip_requirements=_requirements(),
+            )
+    return info
+
+
+def _requirements() -> list[str]:
+    # The package pickles LeadScore objects, so serving needs LeadScore itself installed (it is
+    # not on PyPI: `mlflow models serve --env-manager local` from the project's environment).
+    out = []
+    for name in ("lightgbm", "pandas", "numpy", "scikit-learn", "pyarrow", "pydantic"):
+        try:
+            out.append(f"{name}=={importlib_metadata.version(name)}")
+        except importlib_metadata.PackageNotFoundError:
+            continue
+    return out
+
+
+@dataclass
+class LoggedRun:
+    """Identifiers of a logged training run."""
+
+    run_id: str
+    model_version: str | None
+    baseline_version: str | None
+
+
+def log_training(config: Config, result, paths, leads: pd.DataFrame,
+                 activities: pd.DataFrame | None, register: bool = True) -> LoggedRun:
+    """One parent run per training; a child run per scorer with its model and metrics."""
+    import mlflow
+    from mlflow import MlflowClient
+
+    fingerprint = data_fingerprint(config, len(leads), 0 if activities is None else len(activities))
+    tags = {
+        "dataset": config.dataset.name,
+        "git_commit": git_commit(),
+        **fingerprint,
+        **package_versions(),
+    }
+    client = MlflowClient()
+    versions: dict[str, str | None] = {"model": None, "baseline": None}
+    with mlflow.start_run(run_name=f"train-{config.dataset.name}", tags=tags) as parent:
+        params = config.flat_params()
+        mlflow.log_params({k[:250]: v[:6000] for k, v in params.items()})
+        mlflow.log_dict(config.model_dump(mode="json"), "config.json")
+        mlflow.log_metrics(numeric_metrics(result.metrics.get("split", {}), "split."))
+        for artifact in (paths.metrics, paths.audit, paths.report):
+            if Path(artifact).is_file():
+                mlflow.log_artifact(str(artifact))
+        if paths.plots.is_dir():
+            mlflow.log_artifacts(str(paths.plots), "plots")
+        for kind, package in result.packages.items():
+            registered = registered_name(config, kind)
+            with mlflow.start_run(run_name=kind, nested=True, tags={**tags, "scorer": kind}):
+                if kind == "model":
+                    # A per-segment model logs its global model's parameters and its choices.
+                    lightgbm = getattr(package.scorer, "global_", package.scorer)
+                    mlflow.log_params({f"lightgbm.{k}": str(v) for k, v in
+                                       lightgbm.lightgbm_params().items()})
+                    selection = getattr(package.scorer, "selection_", None)
+                    if selection is not None:
+                        mlflow.log_dict(selection.to_dict("records"), "segments.json")
+                mlflow.log_metrics(numeric_metrics(result.metrics[kind]))
+                if kind == "learned_points":
+                    # A points table ships as its rules file (leadscore points), not as a model.
+                    mlflow.log_dict(package.scorer.book.model_dump(mode="json"),
+                                    "learned_points.json")
+                    continue
+                example = _input_example(package, leads, activities, config.dataset.pii,
+                                         config.features.email_column)
+                info = log_package(package, kind, registered if register else None, example)
+                if register and info.registered_model_version is not None:
+                    version = str(info.registered_model_version)
+                    client.set_registered_model_alias(registered, CHALLENGER, version)
+                    client.set_model_version_tag(registered, version, "run_id",
+                                                 parent.info.run_id)
+                    versions[kind] = version
+    return LoggedRun(parent.info.run_id, versions["model"], versions["baseline"])
+
+
+def registered_name(config, kind: str) -> str:
+    """Registry name of the model (``model``) and of the rule baseline (``baseline``)."""
+    return config.model_name if kind == "model" else config.baseline_model_name
+
+
+def model_uri(name: str, alias: str) -> str:
+    """``models:/<name>@<alias>``."""
+    return f"models:/{name}@{alias}"
+
+
+def alias_version(name: str, alias: str) -> str | None:
+    """Version number behind an alias, or None."""
+    from mlflow import MlflowClient
+    from mlflow.exceptions import MlflowException
+
+    try:
+        return str(MlflowClient().get_model_version_by_alias(name, alias).version)
+    except MlflowException:
+        return None
+
+
+def load_registered_package(uri: str):
+    """The ScoringPackage inside a logged pyfunc model (``models:/...`` or ``runs:/...``)."""
+    import mlflow
+    from mlflow.exceptions import MlflowException
+
+    from pipeline.explain.package import load_package
+
+    try:
+        local = mlflow.artifacts.download_artifacts(artifact_uri=uri)
+    except (MlflowException, OSError) as exc:
+        raise ModelError(f"{uri}: cannot load model ({str(exc).splitlines()[0]})") from None
+    path = Path(local) / "artifacts" / "package.pkl"
+    return load_package(path)
+
+
+@dataclass(frozen=True)
+class GateDecision:
+    """Outcome of the promotion gate with the figures behind it."""
+
+    promote: bool
+    reasons: tuple[str, ...]
+    figures: dict[str, float]
+
+    def summary(self) -> str:
+        """One line for the console and the registry tag."""
+        verdict = "PROMOTE" if self.promote else "KEEP CHAMPION"
+        return f"{verdict}: " + "; ".join(self.reasons)
+
+
+def gate(challenger: dict[str, float], champion: dict[str, float] | None,
+         baseline: dict[str, float], rules: PromotionConfig) -> GateDecision:
+    """Apply the promotion rules to test metrics measured on the same leads.
+
+    A challenger is promoted only if its AUC is at least the champion's minus the tolerance, it
+    beats the rule baseline's AUC by the margin, and its ECE is under the limit.
+    """
+    reasons, ok = [], True
+    figures = {"challenger_auc": challenger["roc_auc"], "challenger_ece": challenger["ece"],
+               "baseline_auc": baseline["roc_auc"]}
+    if champion is not None:
+        figures["champion_auc"] = champion["roc_auc"]
+        floor = champion["roc_auc"] - rules.auc_tolerance
+        passed = challenger["roc_auc"] >= floor
+        ok &= passed
+        reasons.append(f"AUC {challenger['roc_auc']:.4f} {'>=' if passed else '<'} champion "
+                       f"{champion['roc_auc']:.4f} - {rules.auc_tolerance}")
+    else:
+        reasons.append("no champion yet")
+    need = baseline["roc_auc"] + rules.baseline_margin
+    passed = challenger["roc_auc"] >= need
+    ok &= passed
+    reasons.append(f"AUC {challenger['roc_auc']:.4f} {'>=' if passed else '<'} rules "
+                   f"{baseline['roc_auc']:.4f} + {rules.baseline_margin}")
+    passed = challenger["ece"] <= rules.max_ece
+    ok &= passed
+    reasons.append(f"ECE {challenger['ece']:.4f} {'<=' if passed else '>'} {rules.max_ece}")
+    return GateDecision(bool(ok), tuple(reasons), figures)
+
+
+def log_evaluation(run_id: str, metrics: dict[str, Any], paths) -> None:
+    """Add an evaluation's metrics and plots to the training run (and its scorer child runs)."""
+    import mlflow
+    from mlflow import MlflowClient
+
+    client = MlflowClient()
+    with mlflow.start_run(run_id=run_id):
+        mlflow.log_metrics(numeric_metrics({k: v for k, v in metrics.items()
+                                            if k in ("model", "baseline", "oracle",
+                                                     "learned_points")}))
+        for artifact in (paths.metrics, paths.test_scores_public, paths.audit):
+            if Path(artifact).is_file():
+                mlflow.log_artifact(str(artifact))
+        if paths.plots.is_dir():
+            mlflow.log_artifacts(str(paths.plots), "plots")
+    children = client.search_runs(
+        [client.get_run(run_id).info.experiment_id],
+        filter_string=f"tags.mlflow.parentRunId = '{run_id}'",
+    )
+    for child in children:
+        kind = child.data.tags.get("scorer")
+        if kind in metrics:
+            with mlflow.start_run(run_id=child.info.run_id, nested=True):
+                mlflow.log_metrics(numeric_metrics(metrics[kind]))

@@ -1,0 +1,119 @@
+"""The contract both scorers share: additive raw value -> calibrated probability -> 0-100 score.
+
+Evaluation, explanation, tracking and batch scoring only talk to :class:`BaseScorer`; they never
+ask which scorer they hold. A subclass supplies ``_fit_raw`` (learn the additive raw model from
+the training rows), ``decision_function`` (raw value per lead) and ``contributions`` (each
+feature's raw share plus the raw value of the average lead, exactly adding up to
+``decision_function``). The base class fits the calibrator on the validation rows and turns shares
+into score points per factor with :func:`pipeline.scorers.scaling.shares_to_points`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator
+
+from features.spec import FeatureSpec
+from pipeline.scorers.calibration import Calibrator
+from pipeline.scorers.scaling import score_from_proba, shares_to_points
+
+
+class BaseScorer(BaseEstimator):
+    """Shared scorer behaviour (scikit-learn estimator conventions: learned state ends in ``_``).
+
+    Subclasses take ``spec`` (the :class:`~features.spec.FeatureSpec` of the feature table),
+    ``calibration_methods``, ``cv_folds`` and ``random_state`` as parameters.
+    """
+
+    kind = "base"
+
+    def fit(
+        self, X: pd.DataFrame, y: pd.Series, X_valid: pd.DataFrame, y_valid: pd.Series,
+        calibrator: Calibrator | None = None,
+    ) -> BaseScorer:
+        """Fit the raw model on the training rows and the calibrator on the validation rows.
+
+        ``calibrator``: an already fitted one to use instead (a model refined from another one
+        shares its raw space, hence its calibrator).
+        """
+        self._check_columns(X)
+        self._check_columns(X_valid)
+        self._fit_raw(X, np.asarray(y), X_valid, np.asarray(y_valid))
+        self.calibrator_ = calibrator or Calibrator(
+            methods=self.calibration_methods, cv_folds=self.cv_folds,
+            random_state=self.random_state,
+        ).fit(self.decision_function(X_valid), np.asarray(y_valid))
+        self.classes_ = np.array([0, 1])
+        return self
+
+    def _check_columns(self, X: pd.DataFrame) -> None:
+        expected = list(self.spec.names)
+        if list(X.columns) != expected:
+            missing = [c for c in expected if c not in X.columns]
+            extra = [c for c in X.columns if c not in expected]
+            raise ValueError(f"feature table does not match the spec: missing {missing}, "
+                             f"unexpected {extra}")
+
+    # -- to be supplied by subclasses -----------------------------------------------------------
+    def _fit_raw(self, X, y, X_valid, y_valid) -> None:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def decision_function(self, X: pd.DataFrame) -> np.ndarray:  # pragma: no cover - abstract
+        """Additive raw value per lead (log-odds or points)."""
+        raise NotImplementedError
+
+    def contributions(self, X: pd.DataFrame) -> tuple[pd.DataFrame, float]:  # pragma: no cover
+        """Per-feature raw shares and the raw value of the average lead."""
+        raise NotImplementedError
+
+    # -- shared ---------------------------------------------------------------------------------
+    def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
+        """Calibrated conversion probability, shape (n, 2) as scikit-learn expects."""
+        p = self.calibrator_(self.decision_function(X))
+        return np.column_stack([1.0 - p, p])
+
+    def score(self, X: pd.DataFrame) -> np.ndarray:
+        """Integer score 0-100: the calibrated probability in percent."""
+        return score_from_proba(self.predict_proba(X)[:, 1])
+
+    def is_mql(self, X: pd.DataFrame) -> np.ndarray:
+        """Marketing-qualified leads: score at or above ``mql_score``."""
+        return self.score(X) >= self.mql_score
+
+    @property
+    def base_score_(self) -> float:
+        """Score points of a lead with no evidence either way (the average lead's raw value)."""
+        return 100.0 * float(self.calibrator_(np.array([self.base_raw_]))[0])
+
+    def explain_points(self, X: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """Per-feature raw shares and per-factor score points (``attrs["base_score"]`` set).
+
+        The one place explanations come from; a routing scorer (per segment) overrides it.
+        """
+        shares, _ = self.contributions(X)
+        return shares, self.factor_points(X, shares)
+
+    def factor_points(self, X: pd.DataFrame, shares: pd.DataFrame | None = None) -> pd.DataFrame:
+        """Score points per business factor; each row adds up to ``score - base_score_`` (±0.5).
+
+        Parameters
+        ----------
+        X
+            Feature table (spec columns).
+        shares
+            Precomputed per-feature raw shares (saves a second TreeSHAP pass).
+        """
+        if shares is None:
+            shares, _ = self.contributions(X)
+        factor_shares = factor_sum(shares, self.spec)
+        points, _ = shares_to_points(factor_shares.to_numpy(), self.base_raw_, self.calibrator_)
+        out = pd.DataFrame(points, index=X.index, columns=factor_shares.columns)
+        out.attrs["base_score"] = self.base_score_
+        return out
+
+def factor_sum(shares: pd.DataFrame, spec: FeatureSpec) -> pd.DataFrame:
+    """Sum per-feature columns into per-factor columns, in the spec's factor order."""
+    factors = [spec.factor_of(c) for c in shares.columns]
+    summed = shares.T.groupby(factors, sort=False).sum().T
+    return summed.reindex(columns=list(spec.factors), fill_value=0.0)

@@ -1,0 +1,106 @@
+"""Writes what an evaluation produced: metrics, test scores, curves, plots and the report."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from pipeline.data.artifacts import Paths, write_bytes, write_json, write_table
+from pipeline.data.config import Config
+from pipeline.data.io import atomic_path
+from pipeline.evaluation.plots import (
+    calibration_figure,
+    gains_figure,
+    roc_figure,
+    score_histogram_figure,
+    to_png,
+)
+from pipeline.evaluation.report import global_figures, render_report
+from pipeline.scorers.scaling import score_from_proba
+from pipeline.stages.train import TrainingResult, evaluation_curves
+
+CURVE_PLOTS = ("roc", "gains", "calibration", "score_histogram_model", "score_histogram_baseline",
+               "score_histogram_learned_points")
+
+
+def test_scores_frame(result: TrainingResult) -> pd.DataFrame:
+    """Per test lead: label, both scores, grades and per-factor points of both scorers."""
+    ts = result.training_set
+    test_ids = ts.part("test")
+    X_test = result.X.loc[test_ids]
+    columns = {"lead_id": test_ids.astype(str), "y": ts.y.loc[test_ids].to_numpy()}
+    for name, package in result.packages.items():
+        scored = package.score_features(X_test, explain_leads=True)
+        for col in ("score", "band", "grade", "engagement_level", "mql", "status", "reason_1",
+                    "reason_2", "reason_3"):
+            columns[f"{name}_{col}"] = scored[col].to_numpy()
+        points = package.scorer.factor_points(X_test)
+        for factor in points.columns:
+            columns[f"{name}_points::{factor}"] = points[factor].to_numpy()
+        columns[f"{name}_base_score"] = np.full(len(X_test), points.attrs["base_score"])
+    return pd.DataFrame(columns)
+
+
+def save_evaluation(config: Config, result: TrainingResult) -> Paths:
+    """Write metrics.json, test scores, curves (CSV) and plots (PNG) of an evaluation."""
+    paths = Paths(config.out_dir)
+    write_json(paths.metrics, {**result.metrics, "timings": result.timings,
+                               "notes": result.notes})
+    scores = test_scores_frame(result)
+    write_table(paths.test_scores, scores)
+    write_plots(paths, result)
+    ts = result.training_set
+    segment = None
+    segment_column = config.dataset.segment or (
+        "product_line" if "product_line" in ts.leads.columns else None)
+    if segment_column and segment_column in ts.leads.columns:
+        segment = ts.leads.loc[ts.part("test"), segment_column].astype(str).reset_index(drop=True)
+    figures = global_figures(scores, result.X.loc[ts.part("test")],
+                             result.packages["model"].spec, segment)
+    for name, png in figures.items():
+        write_bytes(paths.plots / f"{name}.png", png)
+    return paths
+
+
+def build_report(config: Config, paths: Paths) -> Path:
+    """Render report.html from the saved evaluation (metrics, test scores, audit, plots)."""
+    import json
+
+    from pipeline.data.errors import ModelError
+
+    if not paths.metrics.is_file() or not paths.test_scores.is_file():
+        raise ModelError(f"{paths.metrics}: no evaluation yet (run `leadscore evaluate`)")
+    metrics = json.loads(paths.metrics.read_text())
+    scores = pd.read_parquet(paths.test_scores)
+    audit = pd.read_csv(paths.audit) if paths.audit.is_file() else None
+    plots = {p.stem: p.read_bytes() for p in sorted(paths.plots.glob("*.png"))}
+    curves = {k: v for k, v in plots.items() if k in CURVE_PLOTS}
+    figures = {k: v for k, v in plots.items() if k not in CURVE_PLOTS}
+    html = render_report(config.dataset.name, metrics, scores, audit, curves, figures,
+                         metrics.get("notes", []))
+    with atomic_path(paths.report) as tmp:
+        tmp.write_text(html)
+    return paths.report
+
+
+def write_plots(paths: Paths, result: TrainingResult) -> None:
+    """ROC, gains, calibration (PNG + CSV for ``dvc plots``) and score histograms."""
+    curves = evaluation_curves(result)
+    aucs = {name: m["roc_auc"] for name, m in result.metrics.items()
+            if isinstance(m, dict) and "roc_auc" in m}
+    for name, table in (("roc", curves.roc), ("gains", curves.gains),
+                        ("calibration", curves.calibration)):
+        write_table(paths.plots / f"{name}.csv", table)
+        # one file per scorer too: `dvc plots` draws one line per file
+        for scorer, part in table.groupby("scorer", sort=False):
+            write_table(paths.plots / f"{name}_{scorer}.csv", part.drop(columns="scorer"))
+    write_bytes(paths.plots / "roc.png", to_png(roc_figure(curves.roc, aucs)))
+    write_bytes(paths.plots / "gains.png", to_png(gains_figure(curves.gains)))
+    write_bytes(paths.plots / "calibration.png", to_png(calibration_figure(curves.calibration)))
+    y = result.y_test
+    for name in result.packages:
+        scores = score_from_proba(result.test_probabilities[name])
+        write_bytes(paths.plots / f"score_histogram_{name}.png",
+                    to_png(score_histogram_figure(scores, y, title=f"{name} score")))
