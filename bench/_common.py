@@ -113,7 +113,8 @@ def markdown_mode(enabled: bool) -> Iterator[None]:
 # ---------------------------------------------------------------------------- synthetic worlds
 def _synth_fingerprint() -> str:
     # The generator's source decides the bytes, so a changed generator invalidates the cache.
-    source = (ROOT / "pipeline" / "synth.py").read_bytes()
+    files = sorted((ROOT / "pipeline" / "synth").glob("*.py")) + [ROOT / "features" / "activity.py"]
+    source = b"".join(f.read_bytes() for f in files)
     return hashlib.sha256(source).hexdigest()[:16]
 
 
@@ -188,7 +189,7 @@ class Trained:
 
 
 def train_from_config(config_path: Path, truth: bool = False) -> Trained:
-    """Load, validate and train the model and rule baseline as ``leadscore train`` does.
+    """Load, validate and train the model and rules as ``leadscore train`` does.
 
     Parameters
     ----------

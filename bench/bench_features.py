@@ -91,18 +91,18 @@ def make_partition(start: int, n: int, events_per_lead: float, seed: int) -> Par
     lead = np.repeat(np.arange(n), per_lead)
     m = len(lead)
     weights = np.array(list(TYPE_WEIGHTS.values()))
-    kind = rng.choice(len(TYPE_WEIGHTS), m, p=weights / weights.sum())
-    page = np.where(kind == 0, rng.integers(0, len(PAGES), m), -1)
+    type_code = rng.choice(len(TYPE_WEIGHTS), m, p=weights / weights.sum())
+    page = np.where(type_code == 0, rng.integers(0, len(PAGES), m), -1)
     occurred = created[lead] + (rng.uniform(0, 180, m) * 86_400e9).astype("timedelta64[ns]")
     # Logs arrive sorted by time, not by lead: the engine must not rely on lead order.
     order = np.argsort(occurred, kind="stable")
-    lead, kind, page, occurred = lead[order], kind[order], page[order], occurred[order]
+    lead, type_code, page, occurred = lead[order], type_code[order], page[order], occurred[order]
     details = pd.array([*PAGES, None], dtype="str")
     activities = pd.DataFrame(
         {
             "lead_id": ids.take(lead),
             "occurred_at": occurred,
-            "activity_type": pd.array(list(TYPE_WEIGHTS), dtype="str").take(kind),
+            "activity_type": pd.array(list(TYPE_WEIGHTS), dtype="str").take(type_code),
             "detail": details.take(np.where(page >= 0, page, len(PAGES))),
         }
     )

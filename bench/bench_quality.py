@@ -20,7 +20,8 @@ table and training rows* and scored on the *same test rows*:
   validation rows given for model selection; needs ``flaml`` with its AutoML dependencies.
 
 LeadScore also uses the validation rows (early stopping and calibration); the logistic
-regression and LightGBM defaults do not need them. Metrics come from ``pipeline.evaluation.metrics``.
+regression and LightGBM defaults do not need them. Metrics come from
+``pipeline.evaluation.metrics``.
 """
 
 from __future__ import annotations
@@ -158,8 +159,8 @@ def compare(name: str, config_path: Path, budget: float, seed: int, repeats: int
             refit_seconds(result, repeats=repeats),
         ),
         (
-            "LeadScore rule baseline (points table, calibrated)",
-            result.test_probabilities["baseline"],
+            "LeadScore rules (points table, calibrated)",
+            result.test_probabilities["rules"],
             None,
         ),
     ]

@@ -59,7 +59,7 @@ def _run(out: Path, leads: int, seed: int) -> dict:
         **summary,
         "seconds": seconds,
         "peak": peak,
-        "baseline": baseline,
+        "rss_after_imports": baseline,
         "sizes": sizes,
         "chunk": CHUNK,
     }
@@ -93,8 +93,8 @@ def _markdown(r: dict, seed: int) -> str:
     return (
         f"`pipeline.synth.world.write_world` (seed {seed}, chunks of {r['chunk']:,} leads, zstd "
         f"Parquet): {acts / r['leads']:.1f} activities per lead, {r['rate']:.2%} won. Peak RSS "
-        f"is the process's `ru_maxrss`, {r['baseline']:,.0f} MiB of it after the imports, before "
-        f"generation.\n\n{table}"
+        f"is the process's `ru_maxrss`, {r['rss_after_imports']:,.0f} MiB of it after the "
+        f"imports, before generation.\n\n{table}"
     )
 
 

@@ -144,7 +144,7 @@ def main(argv: list[str] | None = None) -> int:
         )
     rows.append(
         _row(
-            "`train_scorers` outside its timed phases (rule baseline, grade bands, "
+            "`train_scorers` outside its timed phases (rules, grade bands, "
             "drift reference)",
             trained.train_s - sum(result.timings.values()),
             None,

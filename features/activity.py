@@ -32,7 +32,7 @@ Columns (``T`` an activity type, ``P`` a tracked page, ``w`` a window)
   days since its creation (the inactivity a sales rep sees; NaN when ``created_at`` is unknown);
 * ``days_since_first_activity``: days since the first engagement event, NaN when there was none
   (a missing value rather than a made-up large number: LightGBM routes missing values itself,
-  and the rule baseline does not read it);
+  and the rules do not read it);
 * ``decayed_activity``: sum of ``0.5 ** (age_days / half_life_days)`` over engagement events;
 * ``email_open_rate`` (opens / sent), ``email_click_rate`` (clicks / opens),
   ``webinar_attend_rate`` (attended / registered), over the widest window, clipped to [0, 1]
@@ -57,7 +57,9 @@ from features.firmographic import feature_name
 from features.settings import FeatureSettings
 
 DAY_NS = 86_400 * 10**9
-#: The contract's activity vocabulary (the synthetic world's; exports map their own names).
+#: The contract's activity vocabulary (exports map their own names), defined only here:
+#: pipeline.synth imports it, since features is the lower layer and never imports pipeline. The
+#: order is part of the synthetic world (event type codes), so reordering changes its bytes.
 ACTIVITY_TYPES = ("web_visit", "email_sent", "email_open", "email_click", "email_bounce",
                   "email_unsubscribe", "content_download", "webinar_registered",
                   "webinar_attended", "form_submit", "demo_request", "offline_event",
@@ -93,7 +95,7 @@ class _Events:
 
     pos: np.ndarray  # lead position in lead_ids (int64)
     age: np.ndarray  # as_of - occurred_at in ns (int64, > 0)
-    kind: np.ndarray  # activity type code (int64, index into the vocabulary)
+    type_code: np.ndarray  # activity type (int64, index into the vocabulary)
     page: np.ndarray  # tracked page code for web visits, -1 otherwise (int64)
 
 
@@ -176,17 +178,17 @@ def _seen_events(ids: pd.Index, activities: pd.DataFrame | None, as_of_ns: np.nd
         raise ValueError(f"activities lack column(s): {sorted(missing)}")
     pos = _positions(ids, activities["lead_id"])
     occurred = _ns(activities["occurred_at"])
-    kind = _codes(activities["activity_type"], types)
-    ok = (pos >= 0) & (occurred != _NAT) & (kind >= 0)
+    type_code = _codes(activities["activity_type"], types)
+    ok = (pos >= 0) & (occurred != _NAT) & (type_code >= 0)
     age = np.zeros(len(pos), dtype=np.int64)
     np.subtract(as_of_ns[pos], occurred, out=age, where=ok)
     ok &= age > 0  # strictly before as_of
     page = np.full(len(pos), -1, dtype=np.int64)
     if "web_visit" in types and "detail" in activities and pages:
         # Only web visits name a page: hash their details, not every campaign name.
-        web = ok & (kind == types.index("web_visit"))
+        web = ok & (type_code == types.index("web_visit"))
         page[web] = _codes(activities["detail"][web], pages, lambda v: page_name(v, pages))
-    return _Events(pos[ok], age[ok], kind[ok], page[ok])
+    return _Events(pos[ok], age[ok], type_code[ok], page[ok])
 
 
 def _window_counts(pos: np.ndarray, code: np.ndarray, bucket: np.ndarray, n: int, n_codes: int,
@@ -267,7 +269,7 @@ def build_engagement_features(
     ever = len(edges)
 
     nt = len(types)
-    by_type = (_window_counts(ev.pos, ev.kind, bucket, n, nt, n_buckets) if nt
+    by_type = (_window_counts(ev.pos, ev.type_code, bucket, n, nt, n_buckets) if nt
                else np.zeros((n, 0, n_buckets), dtype=np.int64))
     on_page = ev.page >= 0
     by_page = _window_counts(ev.pos[on_page], ev.page[on_page], bucket[on_page], n,
@@ -295,7 +297,7 @@ def build_engagement_features(
     engaged_type = np.array([t not in NOT_ENGAGEMENT for t in types], dtype=bool)
     negative_page = np.zeros(len(pages) + 1, dtype=bool)  # last slot: code -1, no tracked page
     negative_page[negative] = True
-    engaged = engaged_type[ev.kind] & ~negative_page[ev.page]
+    engaged = engaged_type[ev.type_code] & ~negative_page[ev.page]
     pos_e, age_e = ev.pos[engaged], ev.age[engaged]
     total = np.bincount(pos_e, minlength=n)
     summary["activity_total"] = total

@@ -36,7 +36,7 @@ class FeatureBuilder:
     Attributes
     ----------
     spec_ : FeatureSpec
-        Every output column with its factor, kind, group, dtype, monotone direction, template.
+        Every output column with its factor, measure, group, dtype, monotone direction, template.
     levels_ : dict[str, list[str]]
         Categories of each categorical column (kept levels, then ``"other"``).
     dropped_ : dict[str, str]

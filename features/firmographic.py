@@ -177,8 +177,8 @@ def parse_titles(titles: pd.Series) -> pd.DataFrame:
                         index=titles.index)
 
 
-def _domain_kind(domain: str, free_mail: set[str], competitors: set[str]) -> str:
-    """Kind of one domain; a subdomain inherits its parent's kind (mail.rival.com)."""
+def _domain_type(domain: str, free_mail: set[str], competitors: set[str]) -> str:
+    """Type of one domain; a subdomain inherits its parent's type (mail.rival.com)."""
     parts = domain.split(".")
     suffixes = {".".join(parts[i:]) for i in range(len(parts) - 1)}
     if suffixes & competitors:
@@ -209,8 +209,8 @@ def email_domain_type(emails: pd.Series, free_mail: list[str],
     codes, uniques = pd.factorize(domain, use_na_sentinel=True)
     free_set = {d.casefold() for d in free_mail}
     rival_set = {d.casefold() for d in competitors}
-    kinds = [_domain_kind(str(d), free_set, rival_set) for d in uniques]
-    table = np.array([*kinds, np.nan], dtype=object)  # code -1: not an address
+    types = [_domain_type(str(d), free_set, rival_set) for d in uniques]
+    table = np.array([*types, np.nan], dtype=object)  # code -1: not an address
     return pd.Series(table[codes], index=emails.index, dtype=object)
 
 
@@ -351,10 +351,11 @@ def build_fit_features(leads: pd.DataFrame, settings: FeatureSettings) -> pd.Dat
         frame["department"] = parsed["department"]
         frame["is_student"] = (parsed["seniority"] == "student").astype("float64")
     if s.email_column and s.email_column in leads:
-        kind = email_domain_type(col(s.email_column), s.free_mail_domains, s.competitor_domains)
+        domain_type = email_domain_type(col(s.email_column), s.free_mail_domains,
+                                        s.competitor_domains)
         # No address is not a free-mail address: flags stay 0 rather than NaN.
-        frame["is_free_mail"] = (kind == "free_mail").astype("float64")
-        frame["is_competitor"] = (kind == "competitor").astype("float64")
+        frame["is_free_mail"] = (domain_type == "free_mail").astype("float64")
+        frame["is_competitor"] = (domain_type == "competitor").astype("float64")
     if s.size_column and s.size_column in leads:
         size = to_number(col(s.size_column))
         frame["company_size_band"] = band(size, SIZE_BANDS, upper_inclusive=True)

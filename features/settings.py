@@ -1,7 +1,7 @@
 """Feature settings: the ``features:`` section of a dataset config (frozen, validated once).
 
-``pipeline.data.config`` embeds :class:`FeatureSettings` as the ``features:`` key of the YAML config;
-the feature code receives the typed object and never reads a file. Defaults describe the
+``pipeline.data.config`` embeds :class:`FeatureSettings` as the ``features:`` key of the YAML
+config; the feature code receives the typed object and never reads a file. Defaults describe the
 canonical B2B event export (``job_title``, ``email``, ``employees``, ``annual_revenue`` and an
 activity log); a flat export such as X Education sets ``mode: flat`` and lists its columns.
 """

@@ -1,4 +1,4 @@
-"""Feature spec: every feature column tagged with its business factor, kind, group and template.
+"""Feature spec: every feature column tagged with its business factor, measure, group and template.
 
 Later stages sum explanations per *factor* ("Pricing page interest"), split the fit axis from the
 engagement axis of the grade by *group*, constrain the model by *monotone* direction and voice
@@ -14,10 +14,10 @@ from collections.abc import Iterator, Mapping
 from dataclasses import asdict, dataclass, replace
 from typing import Any, Literal, NamedTuple
 
-Kind = Literal["fit", "engagement", "negative"]
+Measure = Literal["fit", "engagement", "negative"]
 Group = Literal["fit", "engagement"]
 DType = Literal["numeric", "categorical", "boolean"]
-KINDS = ("fit", "engagement", "negative")
+MEASURES = ("fit", "engagement", "negative")
 GROUPS = ("fit", "engagement")
 DTYPES = ("numeric", "categorical", "boolean")
 SPEC_FORMAT = 1
@@ -33,7 +33,7 @@ class FeatureInfo:
         Column name in the feature table.
     factor
         Human-readable business factor it belongs to ("Pricing page interest").
-    kind
+    measure
         What it measures: ``fit``, ``engagement`` or ``negative`` (a signal against buying).
     group
         Which grade axis its points add to: ``fit`` (grade A-D) or ``engagement`` (level 1-4).
@@ -47,7 +47,7 @@ class FeatureInfo:
 
     name: str
     factor: str
-    kind: Kind
+    measure: Measure
     group: Group
     dtype: DType
     monotone: int = 0
@@ -55,8 +55,8 @@ class FeatureInfo:
 
     def __post_init__(self) -> None:
         """Refuse tags outside the contract's vocabularies."""
-        for field, value, allowed in (("kind", self.kind, KINDS), ("group", self.group, GROUPS),
-                                      ("dtype", self.dtype, DTYPES),
+        for field, value, allowed in (("measure", self.measure, MEASURES),
+                                      ("group", self.group, GROUPS), ("dtype", self.dtype, DTYPES),
                                       ("monotone", self.monotone, (-1, 0, 1))):
             if value not in allowed:
                 raise ValueError(f"feature {self.name!r}: {field} {value!r} not in {allowed}")
@@ -178,7 +178,7 @@ class _Entry(NamedTuple):
     """Default tags of one feature (or of one activity type / page over its windows)."""
 
     factor: str
-    kind: Kind
+    measure: Measure
     group: Group
     dtype: DType
     monotone: int
@@ -284,7 +284,7 @@ PAGE_CATALOGUE: dict[str, _Entry] = {
 }
 
 #: Tags of a declared lead column by its role in :class:`~features.settings.FeatureSettings`.
-ROLE_DEFAULTS: dict[str, tuple[Kind, Group, DType, int, str]] = {
+ROLE_DEFAULTS: dict[str, tuple[Measure, Group, DType, int, str]] = {
     "categorical": (_FIT, _FIT, "categorical", 0, "{factor}: {{value}}"),
     "numeric": (_FIT, _FIT, "numeric", 0, "{factor}: {{value:,.4g}}"),
     "boolean": (_FIT, _FIT, "boolean", 0, "{factor}: {{value}}"),
@@ -343,9 +343,9 @@ def describe_feature(
     window = _WINDOW.fullmatch(name)
     if role is not None:
         factor = CATALOGUE[name].factor if name in CATALOGUE else humanize(column or name)
-        kind, group, default_dtype, monotone, template = ROLE_DEFAULTS[role]
+        measure, group, default_dtype, monotone, template = ROLE_DEFAULTS[role]
         template = template.format(factor=factor)
-        entry = _Entry(factor, kind, group, default_dtype, monotone, template)
+        entry = _Entry(factor, measure, group, default_dtype, monotone, template)
     elif name in CATALOGUE:
         entry = CATALOGUE[name]
     elif window is not None:
@@ -371,6 +371,6 @@ def describe_feature(
               or entry.factor)
     template = (factor_templates.get(name) or _longest_prefix(name, factor_templates)
                 or entry.template)
-    info = FeatureInfo(name, factor, entry.kind, entry.group, dtype or entry.dtype,
+    info = FeatureInfo(name, factor, entry.measure, entry.group, dtype or entry.dtype,
                        entry.monotone, template)
     return info if dtype is None or dtype != "categorical" else replace(info, monotone=0)

@@ -57,7 +57,7 @@ def small_world(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def trained(small_world):
-    """Model and rule baseline trained on the small world (config, result, leads, activities)."""
+    """Model and rules trained on the small world (config, result, leads, activities)."""
     from pipeline.data.io import load_dataset
     from pipeline.scorers.rules import load_rules
     from pipeline.stages.train import train_scorers

@@ -1,1 +1,1 @@
-"""batch."""
+"""Batch scoring of any size: the local engine (bounded memory, atomic, resumable) and Spark."""

@@ -4,8 +4,9 @@ How it stays bounded: leads and activities are streamed once (pyarrow record bat
 *buckets* on disk by a stable hash of ``lead_id``, so that each bucket holds a batch-sized set of
 leads together with all of their events (the same co-partitioning the Spark engine does with
 ``cogroup``). Each bucket is then validated, turned into point-in-time features, scored and
-explained by :meth:`pipeline.explain.package.ScoringPackage.score_leads` (the one per-batch function of
-every engine) and appended to a part file. Peak memory is one bucket, whatever the input size.
+explained by :meth:`pipeline.explain.package.ScoringPackage.score_leads` (the one per-batch
+function of every engine) and appended to a part file. Peak memory is one bucket, whatever the
+input size.
 
 How it stays safe: parts and a checkpoint live in ``<output>.parts/``; the output file appears
 only at the end, by an atomic rename. A killed job leaves no output file; ``--resume`` skips the

@@ -1,7 +1,7 @@
 """Batch scoring under PySpark: the local engine's per-bucket function, run per Spark group.
 
-The plan mirrors :func:`pipeline.batch.local.run_score_job` step by step so that both engines give the
-same file for the same input:
+The plan mirrors :func:`pipeline.batch.local.run_score_job` step by step so that both engines give
+the same file for the same input:
 
 1. Spark reads the leads and the activity log (Parquet as stored; CSV with every cell as text,
    empty cells as ``""``, like the local engine's pyarrow reader) and numbers the rows of each
@@ -43,12 +43,12 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
+from pipeline.batch.local import ScoreJob, _assemble, _bucket_of, score_bucket
 from pipeline.data import errors as errors
 from pipeline.data.config import Config
 from pipeline.data.contracts import suggest_column
 from pipeline.data.errors import DataError, LeadScoreError
 from pipeline.explain.package import ScoringPackage
-from pipeline.batch.local import ScoreJob, _assemble, _bucket_of, score_bucket
 
 APP_NAME = "leadscore-score"
 ROW = "__row"
@@ -83,7 +83,7 @@ class WorkerUserError(Exception):
     @classmethod
     def wrap(cls, exc: LeadScoreError) -> WorkerUserError:
         """Encode ``exc`` as one line that survives Spark's exception wrapping."""
-        payload = {"kind": type(exc).__name__, "message": str(exc), "details": exc.details}
+        payload = {"error_class": type(exc).__name__, "message": str(exc), "details": exc.details}
         return cls(USER_ERROR_MARKER + json.dumps(payload))
 
 
@@ -100,10 +100,10 @@ def user_error_in(exc: BaseException, inputs: list[Path | None]) -> LeadScoreErr
             payload, _ = json.JSONDecoder().raw_decode(text[start + len(USER_ERROR_MARKER):])
         except json.JSONDecodeError:
             return None
-        kind = getattr(errors, str(payload.get("kind")), None)
-        if not (isinstance(kind, type) and issubclass(kind, LeadScoreError)):
-            kind = DataError
-        return kind(payload["message"], details=payload.get("details"))
+        error_class = getattr(errors, str(payload.get("error_class")), None)
+        if not (isinstance(error_class, type) and issubclass(error_class, LeadScoreError)):
+            error_class = DataError
+        return error_class(payload["message"], details=payload.get("details"))
     if "MALFORMED_CSV_RECORD" in text or "MALFORMED_RECORD_IN_PARSING" in text:
         named = [p for p in inputs if p is not None and p.resolve().as_uri() in text]
         where = named[0] if named else " / ".join(str(p) for p in inputs if p is not None)
@@ -397,7 +397,7 @@ def _package(digest: str, broadcast) -> ScoringPackage:
 
 def _score(leads, activities, context: _WorkerContext):
     """The scored DataFrame: one Spark group per bucket, through ``score_bucket``."""
-    schema = ", ".join(f"`{name}` {kind}" for name, kind in OUTPUT_TYPES.items())
+    schema = ", ".join(f"`{name}` {dtype}" for name, dtype in OUTPUT_TYPES.items())
     if activities is None:
         def score_leads(key, leads_pdf: pd.DataFrame) -> pd.DataFrame:
             return _score_group(key, leads_pdf, None, context)
@@ -417,8 +417,8 @@ def _score_group(key: tuple, leads_pdf: pd.DataFrame, activities_pdf: pd.DataFra
     """Score one bucket in a Spark worker (the local engine's loop body)."""
     if leads_pdf.empty:
         # Activities whose bucket holds no lead: the local engine skips such a bucket too.
-        return pd.DataFrame({name: pd.Series(dtype=_PANDAS_TYPES[kind])
-                             for name, kind in OUTPUT_TYPES.items()})
+        return pd.DataFrame({name: pd.Series(dtype=_PANDAS_TYPES[dtype])
+                             for name, dtype in OUTPUT_TYPES.items()})
     leads_raw = _source_frame(leads_pdf, context.leads)
     activities_raw = None
     if activities_pdf is not None and len(activities_pdf) and context.activities is not None:

@@ -3,24 +3,53 @@
 from __future__ import annotations
 
 import json
+from typing import TYPE_CHECKING, Annotated
 
-import numpy as np
-import pandas as pd
-from rich.table import Table
+import typer
 
-from pipeline.data.artifacts import Paths
-from pipeline.data.config import Config
+from pipeline.cli.app import ConfigOpt, SetOpt, app, as_of_option, load, paths_of, user_errors
 from pipeline.cli.console import out
-from pipeline.data.errors import DataError
-from pipeline.explain.reasons import band_of, explain, group_points
-from pipeline.explain.package import load_package
+from pipeline.data.errors import ConfigError, DataError
+from pipeline.scorers import kinds
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from pipeline.data.artifacts import Paths
+    from pipeline.data.config import Config
+
+FORMATS = ("table", "json")
+
+
+@app.command()
+@user_errors
+def explain(
+    config: ConfigOpt,
+    lead_id: Annotated[str | None, typer.Option("--lead-id", help="Lead to explain.")] = None,
+    best_open: Annotated[bool, typer.Option(
+        "--best-open", help="Explain the highest-scored open lead.")] = False,
+    scorer: Annotated[str, typer.Option(
+        "--scorer", help=f"Scorer kind: {', '.join(kinds.names())}.")] = kinds.CHALLENGER,
+    as_of: Annotated[str | None, typer.Option("--as-of", help="Score as of (default: the "
+                                                             "data snapshot).")] = None,
+    fmt: Annotated[str, typer.Option("--format", help="table or json.")] = "table",
+    set_: SetOpt = None,
+) -> None:
+    """Why a lead scores what it scores: points per factor, grade, reasons."""
+    cfg = load(config, set_)
+    kind = kinds.get(scorer).name
+    if fmt not in FORMATS:
+        raise ConfigError(f"--format {fmt!r}: use one of {', '.join(FORMATS)}")
+    explain_lead(cfg, paths_of(cfg), kind, lead_id, best_open, as_of, fmt)
 
 
 def _as_of(config: Config, leads: pd.DataFrame, activities, as_of: str | None):
+    import pandas as pd
+
     if config.dataset.mode != "events":
         return None
     if as_of:
-        return pd.Timestamp(as_of)
+        return as_of_option(as_of)
     if config.dataset.snapshot is not None:
         return pd.Timestamp(config.dataset.snapshot)
     from pipeline.data.dataset import data_snapshot
@@ -31,7 +60,13 @@ def _as_of(config: Config, leads: pd.DataFrame, activities, as_of: str | None):
 def explain_lead(config: Config, paths: Paths, kind: str, lead_id: str | None, best_open: bool,
                  as_of: str | None, fmt: str) -> dict:
     """Print (table or JSON) and return the explanation of one lead."""
+    import numpy as np
+    from rich.table import Table
+
     from pipeline.data.io import load_dataset
+    from pipeline.explain.grades import band_of, group_points
+    from pipeline.explain.package import load_package
+    from pipeline.explain.reasons import explain as explain_leads
 
     package = load_package(paths.package(kind))
     package.check_settings(config.features, str(config.source))
@@ -50,7 +85,7 @@ def explain_lead(config: Config, paths: Paths, kind: str, lead_id: str | None, b
     if row.empty:
         raise DataError(f"{config.dataset.leads}: column 'lead_id': no lead {lead_id!r}")
     X = package.features(row, activities, when)
-    expl = explain(package.scorer, X, package.bands, top=3)
+    expl = explain_leads(package.scorer, X, package.grade_cuts, top=3)
     points = expl.points.iloc[0]
     score = int(expl.score[0])
     shares = expl.shares
@@ -61,7 +96,7 @@ def explain_lead(config: Config, paths: Paths, kind: str, lead_id: str | None, b
         values[factor] = _shown(X.iloc[0][best], package.spec[best].dtype)
     fit_pts, eng_pts = group_points(expl.points, package.spec)
     result = {
-        "lead_id": str(lead_id), "scorer": "rules" if kind == "baseline" else "model",
+        "lead_id": str(lead_id), "scorer": kind,
         "as_of": None if when is None else str(when), "score": score,
         "band": str(band_of(np.array([score]), package.score_bands)[0]),
         "grade": str(expl.grade[0]), "engagement_level": int(expl.engagement_level[0]),
@@ -104,6 +139,8 @@ def explain_lead(config: Config, paths: Paths, kind: str, lead_id: str | None, b
 
 
 def _shown(value, dtype: str):
+    import numpy as np
+
     if value is None or (isinstance(value, float) and np.isnan(value)):
         return None
     if dtype == "boolean":
@@ -114,6 +151,8 @@ def _shown(value, dtype: str):
 
 
 def _jsonable(value):
+    import numpy as np
+
     if isinstance(value, float | np.floating):
         return None if np.isnan(value) else round(float(value), 3)
     if value is None or (isinstance(value, float) and np.isnan(value)):

@@ -29,19 +29,9 @@ class Paths:
         """Synthetic inputs (demo only)."""
         return self.root / "data"
 
-    @property
-    def model(self) -> Path:
-        """The LightGBM scoring package."""
-        return self.root / "model.pkl"
-
-    @property
-    def baseline(self) -> Path:
-        """The rule baseline scoring package."""
-        return self.root / "baseline.pkl"
-
     def package(self, kind: str) -> Path:
-        """Package path by kind (``model`` or ``baseline``)."""
-        return self.model if kind == "model" else self.root / f"{kind}.pkl"
+        """The scoring package of one scorer kind (``<kind>.pkl``)."""
+        return self.root / f"{kind}.pkl"
 
     @property
     def split(self) -> Path:

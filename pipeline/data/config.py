@@ -2,8 +2,9 @@
 
 ``configs/base.yaml`` holds the project defaults; a dataset config (``configs/demo.yaml``,
 ``configs/x_education.yaml``) is deep-merged over it. The core receives these typed objects, never
-a dict to dig into. A bad config raises :class:`~pipeline.data.errors.ConfigError` naming the file and
-the dotted key, e.g. ``configs/demo.yaml: split.valid_fraction: Input should be less than 0.5``.
+a dict to dig into. A bad config raises :class:`~pipeline.data.errors.ConfigError` naming the file
+and the dotted key, e.g. ``configs/demo.yaml: split.valid_fraction: Input should be less than
+0.5``.
 """
 
 from __future__ import annotations
@@ -177,7 +178,7 @@ class PromotionConfig(_Frozen):
     """The gate a challenger must pass to become champion."""
 
     auc_tolerance: float = Field(0.005, ge=0)
-    baseline_margin: float = Field(0.01, ge=0)
+    rules_margin: float = Field(0.01, ge=0)
     max_ece: float = Field(0.03, gt=0)
 
 
@@ -290,8 +291,8 @@ class Config(_Frozen):
         return self.mlflow.registered_model or f"leadscore-{self.dataset.name}"
 
     @property
-    def baseline_model_name(self) -> str:
-        """Registered model name of the rule baseline."""
+    def rules_model_name(self) -> str:
+        """Registered model name of the rules."""
         return f"{self.model_name}-rules"
 
     def flat_params(self) -> dict[str, str]:

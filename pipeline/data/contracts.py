@@ -323,14 +323,14 @@ def canonical_activities(
     out = pd.DataFrame(index=raw.index)
     out["lead_id"] = raw[ac.lead_id].astype("string").str.strip().astype(object)
     out["occurred_at"] = _parse_dates(report, file, raw[ac.occurred_at], ac.occurred_at, True)
-    kind = raw[ac.activity_type].astype("string").str.strip()
-    out["activity_type"] = kind.astype(object)
-    report.add(file, ac.activity_type, "empty activity type", kind.isna() | (kind == ""))
+    types = raw[ac.activity_type].astype("string").str.strip()
+    out["activity_type"] = types.astype(object)
+    report.add(file, ac.activity_type, "empty activity type", types.isna() | (types == ""))
     known_types = config.dataset.activity_types
     if known_types:
-        unknown = kind.notna() & (kind != "") & ~kind.isin(known_types)
+        unknown = types.notna() & (types != "") & ~types.isin(known_types)
         if unknown.any():
-            first = str(kind[unknown.to_numpy(dtype=bool)].iloc[0])
+            first = str(types[unknown.to_numpy(dtype=bool)].iloc[0])
             hint = suggest_column(first, known_types).replace("did you mean", "known as")
             report.add(file, ac.activity_type, f"unknown activity type '{first}'{hint}", unknown)
     for role, name in (("detail", ac.detail), ("channel", ac.channel)):

@@ -1,1 +1,1 @@
-"""evaluation."""
+"""Judging scores: metrics with intervals, the leakage audit, drift, plots, and the HTML report."""

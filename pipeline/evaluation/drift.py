@@ -52,20 +52,20 @@ def build_reference(X: pd.DataFrame, probabilities: np.ndarray) -> dict[str, Any
             levels = [str(v) for v in series.astype(object).where(series.notna(), MISSING)
                       .astype(str).value_counts().index]
             counts = _categorical_counts(series, levels)
-            features[column] = {"kind": "categorical", "levels": levels,
+            features[column] = {"dtype": "categorical", "levels": levels,
                                 "expected": (counts / counts.sum()).tolist()}
         else:
             values = series.to_numpy(dtype="float64")
             edges = _numeric_edges(values)
             counts = _numeric_counts(values, edges)
-            features[column] = {"kind": "numeric", "edges": edges,
+            features[column] = {"dtype": "numeric", "edges": edges,
                                 "expected": (counts / counts.sum()).tolist()}
     p = np.asarray(probabilities, dtype="float64")
     edges = _numeric_edges(p)
     counts = _numeric_counts(p, edges)
     sample = np.sort(p)[np.linspace(0, len(p) - 1, min(len(p), 2001)).astype(int)]
     return {"features": features,
-            "score": {"kind": "numeric", "edges": edges, "expected": (counts / counts.sum())
+            "score": {"dtype": "numeric", "edges": edges, "expected": (counts / counts.sum())
                       .tolist()},
             "probabilities": sample.tolist()}
 
@@ -90,7 +90,7 @@ class DriftMonitor:
         self.outcomes: list[pd.DataFrame] = []
 
     def _count(self, name: str, ref: dict[str, Any], values) -> None:
-        if ref["kind"] == "categorical":
+        if ref["dtype"] == "categorical":
             counts = _categorical_counts(pd.Series(values), ref["levels"])
         else:
             counts = _numeric_counts(np.asarray(values, dtype="float64"), ref["edges"])
@@ -116,7 +116,7 @@ class DriftMonitor:
                 continue
             expected = np.asarray(ref["expected"])
             actual = self.counts[name]
-            if ref["kind"] == "categorical" and len(actual) > len(expected):
+            if ref["dtype"] == "categorical" and len(actual) > len(expected):
                 expected = np.append(expected, 0.0)
             value = psi(expected, actual / max(actual.sum(), 1))
             status = "alarm" if value > self.alarm else "warn" if value > self.warn else "ok"

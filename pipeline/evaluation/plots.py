@@ -14,8 +14,10 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
-COLORS = {"model": "#1f6feb", "baseline": "#d97706", "learned_points": "#059669",
-          "oracle": "#6b7280"}
+from pipeline.scorers import kinds  # noqa: E402
+
+# one colour per scorer kind in every plot, the oracle grey; anything else from the tab10 cycle
+COLORS = {**{k.name: k.color for k in kinds.KINDS}, "oracle": kinds.ORACLE_COLOR}
 POSITIVE, NEGATIVE = "#16a34a", "#dc2626"
 
 
@@ -163,3 +165,38 @@ def to_png(fig: Figure) -> bytes:
     fig.savefig(buffer, format="png")
     plt.close(fig)
     return buffer.getvalue()
+
+
+def comparison_figure(table: pd.DataFrame, title: str = "Model vs rules points",
+                      names: tuple[str, str] = (kinds.CHALLENGER, kinds.REFERENCE)) -> Figure:
+    """Grouped horizontal bars of a ``review.compare_points`` table (two scorers per factor).
+
+    Parameters
+    ----------
+    table
+        Output of :func:`compare_points` (columns ``model`` and ``rules``).
+    title
+        Figure title.
+    names
+        The two scorer columns, drawn in their kinds' colours.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        Largest effect on top; model in the report's model colour, rules in its rules colour.
+    """
+    pos = np.arange(len(table))
+    fig, ax = plt.subplots(figsize=(6.5, max(2.5, 0.36 * len(table) + 1.2)), dpi=110)
+    for offset, name in zip((-0.2, 0.2), names, strict=True):
+        ax.barh(pos + offset, table[name].to_numpy(), height=0.4, label=name,
+                color=COLORS[name])
+    ax.set_yticks(pos, [str(i) for i in table.index])
+    ax.invert_yaxis()
+    ax.axvline(0, color="#6b7280", lw=1)
+    ax.grid(axis="x", alpha=0.25)
+    for side in ("top", "right"):
+        ax.spines[side].set_visible(False)
+    ax.set(xlabel="Score points", title=title)
+    ax.legend(frameon=False, loc="best")
+    fig.tight_layout()
+    return fig

@@ -6,7 +6,7 @@ return, so every table and figure it shows is made (and unit-tested) here, from 
 lead: the points, grades and reasons are read back from ``test_scores.parquet`` exactly as the
 report shows them, so notebook and report can never disagree.
 
-Scorers are named as analysts know them: ``model`` (LightGBM) and ``rules`` (the rule baseline,
+Scorers are named as analysts know them: ``model`` (LightGBM) and ``rules`` (the rules,
 whose files and columns say ``baseline``).
 """
 
@@ -26,16 +26,17 @@ from matplotlib.figure import Figure
 
 from pipeline.data.artifacts import Paths
 from pipeline.data.errors import DataError, ModelError
-from pipeline.explain.reasons import factor_groups
-from pipeline.explain.package import ScoringPackage, load_package
-from pipeline.evaluation.plots import COLORS, waterfall_figure
+from pipeline.evaluation.plots import comparison_figure, waterfall_figure  # noqa: F401
 from pipeline.evaluation.report import METRIC_ROWS, example_leads, points_of
+from pipeline.explain.grades import factor_groups
+from pipeline.explain.package import ScoringPackage, load_package
+from pipeline.scorers import kinds
 
 ENV_ARTIFACTS = "LEADSCORE_ARTIFACTS"
 ENV_CONFIG = "LEADSCORE_CONFIG"
 
-#: Analyst-facing scorer name -> prefix of its columns in ``test_scores.parquet``.
-SCORERS = {"model": "model", "rules": "baseline"}
+#: The two scorers an analyst compares side by side: the challenger and the team's rules.
+SCORERS = (kinds.CHALLENGER, kinds.REFERENCE)
 
 #: Named grade / engagement-level patterns: (grades, engagement levels). Grade A is the best fit,
 #: engagement level 1 the most engaged.
@@ -50,9 +51,10 @@ _LOWER_IS_BETTER = {"brier", "log_loss", "ece"}
 
 
 def _prefix(scorer: str) -> str:
-    if scorer not in SCORERS:
-        raise ValueError(f"scorer {scorer!r}: use one of {sorted(SCORERS)}")
-    return SCORERS[scorer]
+    """Prefix of a scorer's columns in ``test_scores.parquet`` (its kind's name)."""
+    if scorer not in kinds.names():
+        raise ValueError(f"scorer {scorer!r}: use one of {', '.join(kinds.names())}")
+    return scorer
 
 
 def project_root(start: str | Path | None = None) -> Path:
@@ -124,27 +126,31 @@ class Run:
     ----------
     root
         The artifacts folder.
-    model, baseline
-        The scoring packages (LightGBM model and rule baseline).
+    packages
+        The scoring package of every kind, by kind name.
     test_scores
         One row per test lead: label ``y``, each scorer's score, grade, engagement level,
         band, reasons and ``<scorer>_points::<factor>`` columns.
     metrics
-        ``metrics.json``: per scorer (``model``, ``baseline``, maybe ``oracle``) and ``split``.
+        ``metrics.json``: per scorer kind (maybe ``oracle`` too) and ``split``.
     config
         The dataset config (``pipeline.data.config.Config``) when one was given.
     """
 
     root: Path
-    model: ScoringPackage
-    baseline: ScoringPackage
+    packages: dict[str, ScoringPackage]
     test_scores: pd.DataFrame
     metrics: dict[str, Any]
     config: Any = None
 
     def package(self, scorer: str) -> ScoringPackage:
-        """The package of ``model`` or ``rules``."""
-        return self.model if _prefix(scorer) == "model" else self.baseline
+        """The package of one scorer kind."""
+        return self.packages[_prefix(scorer)]
+
+    @property
+    def spec(self):
+        """The feature spec every package shares (one feature builder per run)."""
+        return next(iter(self.packages.values())).spec
 
 
 def load_run(artifacts: str | Path, config: str | Path | None = None) -> Run:
@@ -172,18 +178,19 @@ def load_run(artifacts: str | Path, config: str | Path | None = None) -> Run:
     for path in (paths.test_scores, paths.metrics):
         if not path.is_file():
             raise ModelError(f"{path}: not found (run `leadscore train` with evaluation first)")
-    model, baseline = load_package(paths.model), load_package(paths.baseline)
+    packages = {name: load_package(paths.package(name)) for name in kinds.names()
+                if paths.package(name).is_file()}
     cfg = None
     if config is not None:
         from pipeline.data.config import load_config
 
         cfg = load_config(config)
-        for package in (model, baseline):
+        for package in packages.values():
             package.check_settings(cfg.features, str(config))
     test_scores = pd.read_parquet(paths.test_scores)
     test_scores["lead_id"] = test_scores["lead_id"].astype(str)
     metrics = json.loads(paths.metrics.read_text())
-    return Run(paths.root, model, baseline, test_scores, metrics, cfg)
+    return Run(paths.root, packages, test_scores, metrics, cfg)
 
 
 def package_summary(run: Run) -> pd.DataFrame:
@@ -207,8 +214,8 @@ def package_summary(run: Run) -> pd.DataFrame:
             "scorer": type(package.scorer).__name__,
             "calibration": str(package.metadata.get("calibration", "")),
             "business factors": str(len(package.spec.factors)),
-            "fit points for grade A / B / C": cuts(package.bands.fit_cuts),
-            "engagement points for level 1 / 2 / 3": cuts(package.bands.engagement_cuts),
+            "fit points for grade A / B / C": cuts(package.grade_cuts.fit_cuts),
+            "engagement points for level 1 / 2 / 3": cuts(package.grade_cuts.engagement_cuts),
             "score bands (lowest score)": ", ".join(
                 f"{name} {low}" for name, low in package.score_bands.items()),
         }
@@ -234,13 +241,14 @@ def metrics_table(metrics: Mapping[str, Any], formatted: bool = True) -> pd.Data
     """
     rows = []
     for label, key, fmt in METRIC_ROWS:
-        values = {name: metrics.get(prefix, {}).get(key) for name, prefix in SCORERS.items()}
+        values = {name: metrics.get(name, {}).get(key) for name in SCORERS}
         if all(v is None for v in values.values()):
             continue
         better = ""
-        if all(v is not None for v in values.values()) and values["model"] != values["rules"]:
-            model_wins = (values["model"] < values["rules"]) == (key in _LOWER_IS_BETTER)
-            better = "model" if model_wins else "rules"
+        challenger, reference = (values[name] for name in SCORERS)
+        if challenger is not None and reference is not None and challenger != reference:
+            challenger_wins = (challenger < reference) == (key in _LOWER_IS_BETTER)
+            better = SCORERS[0] if challenger_wins else SCORERS[1]
         if formatted:
             values = {n: "" if v is None else fmt.format(v) for n, v in values.items()}
         rows.append({"metric": label, **values, "better": better})
@@ -273,14 +281,16 @@ def pick_lead(test_scores: pd.DataFrame, which: str = "disagreement") -> str:
     return str(test_scores["lead_id"].iloc[examples[which]])
 
 
-def lead_points(test_scores: pd.DataFrame, lead_id: str, scorer: str = "model") -> pd.Series:
+def lead_points(test_scores: pd.DataFrame, lead_id: str,
+                scorer: str = kinds.CHALLENGER) -> pd.Series:
     """Score points per business factor of one lead (they add up to score minus base score)."""
     row = lead_row(test_scores, lead_id)
     points = points_of(test_scores.loc[[row.name]], _prefix(scorer)).iloc[0]
     return points.rename(f"{scorer} points")
 
 
-def lead_summary(test_scores: pd.DataFrame, lead_id: str, scorer: str = "model") -> dict[str, Any]:
+def lead_summary(test_scores: pd.DataFrame, lead_id: str,
+                 scorer: str = kinds.CHALLENGER) -> dict[str, Any]:
     """Score, band, grade, engagement level, outcome and reasons of one lead.
 
     Returns
@@ -302,7 +312,8 @@ def lead_summary(test_scores: pd.DataFrame, lead_id: str, scorer: str = "model")
     }
 
 
-def lead_waterfall(test_scores: pd.DataFrame, lead_id: str, scorer: str = "model") -> Figure:
+def lead_waterfall(test_scores: pd.DataFrame, lead_id: str,
+                   scorer: str = kinds.CHALLENGER) -> Figure:
     """The lead's waterfall: from the base score to its score, one bar per factor.
 
     Parameters
@@ -331,7 +342,7 @@ def find_leads(
     grades: Sequence[str] | None = None,
     levels: Sequence[int] | None = None,
     reason: str | None = None,
-    scorer: str = "model",
+    scorer: str = kinds.CHALLENGER,
 ) -> pd.DataFrame:
     """Test leads by grade, engagement level and/or the text of their reasons, best score first.
 
@@ -382,7 +393,7 @@ def find_leads(
 
 
 def leads_by_pattern(test_scores: pd.DataFrame, pattern: str,
-                     scorer: str = "model") -> pd.DataFrame:
+                     scorer: str = kinds.CHALLENGER) -> pd.DataFrame:
     """Test leads of a named pattern from :data:`PATTERNS`, e.g. ``"high fit, low engagement"``.
 
     Returns
@@ -396,7 +407,7 @@ def leads_by_pattern(test_scores: pd.DataFrame, pattern: str,
     return find_leads(test_scores, grades=grades, levels=levels, scorer=scorer)
 
 
-def pattern_summary(test_scores: pd.DataFrame, scorer: str = "model") -> pd.DataFrame:
+def pattern_summary(test_scores: pd.DataFrame, scorer: str = kinds.CHALLENGER) -> pd.DataFrame:
     """Size and conversion rate of each named pattern (how much each cell of the grid matters).
 
     Returns
@@ -429,7 +440,7 @@ def compare_points(test_scores: pd.DataFrame, lead_id: str, spec: Any = None,
     lead_id
         A test lead.
     spec
-        Feature spec (``run.model.spec``); when given, a ``group`` column says whether the
+        Feature spec (``run.spec``); when given, a ``group`` column says whether the
         factor counts towards the fit grade or the engagement level.
     top
         Keep the factors with the largest points under either scorer; None keeps all.
@@ -448,44 +459,10 @@ def compare_points(test_scores: pd.DataFrame, lead_id: str, spec: Any = None,
         table = table.head(top)
     # rounded before differencing so that the three shown columns add up
     table = table.round(1)
-    table["difference"] = (table["model"] - table["rules"]).round(1)
+    challenger, reference = SCORERS
+    table["difference"] = (table[challenger] - table[reference]).round(1)
     table.index.name = "factor"
     if spec is not None:
         groups = factor_groups(spec)
         table["group"] = [groups.get(f, "") for f in table.index]
     return table
-
-
-def comparison_figure(table: pd.DataFrame, title: str = "Model vs rules points") -> Figure:
-    """Grouped horizontal bars of a :func:`compare_points` table (model and rules per factor).
-
-    Parameters
-    ----------
-    table
-        Output of :func:`compare_points` (columns ``model`` and ``rules``).
-    title
-        Figure title.
-
-    Returns
-    -------
-    matplotlib.figure.Figure
-        Largest effect on top; model in the report's model colour, rules in its rules colour.
-    """
-    import matplotlib.pyplot as plt
-
-    pos = np.arange(len(table))
-    fig, ax = plt.subplots(figsize=(6.5, max(2.5, 0.36 * len(table) + 1.2)), dpi=110)
-    ax.barh(pos - 0.2, table["model"].to_numpy(), height=0.4, label="model",
-            color=COLORS["model"])
-    ax.barh(pos + 0.2, table["rules"].to_numpy(), height=0.4, label="rules",
-            color=COLORS["baseline"])
-    ax.set_yticks(pos, [str(i) for i in table.index])
-    ax.invert_yaxis()
-    ax.axvline(0, color="#6b7280", lw=1)
-    ax.grid(axis="x", alpha=0.25)
-    for side in ("top", "right"):
-        ax.spines[side].set_visible(False)
-    ax.set(xlabel="Score points", title=title)
-    ax.legend(frameon=False, loc="best")
-    fig.tight_layout()
-    return fig

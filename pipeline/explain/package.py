@@ -1,4 +1,4 @@
-"""The scoring package: feature builder + scorer + calibrator + grade bands travel as one object.
+"""The scoring package: feature builder + scorer + calibrator + grade cuts travel as one object.
 
 What training fits is exactly what batch scoring, the REST server and the notebook run, so there
 is no train/serve skew. :meth:`ScoringPackage.score_leads` is the one per-batch function: the
@@ -18,7 +18,8 @@ import numpy as np
 import pandas as pd
 
 from pipeline.data.errors import ModelError
-from pipeline.explain.reasons import GradeBands, band_of, explain, group_points
+from pipeline.explain.grades import GradeCuts, band_of, group_points
+from pipeline.explain.reasons import explain
 from pipeline.scorers.base import BaseScorer
 
 PACKAGE_FORMAT = 1
@@ -44,7 +45,7 @@ class ScoringPackage:
     mode: str
     builder: Any  # features.build.FeatureBuilder (fitted)
     scorer: BaseScorer
-    bands: GradeBands
+    grade_cuts: GradeCuts
     score_bands: dict[str, int]
     top_reasons: int = 3
     settings_hash: str = ""
@@ -111,7 +112,7 @@ class ScoringPackage:
         out["status"] = np.where(why != "", DISQUALIFIED, ACTIVE)
         out["status_reason"] = why
         if explain_leads:
-            expl = explain(self.scorer, X, self.bands, top=self.top_reasons)
+            expl = explain(self.scorer, X, self.grade_cuts, top=self.top_reasons)
             out["grade"] = expl.grade
             out["engagement_level"] = expl.engagement_level
             for k in range(1, 4):

@@ -1,11 +1,11 @@
-"""Explanations in score points: per-factor points, fit grade, engagement level and reasons.
+"""Reasons: each lead's per-factor score points and the sentences that voice the largest ones.
 
-Any :class:`~pipeline.scorers.base.BaseScorer` goes through the same code: its per-feature raw shares
-(TreeSHAP log-odds for the model, rule points for the baseline) are summed per business factor
-and moved into score points by :func:`pipeline.scorers.scaling.shares_to_points`, so that for every lead
-``base_score + sum(points) = score`` within the 0.5 of rounding. The fit factors' points make the
-grade (A-D), the engagement factors' points the engagement level (1-4), with cut points learned on
-the training leads and stored with the model. Reasons are sentences from the feature spec's
+Any :class:`~pipeline.scorers.base.BaseScorer` goes through the same code: its per-feature raw
+shares (TreeSHAP log-odds for the model, rule points for the rules) are summed per business factor
+and moved into score points by :func:`pipeline.scorers.scaling.shares_to_points`, so that for every
+lead ``base_score + sum(points) = score`` within the 0.5 of rounding. The fit factors' points make
+the grade (A-D), the engagement factors' points the engagement level (1-4), with cut points learned
+on the training leads and stored with the model. Reasons are sentences from the feature spec's
 templates filled with the lead's own values.
 """
 
@@ -17,73 +17,8 @@ import numpy as np
 import pandas as pd
 
 from features.spec import FeatureSpec
+from pipeline.explain.grades import GradeCuts, group_points
 from pipeline.scorers.base import BaseScorer
-
-GRADES = ("A", "B", "C", "D")
-LEVELS = (1, 2, 3, 4)
-
-
-def factor_groups(spec: FeatureSpec) -> dict[str, str]:
-    """Group (fit / engagement) of each factor: the group of its first feature."""
-    groups: dict[str, str] = {}
-    for info in spec.features:
-        groups.setdefault(info.factor, info.group)
-    return groups
-
-
-@dataclass(frozen=True)
-class GradeBands:
-    """Cut points on fit points (grade A-D) and engagement points (level 1-4), best first."""
-
-    fit_cuts: tuple[float, ...]
-    engagement_cuts: tuple[float, ...]
-
-    @classmethod
-    def fit(
-        cls,
-        fit_points: np.ndarray,
-        engagement_points: np.ndarray,
-        grade_quantiles: list[float],
-        engagement_quantiles: list[float],
-    ) -> GradeBands:
-        """Learn the cut points as quantiles of the training leads' points."""
-        return cls(
-            tuple(float(np.quantile(fit_points, q)) for q in sorted(grade_quantiles, reverse=True)),
-            tuple(float(np.quantile(engagement_points, q))
-                  for q in sorted(engagement_quantiles, reverse=True)),
-        )
-
-    def grade(self, fit_points: np.ndarray) -> np.ndarray:
-        """A (best) .. D for each lead."""
-        index = np.searchsorted(-np.asarray(self.fit_cuts), -np.asarray(fit_points), side="right")
-        return np.asarray(GRADES)[index]
-
-    def level(self, engagement_points: np.ndarray) -> np.ndarray:
-        """1 (most engaged) .. 4 for each lead."""
-        index = np.searchsorted(-np.asarray(self.engagement_cuts), -np.asarray(engagement_points),
-                                side="right")
-        return np.asarray(LEVELS)[index]
-
-    def to_dict(self) -> dict[str, list[float]]:
-        """JSON-able form (stored with the model)."""
-        return {"fit_cuts": list(self.fit_cuts), "engagement_cuts": list(self.engagement_cuts)}
-
-
-def group_points(points: pd.DataFrame, spec: FeatureSpec) -> tuple[np.ndarray, np.ndarray]:
-    """Sum of fit-factor points and of engagement-factor points per lead."""
-    groups = factor_groups(spec)
-    fit_cols = [c for c in points.columns if groups.get(c) == "fit"]
-    eng_cols = [c for c in points.columns if groups.get(c) == "engagement"]
-    return points[fit_cols].sum(axis=1).to_numpy(), points[eng_cols].sum(axis=1).to_numpy()
-
-
-def band_of(scores: np.ndarray, bands: dict[str, int]) -> np.ndarray:
-    """Band name (e.g. hot / warm / cold) of each score; ``bands`` maps name -> lowest score."""
-    ordered = sorted(bands.items(), key=lambda kv: -kv[1])
-    out = np.full(len(scores), ordered[-1][0], dtype=object)
-    for name, low in reversed(ordered):
-        out[np.asarray(scores) >= low] = name
-    return out
 
 
 def _format(template: str, value: object) -> str:
@@ -180,7 +115,7 @@ def reason_texts(
 def explain(
     scorer: BaseScorer,
     X: pd.DataFrame,
-    bands: GradeBands,
+    grade_cuts: GradeCuts,
     top: int = 3,
 ) -> Explanation:
     """Factor points, grade, engagement level and reasons for each lead of ``X``."""
@@ -193,7 +128,7 @@ def explain(
         shares=shares,
         base_score=base_score,
         score=score,
-        grade=bands.grade(fit_pts),
-        engagement_level=bands.level(eng_pts),
+        grade=grade_cuts.grade(fit_pts),
+        engagement_level=grade_cuts.level(eng_pts),
         reasons=reason_texts(points, shares, X, scorer.spec, top),
     )

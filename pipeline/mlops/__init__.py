@@ -1,1 +1,1 @@
-"""mlops."""
+"""The edges to MLflow: tracking runs, the registry with its promotion gate, pyfunc serving."""

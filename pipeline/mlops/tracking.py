@@ -1,9 +1,10 @@
-"""MLflow: one tracked run per training, models in the registry, the champion/challenger gate.
+"""MLflow tracking: one run per training with a child run per scorer kind, models registered.
 
 The tracking URI is set here, called from the CLI entry, never at import: ``MLFLOW_TRACKING_URI``
 from the environment wins (a team server), otherwise the config's embedded default
 ``sqlite:///artifacts/mlflow.db`` with artifacts under ``artifacts/mlruns``. The registry uses
-aliases (``challenger``, ``champion``), not the deprecated stages.
+aliases (``challenger``, ``champion``), not the deprecated stages; the aliases and the promotion
+gate are in :mod:`pipeline.mlops.registry`.
 """
 
 from __future__ import annotations
@@ -20,10 +21,10 @@ from typing import Any
 
 import pandas as pd
 
-from pipeline.data.config import Config, PromotionConfig
-from pipeline.data.errors import ModelError
+from pipeline.data.config import Config
+from pipeline.mlops.registry import CHALLENGER
+from pipeline.scorers import kinds
 
-CHAMPION, CHALLENGER = "champion", "challenger"
 TRACKED_PACKAGES = ("lightgbm", "scikit-learn", "pandas", "numpy", "mlflow", "shap", "optuna")
 # URIs this module handed to mlflow.set_tracking_uri, which exports them as MLFLOW_TRACKING_URI:
 # seeing one of them in the environment later does not mean the user set it.
@@ -186,16 +187,15 @@ def _requirements() -> list[str]:
 
 @dataclass
 class LoggedRun:
-    """Identifiers of a logged training run."""
+    """Identifiers of a logged training run: its id and the version registered per kind."""
 
     run_id: str
-    model_version: str | None
-    baseline_version: str | None
+    versions: dict[str, str]
 
 
 def log_training(config: Config, result, paths, leads: pd.DataFrame,
                  activities: pd.DataFrame | None, register: bool = True) -> LoggedRun:
-    """One parent run per training; a child run per scorer with its model and metrics."""
+    """One parent run per training; a child run per scorer kind with its model and metrics."""
     import mlflow
     from mlflow import MlflowClient
 
@@ -207,124 +207,39 @@ def log_training(config: Config, result, paths, leads: pd.DataFrame,
         **package_versions(),
     }
     client = MlflowClient()
-    versions: dict[str, str | None] = {"model": None, "baseline": None}
+    versions: dict[str, str] = {}
     with mlflow.start_run(run_name=f"train-{config.dataset.name}", tags=tags) as parent:
         params = config.flat_params()
         mlflow.log_params({k[:250]: v[:6000] for k, v in params.items()})
         mlflow.log_dict(config.model_dump(mode="json"), "config.json")
         mlflow.log_metrics(numeric_metrics(result.metrics.get("split", {}), "split."))
-        for artifact in (paths.metrics, paths.audit, paths.report):
+        for artifact in (paths.metrics, paths.audit, paths.report, paths.split):
             if Path(artifact).is_file():
                 mlflow.log_artifact(str(artifact))
         if paths.plots.is_dir():
             mlflow.log_artifacts(str(paths.plots), "plots")
-        for kind, package in result.packages.items():
-            registered = registered_name(config, kind)
-            with mlflow.start_run(run_name=kind, nested=True, tags={**tags, "scorer": kind}):
-                if kind == "model":
-                    # A per-segment model logs its global model's parameters and its choices.
-                    lightgbm = getattr(package.scorer, "global_", package.scorer)
-                    mlflow.log_params({f"lightgbm.{k}": str(v) for k, v in
-                                       lightgbm.lightgbm_params().items()})
-                    selection = getattr(package.scorer, "selection_", None)
-                    if selection is not None:
-                        mlflow.log_dict(selection.to_dict("records"), "segments.json")
-                mlflow.log_metrics(numeric_metrics(result.metrics[kind]))
-                if kind == "learned_points":
-                    # A points table ships as its rules file (leadscore points), not as a model.
-                    mlflow.log_dict(package.scorer.book.model_dump(mode="json"),
-                                    "learned_points.json")
+        for kind in kinds.KINDS:
+            package = result.packages[kind.name]
+            registered = kind.registered_name(config)
+            with mlflow.start_run(run_name=kind.name, nested=True,
+                                  tags={**tags, "scorer": kind.name}):
+                mlflow.log_params(package.scorer.tracking_params())
+                for name, table in package.scorer.tracking_tables().items():
+                    mlflow.log_dict(table, name)
+                mlflow.log_metrics(numeric_metrics(result.metrics[kind.name]))
+                if registered is None:
                     continue
                 example = _input_example(package, leads, activities, config.dataset.pii,
                                          config.features.email_column)
-                info = log_package(package, kind, registered if register else None, example)
+                info = log_package(package, kind.name, registered if register else None,
+                                   example)
                 if register and info.registered_model_version is not None:
                     version = str(info.registered_model_version)
                     client.set_registered_model_alias(registered, CHALLENGER, version)
                     client.set_model_version_tag(registered, version, "run_id",
                                                  parent.info.run_id)
-                    versions[kind] = version
-    return LoggedRun(parent.info.run_id, versions["model"], versions["baseline"])
-
-
-def registered_name(config, kind: str) -> str:
-    """Registry name of the model (``model``) and of the rule baseline (``baseline``)."""
-    return config.model_name if kind == "model" else config.baseline_model_name
-
-
-def model_uri(name: str, alias: str) -> str:
-    """``models:/<name>@<alias>``."""
-    return f"models:/{name}@{alias}"
-
-
-def alias_version(name: str, alias: str) -> str | None:
-    """Version number behind an alias, or None."""
-    from mlflow import MlflowClient
-    from mlflow.exceptions import MlflowException
-
-    try:
-        return str(MlflowClient().get_model_version_by_alias(name, alias).version)
-    except MlflowException:
-        return None
-
-
-def load_registered_package(uri: str):
-    """The ScoringPackage inside a logged pyfunc model (``models:/...`` or ``runs:/...``)."""
-    import mlflow
-    from mlflow.exceptions import MlflowException
-
-    from pipeline.explain.package import load_package
-
-    try:
-        local = mlflow.artifacts.download_artifacts(artifact_uri=uri)
-    except (MlflowException, OSError) as exc:
-        raise ModelError(f"{uri}: cannot load model ({str(exc).splitlines()[0]})") from None
-    path = Path(local) / "artifacts" / "package.pkl"
-    return load_package(path)
-
-
-@dataclass(frozen=True)
-class GateDecision:
-    """Outcome of the promotion gate with the figures behind it."""
-
-    promote: bool
-    reasons: tuple[str, ...]
-    figures: dict[str, float]
-
-    def summary(self) -> str:
-        """One line for the console and the registry tag."""
-        verdict = "PROMOTE" if self.promote else "KEEP CHAMPION"
-        return f"{verdict}: " + "; ".join(self.reasons)
-
-
-def gate(challenger: dict[str, float], champion: dict[str, float] | None,
-         baseline: dict[str, float], rules: PromotionConfig) -> GateDecision:
-    """Apply the promotion rules to test metrics measured on the same leads.
-
-    A challenger is promoted only if its AUC is at least the champion's minus the tolerance, it
-    beats the rule baseline's AUC by the margin, and its ECE is under the limit.
-    """
-    reasons, ok = [], True
-    figures = {"challenger_auc": challenger["roc_auc"], "challenger_ece": challenger["ece"],
-               "baseline_auc": baseline["roc_auc"]}
-    if champion is not None:
-        figures["champion_auc"] = champion["roc_auc"]
-        floor = champion["roc_auc"] - rules.auc_tolerance
-        passed = challenger["roc_auc"] >= floor
-        ok &= passed
-        reasons.append(f"AUC {challenger['roc_auc']:.4f} {'>=' if passed else '<'} champion "
-                       f"{champion['roc_auc']:.4f} - {rules.auc_tolerance}")
-    else:
-        reasons.append("no champion yet")
-    need = baseline["roc_auc"] + rules.baseline_margin
-    passed = challenger["roc_auc"] >= need
-    ok &= passed
-    reasons.append(f"AUC {challenger['roc_auc']:.4f} {'>=' if passed else '<'} rules "
-                   f"{baseline['roc_auc']:.4f} + {rules.baseline_margin}")
-    passed = challenger["ece"] <= rules.max_ece
-    ok &= passed
-    reasons.append(f"ECE {challenger['ece']:.4f} {'<=' if passed else '>'} {rules.max_ece}")
-    return GateDecision(bool(ok), tuple(reasons), figures)
+                    versions[kind.name] = version
+    return LoggedRun(parent.info.run_id, versions)
 
 
 def log_evaluation(run_id: str, metrics: dict[str, Any], paths) -> None:
@@ -335,8 +250,7 @@ def log_evaluation(run_id: str, metrics: dict[str, Any], paths) -> None:
     client = MlflowClient()
     with mlflow.start_run(run_id=run_id):
         mlflow.log_metrics(numeric_metrics({k: v for k, v in metrics.items()
-                                            if k in ("model", "baseline", "oracle",
-                                                     "learned_points")}))
+                                            if k in (*kinds.names(), "oracle")}))
         for artifact in (paths.metrics, paths.test_scores_public, paths.audit):
             if Path(artifact).is_file():
                 mlflow.log_artifact(str(artifact))

@@ -1,11 +1,16 @@
-"""The contract both scorers share: additive raw value -> calibrated probability -> 0-100 score.
+"""The contract every scorer shares: additive raw value -> calibrated probability -> 0-100 score.
 
-Evaluation, explanation, tracking and batch scoring only talk to :class:`BaseScorer`; they never
-ask which scorer they hold. A subclass supplies ``_fit_raw`` (learn the additive raw model from
-the training rows), ``decision_function`` (raw value per lead) and ``contributions`` (each
-feature's raw share plus the raw value of the average lead, exactly adding up to
-``decision_function``). The base class fits the calibrator on the validation rows and turns shares
-into score points per factor with :func:`pipeline.scorers.scaling.shares_to_points`.
+Evaluation, explanation, tracking and batch scoring only talk to :class:`BaseScorer` and to the
+kinds table (:mod:`pipeline.scorers.kinds`); they never ask which scorer they hold. A subclass
+supplies ``_fit_raw`` (learn the additive raw model from the training rows),
+``decision_function`` (raw value per lead) and ``contributions`` (each feature's raw share plus
+the raw value of the average lead, exactly adding up to ``decision_function``). The base class
+fits the calibrator on the validation rows and turns shares into score points per factor with
+:func:`pipeline.scorers.scaling.shares_to_points`.
+
+What differs between scorers beyond that (what training prints, what tracking logs, a per-segment
+breakdown, a tunable search space, a points table) is asked through the hooks at the end of the
+class, each with a neutral default, so that no caller needs to know the scorer's class.
 """
 
 from __future__ import annotations
@@ -26,20 +31,20 @@ class BaseScorer(BaseEstimator):
     ``calibration_methods``, ``cv_folds`` and ``random_state`` as parameters.
     """
 
-    kind = "base"
 
     def fit(
         self, X: pd.DataFrame, y: pd.Series, X_valid: pd.DataFrame, y_valid: pd.Series,
-        calibrator: Calibrator | None = None,
+        calibrator: Calibrator | None = None, **fit_params,
     ) -> BaseScorer:
         """Fit the raw model on the training rows and the calibrator on the validation rows.
 
         ``calibrator``: an already fitted one to use instead (a model refined from another one
-        shares its raw space, hence its calibrator).
+        shares its raw space, hence its calibrator). ``fit_params`` go to the raw fit (e.g. the
+        tuner's pruning callbacks).
         """
         self._check_columns(X)
         self._check_columns(X_valid)
-        self._fit_raw(X, np.asarray(y), X_valid, np.asarray(y_valid))
+        self._fit_raw(X, np.asarray(y), X_valid, np.asarray(y_valid), **fit_params)
         self.calibrator_ = calibrator or Calibrator(
             methods=self.calibration_methods, cv_folds=self.cv_folds,
             random_state=self.random_state,
@@ -56,7 +61,7 @@ class BaseScorer(BaseEstimator):
                              f"unexpected {extra}")
 
     # -- to be supplied by subclasses -----------------------------------------------------------
-    def _fit_raw(self, X, y, X_valid, y_valid) -> None:  # pragma: no cover - abstract
+    def _fit_raw(self, X, y, X_valid, y_valid, **fit_params) -> None:  # pragma: no cover
         raise NotImplementedError
 
     def decision_function(self, X: pd.DataFrame) -> np.ndarray:  # pragma: no cover - abstract
@@ -111,6 +116,43 @@ class BaseScorer(BaseEstimator):
         out = pd.DataFrame(points, index=X.index, columns=factor_shares.columns)
         out.attrs["base_score"] = self.base_score_
         return out
+
+    # -- hooks: what callers may ask of any scorer (neutral defaults) ---------------------------
+    def training_lines(self) -> list[str]:
+        """Progress lines about what the fit chose (printed by ``train``)."""
+        return []
+
+    def notes(self) -> list[str]:
+        """Caveats of the fit, kept in metrics.json and the report."""
+        return []
+
+    def fit_metrics(self) -> dict[str, float]:
+        """Numbers about the fit itself (e.g. boosting rounds), merged into its metrics."""
+        return {}
+
+    def tracking_params(self) -> dict[str, str]:
+        """Parameters logged to MLflow for this scorer."""
+        return {}
+
+    def tracking_tables(self) -> dict[str, object]:
+        """JSON-able tables logged to MLflow beside the scorer (file name -> content)."""
+        return {}
+
+    def segment_view(self, X: pd.DataFrame) -> tuple[np.ndarray, dict[str, np.ndarray],
+                                                     dict[str, str]] | None:
+        """Per-segment breakdown: (segment of each lead, extra probabilities by name, which
+        model each segment uses), or ``None`` for a scorer without segments."""
+        return None
+
+    def tuning_target(self) -> BaseScorer | None:
+        """The estimator whose parameters ``leadscore tune`` searches (``None``: not tunable)."""
+        return None
+
+    def points_book(self):
+        """The points table a CRM can run (a :class:`~pipeline.scorers.rules.RulesBook`), if
+        this scorer is one."""
+        return None
+
 
 def factor_sum(shares: pd.DataFrame, spec: FeatureSpec) -> pd.DataFrame:
     """Sum per-feature columns into per-factor columns, in the spec's factor order."""

@@ -1,13 +1,12 @@
 """Calibrators from a scorer's additive raw value to a conversion probability.
 
-Both candidates are fitted on the validation split only (never train, never test) and are
-monotone and continuous in the raw value, which the factor-point rule in
-:mod:`pipeline.scorers.scaling` needs: *centred* isotonic regression (scikit-learn's pool-adjacent-violators
-fit, then linear interpolation between the centres of its constant blocks, Oron & Flournoy 2017:
-scikit-learn's own interpolation runs between block *edges*, which turns each block boundary into
-a near-vertical step) and sigmoid (Platt) scaling. The winner is the
-lower Brier score *cross-validated within the valid split*: judged on the rows it was fitted on,
-isotonic would always win by overfitting.
+Both candidates are fitted on the validation split only (never train, never test) and are monotone
+and continuous in the raw value, which the factor-point rule in :mod:`pipeline.scorers.scaling`
+needs: *centred* isotonic regression (scikit-learn's pool-adjacent-violators fit, then linear
+interpolation between the centres of its constant blocks, Oron & Flournoy 2017: scikit-learn's own
+interpolation runs between block *edges*, which turns each block boundary into a near-vertical
+step) and sigmoid (Platt) scaling. The winner is the lower Brier score *cross-validated within the
+valid split*: judged on the rows it was fitted on, isotonic would always win by overfitting.
 """
 
 from __future__ import annotations

@@ -2,8 +2,8 @@
 
 Many teams can only run points rules inside their CRM's native scoring. This module learns such a
 table from the training leads and writes it in exactly the format
-:class:`~pipeline.scorers.rules.RuleScorer` reads, so it is evaluated on the same split as the hand-made
-rules and the model, and loads unchanged.
+:class:`~pipeline.scorers.rules.RuleScorer` reads, so it is evaluated on the same split as the
+hand-made rules and the model, and loads unchanged.
 
 How: every feature of the table becomes the indicators a points rule can express,
 
@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -34,7 +35,10 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
 
 from features.spec import FeatureSpec
-from pipeline.scorers.rules import RulesBook, Step
+from pipeline.scorers.rules import RulesBook, RuleScorer, Step
+
+if TYPE_CHECKING:
+    from pipeline.scorers.kinds import ScorerContext
 
 PENALTIES = (0.003, 0.01, 0.03, 0.1, 0.3, 1.0)
 MQL_POINTS = 100.0
@@ -231,6 +235,84 @@ def learn_points(
                    f"L1 logistic scorecard, {pdo:g} points double the odds, MQL line at {where}.")
     book = _book(indicators, points, name, description, base_points=MQL_POINTS - mql)
     return LearnedPoints(book, penalty, float(auc), float(fitted), int(np.count_nonzero(points)))
+
+
+class LearnedPointsScorer(RuleScorer):
+    """A points table learned from the training leads (:func:`learn_points`), then run exactly
+    as the hand-made rules are.
+
+    Parameters
+    ----------
+    spec, windows, calibration_methods, cv_folds, random_state, dropped
+        As for :class:`~pipeline.scorers.rules.RuleScorer`.
+    pdo, max_steps, min_share, mql_capacity, mql_precision, name
+        As for :func:`learn_points`.
+    """
+
+    source = "learned points"  # named in the rules' error messages
+
+    def __init__(
+        self,
+        spec: FeatureSpec,
+        windows: tuple[int, ...] = (7, 30, 90),
+        calibration_methods: tuple[str, ...] = ("isotonic", "sigmoid"),
+        cv_folds: int = 5,
+        random_state: int = 42,
+        dropped: tuple[str, ...] = (),
+        pdo: float = 20.0,
+        max_steps: int = 4,
+        min_share: float = 0.005,
+        mql_capacity: float | None = 0.2,
+        mql_precision: float | None = None,
+        name: str = "Learned points",
+    ):
+        # No call to RuleScorer.__init__: the book is learned in fit, not given.
+        self.spec = spec
+        self.windows = windows
+        self.calibration_methods = calibration_methods
+        self.cv_folds = cv_folds
+        self.random_state = random_state
+        self.dropped = dropped
+        self.pdo = pdo
+        self.max_steps = max_steps
+        self.min_share = min_share
+        self.mql_capacity = mql_capacity
+        self.mql_precision = mql_precision
+        self.name = name
+
+    def _fit_raw(self, X, y, X_valid, y_valid) -> None:
+        self.learned_ = learn_points(
+            X, y, X_valid, y_valid, self.spec, pdo=self.pdo, max_steps=self.max_steps,
+            min_share=self.min_share, mql_capacity=self.mql_capacity,
+            mql_precision=self.mql_precision, name=self.name, random_state=self.random_state)
+        super()._fit_raw(X, y, X_valid, y_valid)
+
+    def points_book(self) -> RulesBook:
+        """The learned table (after fit)."""
+        return self.learned_.book
+
+    def training_lines(self) -> list[str]:
+        """How big the table is and how it did on validation."""
+        learned = self.learned_
+        return [f"learned points: {learned.n_rules} rules, validation AUC "
+                f"{learned.valid_auc:.3f} (unrounded {learned.fitted_valid_auc:.3f}), MQL at "
+                f"{learned.book.mql_threshold:g}"]
+
+    def tracking_tables(self) -> dict[str, object]:
+        """The table itself (it ships as a rules file, ``leadscore points``)."""
+        return {"learned_points.json": self.learned_.book.model_dump(mode="json")}
+
+
+def build(ctx: ScorerContext) -> LearnedPointsScorer:
+    """The ``learned_points`` kind, from the ``points:`` section."""
+    config = ctx.config
+    pc = config.points
+    return LearnedPointsScorer(
+        spec=ctx.spec, windows=ctx.windows, calibration_methods=tuple(config.calibration.methods),
+        cv_folds=config.calibration.cv_folds, random_state=config.seed, dropped=ctx.dropped,
+        pdo=pc.pdo, max_steps=pc.max_steps, min_share=pc.min_share,
+        mql_capacity=pc.mql_capacity, mql_precision=pc.mql_precision,
+        name=f"Learned points ({config.dataset.name})")
 
 
 def points_table(book: RulesBook, spec: FeatureSpec | None = None) -> pd.DataFrame:

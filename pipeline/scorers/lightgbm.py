@@ -8,7 +8,7 @@ from TreeSHAP (:mod:`pipeline.scorers.treeshap`, identical to LightGBM's ``pred_
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import lightgbm as lgb
 import numpy as np
@@ -17,6 +17,11 @@ import pandas as pd
 from features.spec import FeatureSpec
 from pipeline.scorers.base import BaseScorer
 from pipeline.scorers.treeshap import explain_contributions
+
+if TYPE_CHECKING:
+    import optuna
+
+    from pipeline.scorers.kinds import ScorerContext
 
 FIXED_PARAMS: dict[str, Any] = {
     "objective": "binary",
@@ -59,7 +64,6 @@ class LeadScorer(BaseScorer):
         at most): how a product line's model refines the global one on its own leads.
     """
 
-    kind = "model"
 
     def __init__(
         self,
@@ -119,7 +123,7 @@ class LeadScorer(BaseScorer):
             out.append(0 if info.dtype == "categorical" else value)
         return out
 
-    def _fit_raw(self, X, y, X_valid, y_valid) -> None:
+    def _fit_raw(self, X, y, X_valid, y_valid, callbacks=()) -> None:
         params = self.lightgbm_params(y)
         train = lgb.Dataset(X, label=y, free_raw_data=False)
         valid = lgb.Dataset(X_valid, label=y_valid, reference=train, free_raw_data=False)
@@ -134,6 +138,7 @@ class LeadScorer(BaseScorer):
             callbacks=[
                 lgb.early_stopping(self.early_stopping_rounds, verbose=False),
                 lgb.record_evaluation(self.evals_result_),
+                *callbacks,
             ],
         )
         self.best_iteration_ = int(self.booster_.best_iteration or self.booster_.num_trees())
@@ -157,3 +162,53 @@ class LeadScorer(BaseScorer):
         contrib = self._raw_contributions(X)
         shares = pd.DataFrame(contrib[:, :-1], index=X.index, columns=list(self.spec.names))
         return shares, float(contrib[0, -1]) if len(contrib) else self.base_raw_
+
+    # -- hooks ----------------------------------------------------------------------------------
+    def fit_metrics(self) -> dict[str, float]:
+        """Boosting rounds early stopping kept."""
+        return {"best_iteration": self.best_iteration_}
+
+    def tracking_params(self) -> dict[str, str]:
+        """The full LightGBM parameter set, as logged to MLflow."""
+        return {f"lightgbm.{k}": str(v) for k, v in self.lightgbm_params().items()}
+
+    def tuning_target(self) -> LeadScorer:
+        """Itself: ``leadscore tune`` searches its LightGBM ``params``."""
+        return self
+
+    @staticmethod
+    def search_space(trial: optuna.Trial) -> dict[str, Any]:
+        """Optuna's proposal for one trial (``bagging_freq`` fixed: bagging every round)."""
+        return {
+            "num_leaves": trial.suggest_int("num_leaves", 7, 127, log=True),
+            "learning_rate": trial.suggest_float("learning_rate", 0.01, 0.2, log=True),
+            "min_child_samples": trial.suggest_int("min_child_samples", 5, 300, log=True),
+            "lambda_l1": trial.suggest_float("lambda_l1", 1e-8, 10.0, log=True),
+            "lambda_l2": trial.suggest_float("lambda_l2", 1e-8, 10.0, log=True),
+            "feature_fraction": trial.suggest_float("feature_fraction", 0.4, 1.0),
+            "bagging_fraction": trial.suggest_float("bagging_fraction", 0.5, 1.0),
+            "bagging_freq": 1,
+        }
+
+
+def build(ctx: ScorerContext) -> BaseScorer:
+    """The ``model`` kind: LightGBM from ``model:`` (tuned params on top), per segment when
+    ``dataset.segment`` is set."""
+    from pipeline.scorers.segmented import SegmentedScorer
+
+    config = ctx.config
+    mc = config.model
+    model = LeadScorer(
+        spec=ctx.spec, params={**mc.params, **(ctx.tuned_params or {})},
+        n_estimators=mc.n_estimators, early_stopping_rounds=mc.early_stopping_rounds,
+        class_weight=mc.class_weight, monotone=dict(mc.monotone),
+        use_spec_monotone=mc.use_spec_monotone,
+        calibration_methods=tuple(config.calibration.methods),
+        cv_folds=config.calibration.cv_folds, random_state=config.seed, n_jobs=mc.n_jobs,
+        mql_score=config.scoring.mql_score,
+    )
+    if ctx.segment is None:
+        return model
+    guard = config.guard
+    return SegmentedScorer(model, ctx.segment, guard.min_segment_conversions,
+                           guard.min_segment_valid_conversions, mc.segment_min_auc_gain)

@@ -23,6 +23,7 @@ probabilities.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -32,6 +33,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from features.spec import FeatureSpec
 from pipeline.data.errors import ConfigError
 from pipeline.scorers.base import BaseScorer
+
+if TYPE_CHECKING:
+    from pipeline.scorers.kinds import ScorerContext
 
 WINDOW_MIDPOINTS = {7: 3.5, 30: 18.5, 90: 60.0}
 
@@ -138,7 +142,6 @@ class RuleScorer(BaseScorer):
         lead the same points, so they are skipped (listed in ``skipped_``) rather than refused.
     """
 
-    kind = "baseline"
 
     def __init__(
         self,
@@ -167,12 +170,12 @@ class RuleScorer(BaseScorer):
         problems = []
         self.skipped_: list[str] = []
         for section in ("attributes", "flags", "thresholds"):
-            for feature in getattr(self.book, section):
+            for feature in getattr(self.points_book(), section):
                 if feature in dropped:
                     self.skipped_.append(f"{section}.{feature}")
                 elif feature not in names:
                     problems.append(f"{self.source}: {section}.{feature}: no such feature")
-        for signal in self.book.activities:
+        for signal in self.points_book().activities:
             if not activity_columns(signal, list(names), list(self.windows)):
                 if activity_columns(signal, list(dropped), list(self.windows)):
                     self.skipped_.append(f"activities.{signal}")
@@ -186,12 +189,24 @@ class RuleScorer(BaseScorer):
         problems = self.check_book()
         if problems:
             raise ConfigError(problems[0])
-        self.base_raw_ = float(self.book.base_points)
+        self.base_raw_ = float(self.points_book().base_points)
+
+    # -- hooks ----------------------------------------------------------------------------------
+    def points_book(self) -> RulesBook:
+        """The points table it runs."""
+        return self.book
+
+    def notes(self) -> list[str]:
+        """Rules skipped because their feature is constant in the training leads."""
+        if not self.skipped_:
+            return []
+        return [f"{self.source}: rules on features constant in the training leads were skipped: "
+                f"{', '.join(self.skipped_)}"]
 
     def contributions(self, X: pd.DataFrame) -> tuple[pd.DataFrame, float]:
         """Each rule's points, attributed to the feature (window) it reads."""
         shares = pd.DataFrame(0.0, index=X.index, columns=list(self.spec.names))
-        book = self.book
+        book = self.points_book()
         names = set(X.columns)
         for feature, table in book.attributes.items():
             if feature not in names:
@@ -234,4 +249,13 @@ class RuleScorer(BaseScorer):
 
     def is_mql(self, X: pd.DataFrame) -> np.ndarray:
         """Marketing-qualified: points at or above the table's MQL threshold."""
-        return self.decision_function(X) >= self.book.mql_threshold
+        return self.decision_function(X) >= self.points_book().mql_threshold
+
+
+def build(ctx: ScorerContext) -> RuleScorer:
+    """The ``rules`` kind: the team's own points sheet (``rules:`` in the config)."""
+    config = ctx.config
+    return RuleScorer(spec=ctx.spec, book=ctx.rules, source=ctx.rules_source,
+                      windows=ctx.windows, calibration_methods=tuple(config.calibration.methods),
+                      cv_folds=config.calibration.cv_folds, random_state=config.seed,
+                      dropped=ctx.dropped)

@@ -49,8 +49,8 @@ class SegmentedScorer(BaseScorer):
     Parameters
     ----------
     template
-        Unfitted scorer (e.g. a :class:`~pipeline.scorers.lightgbm.LeadScorer`) cloned for the global and
-        every segment model.
+        Unfitted scorer (e.g. a :class:`~pipeline.scorers.lightgbm.LeadScorer`) cloned for the
+        global and every segment model.
     segment
         Feature (a categorical column of the table) whose value routes each lead.
     min_conversions
@@ -62,7 +62,6 @@ class SegmentedScorer(BaseScorer):
         Validation ROC-AUC a segment model must gain over the global one to be kept.
     """
 
-    kind = "model"
 
     def __init__(self, template: BaseScorer, segment: str, min_conversions: int = 30,
                  min_valid_conversions: int = 25, min_gain: float = 0.0):
@@ -170,12 +169,21 @@ class SegmentedScorer(BaseScorer):
         return np.column_stack([1.0 - p, p])
 
     def decision_function(self, X: pd.DataFrame) -> np.ndarray:
-        """Log-odds of the routed calibrated probability (one raw space for all segments)."""
-        p = np.clip(self.predict_proba(X)[:, 1], 1e-12, 1 - 1e-12)
-        return np.log(p / (1.0 - p))
+        """Each lead's raw value from its own scorer (log-odds for refined LightGBM models)."""
+        raw = np.empty(len(X), dtype="float64")
+        for scorer, rows in self.routes(X):
+            if rows.size:
+                raw[rows] = scorer.decision_function(X.iloc[rows])
+        return raw
 
     def explain_points(self, X: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
-        """Per-feature shares (each scorer's own raw units) and factor points on one base."""
+        """Per-feature shares on the global base raw value, and factor points on its base score.
+
+        A lead routed to a segment scorer gets that scorer's shares, plus what being in the
+        segment is worth before any other evidence (its base minus the global base) on the
+        segment feature: so ``base_raw_ + shares.sum(axis=1) == decision_function(X)`` for every
+        lead, as for any scorer, and the points add up to the score on one common base score.
+        """
         shares = pd.DataFrame(0.0, index=X.index, columns=list(self.spec.names))
         points = pd.DataFrame(0.0, index=X.index, columns=list(self.spec.factors))
         base = self.global_.base_score_
@@ -184,17 +192,51 @@ class SegmentedScorer(BaseScorer):
             if not rows.size:
                 continue
             part_shares, part_points = scorer.explain_points(X.iloc[rows])
+            part_shares = part_shares.copy()
+            part_shares[self.segment] += scorer.base_raw_ - self.base_raw_
             part_points = part_points.copy()
             part_points[segment_factor] += part_points.attrs["base_score"] - base
-            shares.iloc[rows] = part_shares.to_numpy()
+            shares.iloc[rows] = part_shares[shares.columns].to_numpy()
             points.iloc[rows] = part_points[points.columns].to_numpy()
         points.attrs["base_score"] = base
         return shares, points
 
     def contributions(self, X: pd.DataFrame) -> tuple[pd.DataFrame, float]:
-        """Per-feature shares of each lead's own scorer (raw units differ between segments)."""
+        """Per-feature shares on the global base (see :meth:`explain_points`)."""
         return self.explain_points(X)[0], self.base_raw_
 
     def factor_points(self, X: pd.DataFrame, shares: pd.DataFrame | None = None) -> pd.DataFrame:
         """Score points per factor on the global base score (``shares`` is not used)."""
         return self.explain_points(X)[1]
+
+    # -- hooks ----------------------------------------------------------------------------------
+    def training_lines(self) -> list[str]:
+        """Which model each segment uses, and why."""
+        return [f"segment {self.segment}={row.segment}: {row.choice} model ({row.reason})"
+                for row in self.selection_.itertuples()]
+
+    def notes(self) -> list[str]:
+        """Segments that fell back to the global model."""
+        return [f"segment {self.segment}={row.segment} uses the global model: {row.reason}"
+                for row in self.selection_.itertuples() if row.choice != "segment"]
+
+    def fit_metrics(self) -> dict[str, float]:
+        """The global model's fit figures."""
+        return self.global_.fit_metrics()
+
+    def tracking_params(self) -> dict[str, str]:
+        """The global model's parameters (segment models continue from it)."""
+        return self.global_.tracking_params()
+
+    def tracking_tables(self) -> dict[str, object]:
+        """The per-segment choices."""
+        return {"segments.json": self.selection_.to_dict("records")}
+
+    def segment_view(self, X: pd.DataFrame):
+        """Segment of each lead, the global model's probabilities, each segment's choice."""
+        chosen = dict(zip(self.selection_["segment"], self.selection_["choice"], strict=True))
+        return (self._keys(X), {"global_model": self.global_.predict_proba(X)[:, 1]}, chosen)
+
+    def tuning_target(self) -> BaseScorer | None:
+        """The template's target: tuning searches the global model every segment refines."""
+        return self.template.tuning_target()

@@ -18,15 +18,16 @@ from pipeline.evaluation.plots import (
     to_png,
 )
 from pipeline.evaluation.report import global_figures, render_report
+from pipeline.scorers import kinds
 from pipeline.scorers.scaling import score_from_proba
-from pipeline.stages.train import TrainingResult, evaluation_curves
+from pipeline.stages.evaluate import evaluation_curves
+from pipeline.stages.train import TrainingResult
 
-CURVE_PLOTS = ("roc", "gains", "calibration", "score_histogram_model", "score_histogram_baseline",
-               "score_histogram_learned_points")
+CURVE_PLOTS = ("roc", "gains", "calibration", *(f"score_histogram_{k}" for k in kinds.names()))
 
 
 def test_scores_frame(result: TrainingResult) -> pd.DataFrame:
-    """Per test lead: label, both scores, grades and per-factor points of both scorers."""
+    """Per test lead: label, and every scorer's score, grade, reasons and factor points."""
     ts = result.training_set
     test_ids = ts.part("test")
     X_test = result.X.loc[test_ids]
@@ -57,8 +58,8 @@ def save_evaluation(config: Config, result: TrainingResult) -> Paths:
         "product_line" if "product_line" in ts.leads.columns else None)
     if segment_column and segment_column in ts.leads.columns:
         segment = ts.leads.loc[ts.part("test"), segment_column].astype(str).reset_index(drop=True)
-    figures = global_figures(scores, result.X.loc[ts.part("test")],
-                             result.packages["model"].spec, segment)
+    spec = next(iter(result.packages.values())).spec
+    figures = global_figures(scores, result.X.loc[ts.part("test")], spec, segment)
     for name, png in figures.items():
         write_bytes(paths.plots / f"{name}.png", png)
     return paths
@@ -87,7 +88,7 @@ def build_report(config: Config, paths: Paths) -> Path:
 
 def write_plots(paths: Paths, result: TrainingResult) -> None:
     """ROC, gains, calibration (PNG + CSV for ``dvc plots``) and score histograms."""
-    curves = evaluation_curves(result)
+    curves = evaluation_curves(result.y_test, result.test_probabilities)
     aucs = {name: m["roc_auc"] for name, m in result.metrics.items()
             if isinstance(m, dict) and "roc_auc" in m}
     for name, table in (("roc", curves.roc), ("gains", curves.gains),
@@ -103,4 +104,5 @@ def write_plots(paths: Paths, result: TrainingResult) -> None:
     for name in result.packages:
         scores = score_from_proba(result.test_probabilities[name])
         write_bytes(paths.plots / f"score_histogram_{name}.png",
-                    to_png(score_histogram_figure(scores, y, title=f"{name} score")))
+                    to_png(score_histogram_figure(scores, y,
+                                                  title=f"{kinds.display(name)} score")))

@@ -1,9 +1,13 @@
-"""Optuna search over LightGBM parameters, judged on the validation split.
+"""Optuna search over a scorer's parameters, judged on the validation split.
 
-TPE (seeded by the config seed) proposes parameters; each trial trains with early stopping on the
-validation rows and reports the validation metric every few rounds, so the median pruner stops
-trials that are clearly worse early. The config's default parameters are enqueued as the first
-trial: the search can only return something at least as good as the defaults on validation.
+The scorer tuned is the one its kind builds (:meth:`~pipeline.scorers.base.BaseScorer.
+tuning_target`: the LightGBM model, the global one under per-segment models), and every trial
+fits it through its own ``fit``, so a trial trains exactly what training will. TPE (seeded by the
+config seed) proposes parameters from the scorer's ``search_space``; each trial trains with early
+stopping on the validation rows and reports the validation metric every few rounds, so the median
+pruner stops trials that are clearly worse early. The config's default parameters are enqueued
+as the first trial: the search can only return something at least as good as the defaults on
+validation.
 Ctrl-C stops the search and keeps the best trial so far.
 """
 
@@ -17,13 +21,17 @@ import lightgbm as lgb
 import numpy as np
 import optuna
 import pandas as pd
+from sklearn.base import clone
 from sklearn.metrics import log_loss, roc_auc_score
 
-from pipeline.scorers.lightgbm import LeadScorer
+from pipeline.data.config import Config
+from pipeline.data.errors import ConfigError
+from pipeline.scorers import kinds
+from pipeline.scorers.base import BaseScorer
+from pipeline.scorers.rules import RulesBook
+from pipeline.stages.prepare import prepare
 
 REPORT_EVERY = 10
-SEARCHED = ("num_leaves", "learning_rate", "min_child_samples", "lambda_l1", "lambda_l2",
-            "feature_fraction", "bagging_fraction")
 
 
 @dataclass
@@ -40,20 +48,6 @@ class TuningResult:
     objective: str
 
 
-def suggest(trial: optuna.Trial) -> dict[str, Any]:
-    """The search space."""
-    return {
-        "num_leaves": trial.suggest_int("num_leaves", 7, 127, log=True),
-        "learning_rate": trial.suggest_float("learning_rate", 0.01, 0.2, log=True),
-        "min_child_samples": trial.suggest_int("min_child_samples", 5, 300, log=True),
-        "lambda_l1": trial.suggest_float("lambda_l1", 1e-8, 10.0, log=True),
-        "lambda_l2": trial.suggest_float("lambda_l2", 1e-8, 10.0, log=True),
-        "feature_fraction": trial.suggest_float("feature_fraction", 0.4, 1.0),
-        "bagging_fraction": trial.suggest_float("bagging_fraction", 0.5, 1.0),
-        "bagging_freq": 1,
-    }
-
-
 def _valid_metric(objective: str, y: np.ndarray, raw: np.ndarray) -> float:
     p = 1.0 / (1.0 + np.exp(-raw))
     if objective == "auc":
@@ -61,8 +55,8 @@ def _valid_metric(objective: str, y: np.ndarray, raw: np.ndarray) -> float:
     return float(log_loss(y, np.clip(p, 1e-7, 1 - 1e-7), labels=[0, 1]))
 
 
-def tune_lightgbm(
-    scorer: LeadScorer,
+def tune_scorer(
+    scorer: BaseScorer,
     X_train: pd.DataFrame,
     y_train: np.ndarray,
     X_valid: pd.DataFrame,
@@ -74,13 +68,13 @@ def tune_lightgbm(
     on_trial: Callable[[optuna.Study, optuna.trial.FrozenTrial], None] | None = None,
     trial_logger: Callable[[int, dict[str, Any], float | None, str], None] | None = None,
 ) -> TuningResult:
-    """Search LightGBM parameters for ``scorer``'s feature table.
+    """Search the parameters of ``scorer``'s tuning target on the validation split.
 
     Parameters
     ----------
     scorer
-        An unfitted :class:`LeadScorer` whose fixed settings (monotone constraints, seed,
-        threads, class weight) every trial keeps.
+        An unfitted scorer (as its kind builds it); its fixed settings (monotone constraints,
+        seed, threads, class weight) every trial keeps.
     trials, timeout
         Budget (whichever ends first).
     objective
@@ -90,19 +84,20 @@ def tune_lightgbm(
     trial_logger
         Called with (number, params, value, state) for each trial (MLflow nested runs).
     """
+    target = scorer.tuning_target()
+    if target is None:
+        raise ConfigError(f"{type(scorer).__name__} has no parameters to tune")
     y_train = np.asarray(y_train)
     y_valid = np.asarray(y_valid)
     direction = "maximize" if objective == "auc" else "minimize"
-    # min_child_samples varies per trial, which LightGBM only allows without pre-filtering.
-    train = lgb.Dataset(X_train, label=y_train, free_raw_data=False,
-                        params={"feature_pre_filter": False})
-    valid = lgb.Dataset(X_valid, label=y_valid, reference=train, free_raw_data=False)
-    base_params = scorer.lightgbm_params(y_train)
+    fixed = target.lightgbm_params(y_train)
     iterations: dict[int, int] = {}
 
     def run(trial: optuna.Trial) -> float:
-        params = {**base_params, **suggest(trial)}
-        params["metric"] = "auc" if objective == "auc" else "binary_logloss"
+        # min_child_samples varies per trial, which LightGBM only bins for without pre-filtering.
+        params = {**(target.params or {}), **target.search_space(trial),
+                  "metric": "auc" if objective == "auc" else "binary_logloss",
+                  "feature_pre_filter": False}
 
         def prune(env: lgb.callback.CallbackEnv) -> None:
             if env.iteration % REPORT_EVERY:
@@ -112,13 +107,10 @@ def tune_lightgbm(
             if trial.should_prune():
                 raise optuna.TrialPruned()
 
-        booster = lgb.train(
-            params, train, num_boost_round=scorer.n_estimators, valid_sets=[valid],
-            callbacks=[lgb.early_stopping(scorer.early_stopping_rounds, verbose=False), prune],
-        )
-        iterations[trial.number] = int(booster.best_iteration or booster.num_trees())
-        raw = booster.predict(X_valid, raw_score=True, num_iteration=iterations[trial.number])
-        return _valid_metric(objective, y_valid, raw)
+        fitted = clone(target).set_params(params=params).fit(
+            X_train, y_train, X_valid, y_valid, callbacks=[prune])
+        iterations[trial.number] = fitted.best_iteration_
+        return _valid_metric(objective, y_valid, fitted.decision_function(X_valid))
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     study = optuna.create_study(
@@ -126,16 +118,16 @@ def tune_lightgbm(
         sampler=optuna.samplers.TPESampler(seed=seed),
         pruner=optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=30),
     )
-    defaults = {k: v for k, v in (scorer.params or {}).items() if k in SEARCHED}
+    searched = set(_fixed_point(target.search_space))
+    defaults = {k: v for k, v in (target.params or {}).items() if k in searched}
     study.enqueue_trial(defaults, skip_if_exists=True)
 
     def after(study_: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
         if trial_logger is not None:
-            trial_logger(trial.number, {**base_params, **trial.params}, trial.value,
+            trial_logger(trial.number, {**fixed, **trial.params}, trial.value,
                          trial.state.name)
         if on_trial is not None:
             on_trial(study_, trial)
-
     interrupted = False
     try:
         study.optimize(run, n_trials=trials, timeout=timeout, callbacks=[after],
@@ -159,3 +151,29 @@ def tune_lightgbm(
         interrupted=interrupted,
         objective=objective,
     )
+
+
+def _fixed_point(space: Callable[[optuna.Trial], dict[str, Any]]) -> dict[str, Any]:
+    """One point of a search space (its names are what the enqueued defaults may set)."""
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
+    trial = study.ask()
+    space(trial)
+    return trial.params
+
+
+def tune(
+    config: Config,
+    leads: pd.DataFrame,
+    activities: pd.DataFrame | None,
+    trials: int,
+    timeout: float | None,
+    kind: str = kinds.CHALLENGER,
+    rules: RulesBook | None = None,
+    on_trial: Callable[[optuna.Study, optuna.trial.FrozenTrial], None] | None = None,
+    trial_logger: Callable[[int, dict[str, Any], float | None, str], None] | None = None,
+) -> TuningResult:
+    """Prepare the training and validation rows and tune the scorer of ``kind`` on them."""
+    prepared = prepare(config, leads, activities, parts=("train", "valid"))
+    scorer = kinds.get(kind).build(prepared.scorer_context(rules))
+    return tune_scorer(scorer, *prepared.fit_rows(), trials, timeout, config.tuning.objective,
+                       config.seed, on_trial=on_trial, trial_logger=trial_logger)

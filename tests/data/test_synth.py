@@ -129,9 +129,9 @@ def test_oracle_is_informative_not_perfect(world):
     assert 0.84 <= roc_auc_score(y, world.truth["p_convert"]) <= 0.93
 
 
-def _first_fortnight(world, age, kind, page=None):
+def _first_fortnight(world, age, activity_type, page=None):
     acts = world.activities
-    mask = (age < AS_OF) & (acts["activity_type"] == kind)
+    mask = (age < AS_OF) & (acts["activity_type"] == activity_type)
     if page:
         mask &= acts["detail"] == page
     counts = acts[mask].groupby("lead_id").size()

@@ -17,10 +17,10 @@ def test_cv_on_x_education_repeats_training_per_fold(x_education_config, tmp_pat
                               "--set", f"artifacts_dir={tmp_path}"])
     assert run.exit_code == 0, run.output
     table = pd.read_csv(tmp_path / "x_education" / "cv.csv")
-    assert sorted(table["scorer"].unique()) == ["baseline", "learned_points", "model"]
+    assert sorted(table["scorer"].unique()) == ["learned_points", "model", "rules"]
     assert sorted(table["fold"].unique()) == [1, 2]
     mean = table.groupby("scorer")["roc_auc"].mean()
-    assert mean["model"] > mean["baseline"] and mean["learned_points"] > mean["baseline"]
+    assert mean["model"] > mean["rules"] and mean["learned_points"] > mean["rules"]
     assert "2-fold test ROC-AUC" in run.output
 
 

@@ -13,8 +13,8 @@ repository with a small demo world (5,000 leads, one global model, a 2-trial sea
    rules (`train@demo`) and the stages fed by its outputs run; nothing upstream of it.
 
 The X Education stages read `../shared/data` beside the project, absent beside the copy, so only
-the demo stages are targeted (their names come from `pipeline.cli.demo.stage_commands`, the reading of
-dvc.yaml that `make demo` runs). MLflow runs land in the copy's `artifacts/`
+the demo stages are targeted (their names come from `pipeline.cli.demo.stage_commands`, the
+reading of dvc.yaml that `make demo` runs). MLflow runs land in the copy's `artifacts/`
 (`MLFLOW_TRACKING_URI` is removed from the environment).
 """
 
@@ -529,13 +529,13 @@ def test_metrics_show_prints_model_and_baseline(history):
     assert len(row) == len(header), text
     shown = dict(zip(header, row, strict=True))
     metrics = history["metrics_file"]
-    for scorer in ("model", "baseline"):
+    for scorer in ("model", "rules"):
         for metric in ("roc_auc", "pr_auc", "brier", "ece"):
             value = metrics[scorer][metric]
             assert float(shown[f"{scorer}.{metric}"]) == pytest.approx(value, abs=1e-5)
-    assert metrics["model"]["roc_auc"] != metrics["baseline"]["roc_auc"]
+    assert metrics["model"]["roc_auc"] != metrics["rules"]["roc_auc"]
     as_json = history["metrics_json"][""]["data"]["artifacts/demo/metrics.json"]["data"]
-    assert as_json["baseline"]["roc_auc"] == metrics["baseline"]["roc_auc"]
+    assert as_json["rules"]["roc_auc"] == metrics["rules"]["roc_auc"]
 
 
 @pytest.mark.slow
@@ -547,7 +547,7 @@ def test_plots_show_renders_roc_gains_calibration(history):
         values = renders[0]["content"]["data"]["values"]
         lines = {v["filename"] for v in values}  # DVC shortens paths to what tells them apart
         kind = name.split()[0].lower()
-        assert {f"{kind}_model.csv", f"{kind}_baseline.csv"} <= lines, (name, lines)
+        assert {f"{kind}_model.csv", f"{kind}_rules.csv"} <= lines, (name, lines)
         assert all(0.0 <= float(v["x"]) <= 1.0 and 0.0 <= float(v["y"]) <= 1.0 for v in values)
 
 
@@ -567,9 +567,9 @@ def test_metrics_and_plots_diff_against_the_committed_run(history):
     """After the rules edit, `dvc metrics diff` against HEAD (the committed run) shows it."""
     diff = history["metrics_diff"]["artifacts/demo/metrics.json"]
     before, after = history["metrics_file"], history["metrics_after_third"]
-    assert before["baseline"]["roc_auc"] != after["baseline"]["roc_auc"]
-    change = diff["baseline.roc_auc"]
-    assert change["old"] == pytest.approx(before["baseline"]["roc_auc"])
-    assert change["new"] == pytest.approx(after["baseline"]["roc_auc"])
+    assert before["rules"]["roc_auc"] != after["rules"]["roc_auc"]
+    change = diff["rules.roc_auc"]
+    assert change["old"] == pytest.approx(before["rules"]["roc_auc"])
+    assert change["new"] == pytest.approx(after["rules"]["roc_auc"])
     renders = history["plots_diff"]["data"]["ROC demo"]
     assert {v["rev"] for v in renders[0]["content"]["data"]["values"]} == {"HEAD", "workspace"}

@@ -109,7 +109,7 @@ def registry(small_world, tmp_path_factory):
     tree = yaml.safe_load(config.read_text())
     # On the 12k-lead world the model beats the rules by ~0.0099 AUC on the test split, just
     # under the default 0.01 margin; the lifecycle, not the margin, is under test here.
-    tree["promotion"] = {"baseline_margin": 0.0}
+    tree["promotion"] = {"rules_margin": 0.0}
     config.write_text(yaml.safe_dump(tree, sort_keys=False))
     with pytest.MonkeyPatch.context() as mp:
         # setenv first so that teardown removes the variable mlflow.set_tracking_uri exports.
@@ -186,7 +186,7 @@ def champion_package(registry, lifecycle):
     cfg = registry["cfg"]
     run = json.loads((Path(cfg.out_dir) / "run.json").read_text())
     assert lifecycle["promote_again"]["state"][MODEL]["aliases"]["champion"] == \
-        run["model_version"] == "3"
+        run["versions"]["model"] == "3"
     return load_package(Path(cfg.out_dir) / "model.pkl")
 
 
@@ -215,19 +215,19 @@ def test_train_logs_one_parent_run_with_children_artifacts_and_challengers(regis
     children = [r for r in runs if r.data.tags.get("mlflow.parentRunId") == run_info["run_id"]]
     assert [p.info.run_id for p in parents] == [run_info["run_id"]]
     assert len(runs) == 4
-    assert sorted(c.info.run_name for c in children) == ["baseline", "learned_points", "model"]
+    assert sorted(c.info.run_name for c in children) == ["learned_points", "model", "rules"]
     parent = parents[0]
 
     params = parent.data.params
     assert params["split.valid_fraction"] == "0.15"
     assert params["model.params.learning_rate"] == "0.05"
     assert params["dataset.name"] == "demo"
-    assert params["promotion.baseline_margin"] == "0.0"
+    assert params["promotion.rules_margin"] == "0.0"
 
     metrics_file = json.loads((Path(cfg.out_dir) / "metrics.json").read_text())
     assert parent.data.metrics["model.roc_auc"] == pytest.approx(metrics_file["model"]["roc_auc"])
-    assert parent.data.metrics["baseline.roc_auc"] == pytest.approx(
-        metrics_file["baseline"]["roc_auc"])
+    assert parent.data.metrics["rules.roc_auc"] == pytest.approx(
+        metrics_file["rules"]["roc_auc"])
     for child in children:
         kind = child.data.tags["scorer"]
         assert child.info.run_name == kind
@@ -252,7 +252,7 @@ def test_train_logs_one_parent_run_with_children_artifacts_and_challengers(regis
     client = _client()
     top = {a.path for a in client.list_artifacts(run_info["run_id"])}
     plots = {a.path for a in client.list_artifacts(run_info["run_id"], "plots")}
-    assert {"metrics.json", "report.html", "config.json"} <= top
+    assert {"metrics.json", "report.html", "config.json", "split.parquet"} <= top
     assert "plots/roc.png" in plots
     points_child = next(c for c in children if c.info.run_name == "learned_points")
     logged = client.download_artifacts(points_child.info.run_id, "learned_points.json")
@@ -263,7 +263,7 @@ def test_train_logs_one_parent_run_with_children_artifacts_and_challengers(regis
     state = registry["state"]
     assert state[MODEL]["aliases"] == {"challenger": "1"}
     assert state[RULES]["aliases"] == {"challenger": "1"}
-    assert run_info["model_version"] == run_info["baseline_version"] == "1"
+    assert run_info["versions"] == {"model": "1", "rules": "1"}
     version = client.get_model_version(MODEL, "1")
     assert version.tags["run_id"] == run_info["run_id"]
     assert version.run_id == model_child.info.run_id
@@ -356,6 +356,45 @@ def test_no_personal_data_in_any_artifact(registry, lifecycle, tmp_path):
 
 
 # --------------------------------------------------------------------------- 3. the gate
+
+
+def test_gate_judges_on_the_saved_split_after_the_data_file_changed(registry, tmp_path):
+    """A re-exported leads file (outcomes changed) does not move the gate's test split."""
+    from pipeline.cli.app import load, load_clean, tracking
+    from pipeline.mlops.registry import promote_challenger
+    from pipeline.stages.evaluate import evaluate_packages
+    from pipeline.stages.prepare import prepare
+
+    cfg = registry["cfg"]
+    saved = json.loads((Path(cfg.out_dir) / "metrics.json").read_text())
+    data = tmp_path / "data"
+    shutil.copytree(registry["data"], data)
+    leads = pd.read_parquet(data / "leads.parquet")
+    # every decided lead's outcome flips: the same leads, told differently by a new export
+    flipped = leads["outcome"].map({"won": "lost", "lost": "won"}).fillna(leads["outcome"])
+    leads.assign(outcome=flipped).to_parquet(data / "leads.parquet", index=False)
+    config = tmp_path / "configs" / "demo.yaml"
+    config.parent.mkdir()
+    tree = yaml.safe_load(registry["config"].read_text())
+    tree["dataset"].update(leads=str(data / "leads.parquet"),
+                           activities=str(data / "activities.parquet"))
+    config.write_text(yaml.safe_dump(tree, sort_keys=False))
+    shutil.copy(ROOT / "configs" / "base.yaml", config.parent / "base.yaml")
+
+    moved = load(config)
+    tracking(moved)
+    current = load_clean(moved)
+    decision = promote_challenger(moved, current, dry_run=True)
+    assert decision.figures["challenger_auc"] == pytest.approx(saved["model"]["roc_auc"],
+                                                               abs=1e-9)
+    assert decision.figures["rules_auc"] == pytest.approx(saved["rules"]["roc_auc"], abs=1e-9)
+    # what the gate used to do, rebuild the split from today's file, gives another answer
+    from pipeline.explain.package import load_package
+
+    packages = {k: load_package(Path(cfg.out_dir) / f"{k}.pkl") for k in ("model", "rules")}
+    rebuilt, _ = evaluate_packages(moved, packages, prepare(moved, *current), n_boot=0)
+    assert abs(rebuilt["model"]["roc_auc"] - saved["model"]["roc_auc"]) > 0.05
+
 
 
 def test_gate_promotes_first_refuses_worse_promotes_equal(lifecycle):

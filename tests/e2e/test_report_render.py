@@ -11,11 +11,14 @@ import json
 import re
 from html.parser import HTMLParser
 
+import numpy as np
+import pandas as pd
 import pytest
 
 from pipeline.data.artifacts import Paths, write_table
 from pipeline.data.config import load_config
-from pipeline.evaluation.report import METRIC_ROWS
+from pipeline.evaluation.report import METRIC_ROWS, render_report
+from pipeline.scorers import kinds
 from pipeline.stages.outputs import build_report, save_evaluation
 from tests.conftest import write_demo_config
 
@@ -90,7 +93,7 @@ def test_report_has_every_section_and_the_metrics(report):
     ids = [attrs["id"] for tag, attrs in parser.tags if tag == "h2" and "id" in attrs]
     assert ids == list(SECTIONS)
     table = "".join(parser.text["metrics"])
-    for scorer in ("model", "baseline"):
+    for scorer in ("model", "rules"):
         for label, key, fmt in METRIC_ROWS:
             value = metrics[scorer].get(key)
             if value is not None:
@@ -124,3 +127,153 @@ def test_report_screenshot(request, tmp_path):
     assert width == 1280
     assert 3000 < height < 9000  # trimmed to the content, not cut by the window
     assert colours > 50  # rendered charts, not a blank or error page
+
+
+# --- the template on hand-made inputs (no training): escaping, missing metrics, kind columns ---
+
+HOSTILE = "<script>alert(1)</script>"
+
+
+class _Tables(HTMLParser):
+    """Every table's rows (cell texts), keyed by the section (last h2 id) it is in."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.section = ""
+        self.tables: dict[str, list[list[list[str]]]] = {}
+        self._cell: list[str] | None = None
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if tag == "h2" and attrs.get("id"):
+            self.section = attrs["id"]
+        elif tag == "table":
+            self.tables.setdefault(self.section, []).append([])
+        elif tag == "tr":
+            self.tables[self.section][-1].append([])
+        elif tag in ("td", "th"):
+            self._cell = []
+
+    def handle_endtag(self, tag):
+        if tag in ("td", "th") and self._cell is not None:
+            self.tables[self.section][-1][-1].append("".join(self._cell).strip())
+            self._cell = None
+
+    def handle_data(self, data):
+        if self._cell is not None:
+            self._cell.append(data)
+
+
+def _png() -> bytes:
+    from pipeline.evaluation.plots import importance_figure, to_png
+
+    return to_png(importance_figure(pd.Series({"Seniority": 1.0}), "tiny"))
+
+
+def _inputs(reason: str = "Requested a demo: +18", lead_id: str = "L1"):
+    """Metrics, test scores and pictures of a tiny run with every kind (and the oracle)."""
+    n = 6
+    columns: dict[str, object] = {"lead_id": [lead_id, *(f"L{i}" for i in range(2, n + 1))],
+                                  "y": [1, 0, 1, 0, 0, 1]}
+    for offset, kind in enumerate(kinds.names()):
+        columns[f"{kind}_score"] = [(97 - 15 * i + 40 * offset * (i == 2)) % 100
+                                    for i in range(n)]
+        columns[f"{kind}_band"] = ["hot"] * n
+        columns[f"{kind}_grade"] = ["A"] * n
+        columns[f"{kind}_engagement_level"] = [1] * n
+        columns[f"{kind}_reason_1"] = [reason] * n
+        columns[f"{kind}_reason_2"] = [None] * n
+        columns[f"{kind}_reason_3"] = [None] * n
+        columns[f"{kind}_points::Seniority"] = np.linspace(-3, 9, n)
+        columns[f"{kind}_points::Demo requests"] = np.linspace(5, -1, n)
+        columns[f"{kind}_base_score"] = [20.0] * n
+    scores = pd.DataFrame(columns)
+    metrics: dict[str, object] = {"split": {"train_leads": 10, "valid_leads": 4, "test_leads": n}}
+    for offset, name in enumerate((*kinds.names(), "oracle")):
+        entry = {key: 0.5 + 0.01 * offset for _, key, _ in METRIC_ROWS}
+        entry.update(auc_ci_low=0.4, auc_ci_high=0.6)
+        if name != kinds.REFERENCE:
+            entry.update(auc_diff=0.02, auc_diff_ci_low=0.01, auc_diff_ci_high=0.03)
+        metrics[name] = entry
+    png = _png()
+    plots = {name: png for name in ("roc", "gains", "calibration",
+                                    *(f"score_histogram_{k}" for k in kinds.names()))}
+    figures = {f"factor_importance_{k}": png for k in kinds.names()}
+    return metrics, scores, plots, figures
+
+
+def _render(metrics, scores, plots, figures, notes=(), dataset="demo", audit=None) -> str:
+    return render_report(dataset, metrics, scores, audit, plots, figures, list(notes))
+
+
+def test_report_escapes_text_from_the_data():
+    metrics, scores, plots, figures = _inputs(reason=HOSTILE, lead_id=HOSTILE)
+    audit = pd.DataFrame({"column": [HOSTILE], "auc": [0.61], "flagged": [True],
+                          "reason": [HOSTILE], "action": ["excluded"]})
+    metrics["segments"] = {HOSTILE: {"leads": 3, "conversions": 1, "choice": HOSTILE}}
+    html = _render(metrics, scores, plots, figures, notes=[HOSTILE], dataset=HOSTILE,
+                   audit=audit)
+    assert "<script" not in html.lower()
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    parser = _Tags()
+    parser.feed(html)
+    assert HOSTILE in "".join(parser.text["examples"])  # shown as text, not run
+
+
+def test_report_has_one_column_per_kind_and_empty_cells_for_missing_metrics():
+    metrics, scores, plots, figures = _inputs()
+    missing = kinds.names()[1]
+    del metrics[missing]["mql_precision"]
+    del metrics[missing]["auc_ci_high"]
+    metrics["segments"] = {"academy": {
+        "leads": 1897, "conversions": 175, "choice": "segment",
+        **{f"{k}_roc_auc": 0.7 for k in kinds.names()},
+        **{f"{k}_capture_top_20": 0.5 for k in kinds.names()}}}
+    html = _render(metrics, scores, plots, figures)
+    text = re.sub(r"base64,[A-Za-z0-9+/=]+", "base64,", html)
+    assert "None" not in text and "nan" not in text
+    parser = _Tables()
+    parser.feed(html)
+    table, segments = parser.tables["metrics"]
+    displays = [k.display for k in kinds.KINDS]
+    assert table[0] == ["metric (test split)", *displays, "oracle (true p)"]
+    rows = {row[0]: row[1:] for row in table[1:]}
+    column = kinds.names().index(missing)
+    assert rows["MQL precision"][column] == ""
+    assert rows["ROC-AUC 95 % CI"][column] == ""
+    assert rows["MQL recall"][column] == f"{metrics[missing]['mql_recall']:.1%}"
+    # the best value is in green, never the oracle's (the highest here)
+    roc_row = re.search(r"<tr><td>ROC-AUC</td>(.*?)</tr>", html, re.DOTALL).group(1)
+    good = [bool(c) for c in re.findall(r"<td( class=\"good\")?>", roc_row)]
+    assert good == [*(k == kinds.names()[-1] for k in kinds.names()), False]
+    # per segment: every kind, the global model just before the challenger ("selected model")
+    expected = [("selected model" if k.name == kinds.CHALLENGER else k.display)
+                for k in kinds.KINDS]
+    expected.insert(kinds.names().index(kinds.CHALLENGER), "global model")
+    assert segments[1] == expected
+    global_at = expected.index("global model")
+    assert segments[2][4 + global_at] == ""  # no global_model metrics: an empty cell
+    assert segments[2][4 + global_at + 1] == "0.700 (50%)"
+    # the challenger-minus-reference difference with its CI, and a figure for every kind
+    assert "+0.020" in "".join(_tags(html).text["metrics"])
+    for kind in kinds.names():
+        assert f'alt="factor_importance_{kind}"' in html
+        assert f'alt="score_histogram_{kind}"' in html
+
+
+def test_report_without_a_metric_kind_or_segments_still_renders():
+    metrics, scores, plots, figures = _inputs()
+    del metrics["oracle"]
+    del metrics[kinds.REFERENCE]["ece"]
+    html = _render(metrics, scores, plots, figures)
+    parser = _Tables()
+    parser.feed(html)
+    assert len(parser.tables["metrics"]) == 1  # no segments table
+    assert parser.tables["metrics"][0][0][1:] == [k.display for k in kinds.KINDS]
+    assert [a["id"] for t, a in _tags(html).tags if t == "h2"] == list(SECTIONS)
+
+
+def _tags(html: str) -> _Tags:
+    parser = _Tags()
+    parser.feed(html)
+    return parser

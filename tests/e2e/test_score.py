@@ -13,8 +13,8 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from pipeline.cli.app import app
 from pipeline.batch.local import SCORE_COLUMNS
+from pipeline.cli.app import app
 from tests.conftest import write_demo_config
 
 pytestmark = pytest.mark.slow
@@ -136,7 +136,7 @@ def test_kill_then_resume_gives_identical_output(scoring_setup, tmp_path):
     assert _score(cfg, model, data, reference, "--batch-size", "1000").exit_code == 0
 
     out = tmp_path / "killed.parquet"
-    cmd = [sys.executable, "-m", "pipeline.cli.app", "score", "--config", str(cfg),
+    cmd = [sys.executable, "-m", "pipeline", "score", "--config", str(cfg),
            "--model", str(model), "--input", str(data / "leads.parquet"),
            "--activities", str(data / "activities.parquet"), "--output", str(out),
            "--as-of", AS_OF, "--batch-size", "1000"]

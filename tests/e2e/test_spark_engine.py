@@ -8,8 +8,8 @@ import shutil
 import pandas as pd
 import pytest
 
-from pipeline.data.errors import DataError
 from pipeline.batch.local import SCORE_COLUMNS, ScoreJob, run_score_job
+from pipeline.data.errors import DataError
 
 pytestmark = [
     pytest.mark.spark,

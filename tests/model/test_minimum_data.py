@@ -85,7 +85,7 @@ def test_per_segment_metrics_compare_the_selected_and_the_global_model(segmented
     assert total == len(result.training_set.part("test"))
     for entry in by_segment.values():
         if "model_roc_auc" in entry:
-            assert {"global_model_roc_auc", "baseline_roc_auc",
+            assert {"global_model_roc_auc", "rules_roc_auc",
                     "learned_points_roc_auc"} <= set(entry)
         if entry["choice"] == "global" and "model_roc_auc" in entry:
             assert entry["model_roc_auc"] == pytest.approx(entry["global_model_roc_auc"])

@@ -18,7 +18,7 @@ def _test_rows(result):
     return result.X.loc[result.training_set.part("test")]
 
 
-@pytest.mark.parametrize("kind", ["model", "baseline"])
+@pytest.mark.parametrize("kind", ["model", "rules"])
 def test_factor_points_add_up_for_every_test_lead(trained, kind):
     _, result, _, _ = trained
     X = _test_rows(result)

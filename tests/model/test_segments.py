@@ -7,7 +7,8 @@ import pandas as pd
 import pytest
 
 from features.spec import FeatureInfo, FeatureSpec
-from pipeline.explain.reasons import GradeBands, explain
+from pipeline.explain.grades import GradeCuts
+from pipeline.explain.reasons import explain
 from pipeline.scorers.lightgbm import LeadScorer
 from pipeline.scorers.segmented import SegmentedScorer
 
@@ -108,11 +109,11 @@ def test_factor_points_add_up_on_one_base_score_across_segments(fitted):
 def test_explanations_and_reasons_work_through_the_router(fitted):
     scorer, X, _ = fitted
     fit_pts = scorer.factor_points(X.head(2000))
-    bands = GradeBands.fit(fit_pts[["Product line", "Company size"]].sum(axis=1),
+    grade_cuts = GradeCuts.fit(fit_pts[["Product line", "Company size"]].sum(axis=1),
                            fit_pts[["Webinars", "Pricing page interest"]].sum(axis=1),
                            [0.8, 0.5, 0.2], [0.8, 0.5, 0.2])
     sample, _ = _world(200, 6)
-    expl = explain(scorer, sample, bands, top=3)
+    expl = explain(scorer, sample, grade_cuts, top=3)
     np.testing.assert_array_equal(expl.score, scorer.score(sample))
     b_lead = sample.index[(sample["line"] == "b") & (sample["webinars"] >= 3)][0]
     assert "webinars" in " ".join(expl.reasons.loc[b_lead].astype(str)).lower()

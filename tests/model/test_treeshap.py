@@ -1,4 +1,4 @@
-"""pipeline.scorers.treeshap gives exactly LightGBM's pred_contrib, on random models and awkward rows."""
+"""The fast TreeSHAP gives exactly LightGBM's pred_contrib, on random models and awkward rows."""
 
 from __future__ import annotations
 

@@ -75,10 +75,10 @@ def test_paired_bootstrap_sees_a_real_difference():
 
 
 def test_compare_and_curves_shapes():
-    out = compare_scorers(Y, {"model": P, "baseline": P[::-1]}, {"model": P > 0.5}, "baseline",
+    out = compare_scorers(Y, {"model": P, "rules": P[::-1]}, {"model": P > 0.5}, "rules",
                           10, 3, n_boot=20)
-    assert out["model"]["roc_auc"] > out["baseline"]["roc_auc"]
-    assert "auc_diff" in out["model"] and "auc_diff" not in out["baseline"]
+    assert out["model"]["roc_auc"] > out["rules"]["roc_auc"]
+    assert "auc_diff" in out["model"] and "auc_diff" not in out["rules"]
     c = curves(Y, {"model": P})
     assert c.gains["y"].iloc[-1] == pytest.approx(1.0)
     assert c.roc["y"].max() == pytest.approx(1.0)

@@ -21,7 +21,7 @@ from features.firmographic import (
     normalise_category,
 )
 from features.settings import FeatureSettings
-from features.spec import DTYPES, GROUPS, KINDS, FeatureInfo, FeatureSpec
+from features.spec import DTYPES, GROUPS, MEASURES, FeatureInfo, FeatureSpec
 
 AS_OF = pd.Timestamp("2025-01-15")
 
@@ -72,7 +72,7 @@ def test_spec_tags_every_column(fitted):
     assert list(X.columns) == spec.names == builder.get_feature_names_out()
     assert X.index.name == "lead_id" and X.index.is_unique
     for info in spec:
-        assert info.kind in KINDS and info.group in GROUPS and info.dtype in DTYPES
+        assert info.measure in MEASURES and info.group in GROUPS and info.dtype in DTYPES
         assert info.monotone in (-1, 0, 1) and "{value" in info.template and info.factor
         if info.dtype == "categorical":
             assert isinstance(X[info.name].dtype, pd.CategoricalDtype)
@@ -80,9 +80,9 @@ def test_spec_tags_every_column(fitted):
         else:
             assert X[info.name].dtype == "float64"
     assert spec["seniority"].factor == "Seniority"
-    assert spec["is_free_mail"].kind == "negative" and spec["is_free_mail"].group == "fit"
-    assert spec["is_student"].kind == "negative" and spec["is_student"].group == "fit"
-    assert spec["page_careers_30d"].kind == "negative"
+    assert spec["is_free_mail"].measure == "negative" and spec["is_free_mail"].group == "fit"
+    assert spec["is_student"].measure == "negative" and spec["is_student"].group == "fit"
+    assert spec["page_careers_30d"].measure == "negative"
     assert spec["page_careers_30d"].group == "engagement"
     assert spec["page_pricing_30d"].template == "Visited pricing {value:.0f}x in 30 days"
     assert spec.factor_of("page_pricing_7d") == "Pricing page interest"
@@ -103,7 +103,7 @@ def test_spec_round_trips_through_json(fitted):
 
 
 def test_spec_refuses_bad_tags():
-    with pytest.raises(ValueError, match="kind"):
+    with pytest.raises(ValueError, match="measure"):
         FeatureInfo("x", "X", "great", "fit", "numeric")
     with pytest.raises(ValueError, match="duplicate"):
         FeatureSpec([FeatureInfo("x", "X", "fit", "fit", "numeric")] * 2)
@@ -145,9 +145,9 @@ def test_bands_edges_and_invalid_values():
 def test_email_domain_types():
     emails = pd.Series(["a@gmail.com", "B@Acme.COM ", "c@RivalScore.com", "d@eu.rivalscore.com",
                         None, "not-an-email", "x@localhost"])
-    kind = email_domain_type(emails, ["gmail.com"], ["rivalscore.com"])
-    assert kind.tolist()[:4] == ["free_mail", "corporate", "competitor", "competitor"]
-    assert kind.iloc[4:].isna().all()
+    domain_type = email_domain_type(emails, ["gmail.com"], ["rivalscore.com"])
+    assert domain_type.tolist()[:4] == ["free_mail", "corporate", "competitor", "competitor"]
+    assert domain_type.iloc[4:].isna().all()
 
 
 def test_normalise_category():
@@ -222,8 +222,8 @@ def test_flat_mode_passthrough_yes_no_and_constants():
     assert X["search"].iloc[:3].tolist() == [1.0, 0.0, 0.0] and np.isnan(X["search"].iloc[3])
     assert X["totalvisits"].iloc[[0, 2, 3]].tolist() == [1.0, 3.0, 4.0]
     spec = builder.spec_
-    assert spec["totalvisits"].group == "engagement" and spec["totalvisits"].kind == "engagement"
-    assert spec["do_not_email"].kind == "negative" and spec["do_not_email"].monotone == -1
+    assert spec["totalvisits"].group == "engagement" and spec["totalvisits"].measure == "engagement"
+    assert spec["do_not_email"].measure == "negative" and spec["do_not_email"].monotone == -1
     assert spec["do_not_email"].dtype == "boolean"
     assert spec["bounces"].dtype == "numeric"  # counts, not a 0/1 flag
     assert spec["lead_source"].factor == "Lead source"

@@ -1,4 +1,4 @@
-"""pipeline.evaluation.review: the notebook's helpers, on a hand-made test-scores table (no training)."""
+"""The notebook's review helpers, on a hand-made test-scores table (no training)."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pipeline.evaluation import review as review
 from pipeline.data.errors import DataError, ModelError
+from pipeline.evaluation import review as review
 
 FACTORS = ("Seniority", "Website visits", "Pricing page interest")
 
@@ -31,14 +31,14 @@ def scores() -> pd.DataFrame:
         "model_reason_2": ["Visited pricing 5x in 30 days: +30", "", None, ""],
         "model_reason_3": ["", "", "", ""],
         "model_base_score": 10.0,
-        "baseline_score": [40, 12, 30, 20],
-        "baseline_band": ["warm", "cold", "warm", "warm"],
-        "baseline_grade": ["B", "D", "A", "B"],
-        "baseline_engagement_level": [2, 4, 2, 3],
-        "baseline_reason_1": ["Seniority: vp: +20", "", "Pricing page: +15", "Seniority: +8"],
-        "baseline_reason_2": ["", "", "", ""],
-        "baseline_reason_3": ["", "", "", ""],
-        "baseline_base_score": 5.0,
+        "rules_score": [40, 12, 30, 20],
+        "rules_band": ["warm", "cold", "warm", "warm"],
+        "rules_grade": ["B", "D", "A", "B"],
+        "rules_engagement_level": [2, 4, 2, 3],
+        "rules_reason_1": ["Seniority: vp: +20", "", "Pricing page: +15", "Seniority: +8"],
+        "rules_reason_2": ["", "", "", ""],
+        "rules_reason_3": ["", "", "", ""],
+        "rules_base_score": 5.0,
     })
     model_points = {"Seniority": [40, -3, 5, 30], "Website visits": [0, 3, 0, 10],
                     "Pricing page interest": [30, 0, 20, 0]}
@@ -46,7 +46,7 @@ def scores() -> pd.DataFrame:
                     "Pricing page interest": [15, 0, 15, 0]}
     for factor in FACTORS:
         frame[f"model_points::{factor}"] = np.asarray(model_points[factor], dtype=float)
-        frame[f"baseline_points::{factor}"] = np.asarray(rules_points[factor], dtype=float)
+        frame[f"rules_points::{factor}"] = np.asarray(rules_points[factor], dtype=float)
     return frame
 
 
@@ -54,7 +54,7 @@ def scores() -> pd.DataFrame:
 def metrics() -> dict:
     return {
         "model": {"roc_auc": 0.85, "brier": 0.050, "capture_top_10": 0.5, "mql_precision": 0.4},
-        "baseline": {"roc_auc": 0.80, "brier": 0.060, "capture_top_10": 0.5,
+        "rules": {"roc_auc": 0.80, "brier": 0.060, "capture_top_10": 0.5,
                      "mql_precision": 0.6},
         "oracle": {"roc_auc": 0.9},
     }

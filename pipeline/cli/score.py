@@ -1,0 +1,186 @@
+"""Scoring commands: ``score`` (batch, local or Spark) and ``drift`` (PSI against training)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from pipeline.cli.app import (
+    ConfigOpt,
+    SetOpt,
+    app,
+    as_of_option,
+    load,
+    paths_of,
+    resolve_model,
+    user_errors,
+)
+from pipeline.cli.console import err, out
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from pipeline.data.config import Config
+    from pipeline.explain.package import ScoringPackage
+
+
+@app.command()
+@user_errors
+def score(
+    config: ConfigOpt,
+    input_path: Annotated[Path, typer.Option("--input", help="Leads to score (CSV/Parquet).")],
+    output: Annotated[Path, typer.Option("--output", help="Scores file (.parquet or .csv).")],
+    activities: Annotated[Path | None, typer.Option("--activities", help="Activity log.")] = None,
+    model: Annotated[str | None, typer.Option(
+        "--model", help="models:/NAME@ALIAS or a model.pkl (default: the champion).")] = None,
+    as_of: Annotated[str | None, typer.Option("--as-of", help="Score as of (default: now).")] = (
+        None
+    ),
+    engine: Annotated[str, typer.Option("--engine", help="local or spark.")] = "local",
+    spark_master: Annotated[str, typer.Option(
+        "--spark-master", help="Spark master URL for --engine spark (local[*], spark://...).")
+    ] = "local[*]",
+    explain_leads: Annotated[bool, typer.Option(
+        "--explain/--no-explain", help="Add grade, engagement level and reasons.")] = True,
+    batch_size: Annotated[int | None, typer.Option(
+        "--batch-size", min=100, help="Leads per batch (default: scoring.batch_size).")] = None,
+    resume: Annotated[bool, typer.Option("--resume", help="Continue an interrupted job.")] = False,
+    top: Annotated[int | None, typer.Option("--top", min=1, help="Only the N best leads.")] = None,
+    min_score: Annotated[int | None, typer.Option(
+        "--min-score", min=0, max=100, help="Only leads scoring at least this.")] = None,
+    fmt: Annotated[str | None, typer.Option("--format", help="parquet or csv.")] = None,
+    open_only: Annotated[bool, typer.Option("--open-only", help="Skip decided leads.")] = False,
+    set_: SetOpt = None,
+) -> None:
+    """Score leads in bounded memory; atomic output; resumable; local or Spark engine."""
+
+    from pipeline.batch.local import ScoreJob, run_score_job
+    from pipeline.data.artifacts import write_json
+    from pipeline.data.errors import ConfigError
+    from pipeline.evaluation.drift import DriftMonitor
+
+    cfg = load(config, set_)
+    if engine not in ("local", "spark"):
+        raise ConfigError(f"--engine {engine!r}: use 'local' or 'spark'")
+    if fmt not in (None, "csv", "parquet"):
+        raise ConfigError(f"--format {fmt!r}: use 'csv' or 'parquet'")
+    package, model_name, model_version = resolve_model(cfg, model)
+    package.check_settings(cfg.features, str(cfg.source))
+    when = as_of_option(as_of)
+    job = ScoreJob(
+        leads_path=input_path, output_path=output,
+        activities_path=activities if activities else None, as_of=when,
+        explain=explain_leads, batch_size=batch_size or cfg.scoring.batch_size, resume=resume,
+        top=top, min_score=min_score, output_format=fmt, model_name=model_name,
+        model_version=model_version, open_only=open_only,
+    )
+    monitor = DriftMonitor(package.reference, cfg.monitor.psi_warn, cfg.monitor.psi_alarm) \
+        if package.reference else None
+    if engine == "spark":
+        from pipeline.batch.spark import run_spark_job
+
+        summary = run_spark_job(package, cfg, job, master=spark_master)
+    else:
+        from pipeline.cli.console import progress
+
+        with progress("leads") as bar:
+            task = bar.add_task("score", total=None, rate="")
+
+            def _advance(done: int, total: int, rows: int) -> None:
+                elapsed = bar.tasks[task].elapsed or 1e-9
+                bar.update(task, total=total, completed=done, rate=f"{rows / elapsed:,.0f}")
+
+            summary = run_score_job(package, cfg, job, progress=_advance, monitor=monitor)
+    if monitor is not None and monitor.rows:
+        drift = monitor.result()
+        write_json(output.with_name(output.name + ".drift.json"),
+                   {"rows": monitor.rows, "psi": drift.to_dict("records")})
+        flagged = drift[drift["status"] != "ok"]
+        if len(flagged):
+            err.print(f"[yellow]drift:[/] {len(flagged)} feature(s) above PSI "
+                      f"{cfg.monitor.psi_warn}: " + ", ".join(
+                          f"{r.feature} {r.psi:.2f}" for r in flagged.head(5).itertuples()))
+    out.print(f"[green]scored[/] {summary['input_rows']:,} leads -> {output} "
+              f"({summary['output_rows']:,} rows, {summary['rows_per_second']:,} leads/s, "
+              f"model {model_name} {model_version})")
+
+
+@app.command()
+@user_errors
+def drift(
+    config: ConfigOpt,
+    input_path: Annotated[Path, typer.Option("--input", help="New leads (CSV/Parquet).")],
+    activities: Annotated[Path | None, typer.Option(
+        "--activities", help="Activity log of the new leads.")] = None,
+    model: Annotated[str | None, typer.Option(
+        "--model", help="models:/NAME@ALIAS or a model.pkl (default: the champion).")] = None,
+    as_of: Annotated[str | None, typer.Option("--as-of", help="Features as of (default: now).")
+                     ] = None,
+    output: Annotated[Path | None, typer.Option("--output", help="JSON report path.")] = None,
+    set_: SetOpt = None,
+) -> None:
+    """PSI of every feature and of the score against training; exit 3 on an alarm."""
+
+    cfg = load(config, set_)
+    package, _, _ = resolve_model(cfg, model)
+    package.check_settings(cfg.features, str(cfg.source))
+    drift_report(cfg, package, input_path, activities, as_of_option(as_of),
+                 output or paths_of(cfg).root / "drift.json")
+
+
+def drift_report(config: Config, package: ScoringPackage, leads_path: Path,
+                 activities_path: Path | None, as_of: pd.Timestamp | None,
+                 output: Path) -> pd.DataFrame:
+    """Count the new leads into the training bins; write the report; raise on an alarm."""
+    import pandas as pd
+    from rich.table import Table
+
+    from pipeline.data.artifacts import write_bytes, write_json
+    from pipeline.data.errors import DriftAlarm
+    from pipeline.data.io import load_dataset
+    from pipeline.evaluation.drift import DriftMonitor
+    from pipeline.evaluation.plots import importance_figure, to_png
+
+    leads, activities, report = load_dataset(config, leads_path, activities_path, scoring=True)
+    report.raise_if_failed()
+    when = as_of if as_of is not None else pd.Timestamp.now(tz="UTC").tz_localize(None)
+    X = package.features(leads, activities, when if package.mode == "events" else None)
+    p = package.scorer.predict_proba(X)[:, 1]
+    monitor = DriftMonitor(package.reference, config.monitor.psi_warn, config.monitor.psi_alarm)
+    decided = leads["outcome"].isin(["won", "lost"]).to_numpy() if "outcome" in leads else None
+    if decided is not None and decided.any():
+        from pipeline.explain.grades import band_of
+        from pipeline.scorers.scaling import score_from_proba
+
+        bands = band_of(score_from_proba(p), package.score_bands)
+        monitor.update(X, p, bands=bands, y=(leads["outcome"] == "won").to_numpy())
+    else:
+        monitor.update(X, p)
+    table = monitor.result()
+    by_band = monitor.conversion_by_band()
+    write_json(output, {
+        "rows": monitor.rows, "warn": config.monitor.psi_warn, "alarm": config.monitor.psi_alarm,
+        "psi": table.to_dict("records"),
+        "conversion_by_band": None if by_band is None else by_band.to_dict("records"),
+    })
+    top = table.head(20).set_index("feature")["psi"]
+    write_bytes(output.with_suffix(".png"),
+                to_png(importance_figure(top, "Population stability index (PSI)")))
+    view = Table(title=f"Drift of {monitor.rows:,} leads vs training", title_justify="left")
+    for col in ("feature", "psi", "status"):
+        view.add_column(col)
+    for row in table.head(15).itertuples():
+        color = {"alarm": "red", "warn": "yellow"}.get(row.status, "")
+        view.add_row(row.feature, f"{row.psi:.3f}", f"[{color}]{row.status}[/]" if color
+                     else row.status)
+    out.print(view)
+    if by_band is not None:
+        out.print(by_band.to_string(index=False))
+    out.print(f"wrote {output} and {output.with_suffix('.png')}")
+    alarms = table[table["status"] == "alarm"]
+    if len(alarms):
+        raise DriftAlarm(f"{leads_path}: drift alarm (PSI > {config.monitor.psi_alarm}) in "
+                         + ", ".join(alarms["feature"].head(5)))
+    return table

@@ -1,0 +1,90 @@
+"""Evaluation of fitted packages on the test leads of a prepared training set.
+
+Every kind is scored on the same test leads with the same metrics, AUC differences against the
+reference kind (the rules) on the same bootstrap resamples. :func:`evaluate_saved` is what
+``leadscore evaluate`` runs: the split ``train`` saved, not one rebuilt from today's config.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from pipeline.data.config import Config
+from pipeline.evaluation.metrics import compare_scorers, curves, metrics_by_segment
+from pipeline.explain.package import ScoringPackage
+from pipeline.scorers import kinds
+from pipeline.stages.prepare import Prepared, prepare_saved
+
+
+def weekly_volume(prepared: Prepared, test_ids: pd.Index) -> float:
+    """Test leads per week (a flat export without dates is assumed to span a year)."""
+    leads = prepared.training_set.leads
+    created = pd.to_datetime(leads.loc[test_ids, "created_at"]) if "created_at" in leads \
+        else None
+    if created is None or created.isna().all():
+        return float(len(test_ids)) / 52.0
+    weeks = max((created.max() - created.min()).days / 7.0, 1.0)
+    return len(test_ids) / weeks
+
+
+def evaluate_packages(
+    config: Config,
+    packages: dict[str, ScoringPackage],
+    prepared: Prepared,
+    truth: pd.Series | None = None,
+    n_boot: int = 500,
+) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """Every metric for every package (and the oracle when known) on the same test leads."""
+    X_test, y_test = prepared.rows("test")
+    test_ids = prepared.ids("test")
+    probs = {name: pkg.scorer.predict_proba(X_test)[:, 1] for name, pkg in packages.items()}
+    mql = {name: pkg.scorer.is_mql(X_test) for name, pkg in packages.items()}
+    if truth is not None:
+        probs["oracle"] = truth.reindex(test_ids.astype(str)).to_numpy(dtype="float64")
+    weekly = weekly_volume(prepared, test_ids)
+    metrics: dict[str, Any] = compare_scorers(
+        y_test, probs, mql, reference=kinds.REFERENCE, leads_per_week=weekly,
+        capacity_per_week=max(1.0, round(0.2 * weekly)), n_boot=n_boot, seed=config.seed,
+    )
+    for name, pkg in packages.items():
+        metrics[name].update(pkg.scorer.fit_metrics())
+        view = pkg.scorer.segment_view(X_test)
+        if view is None:
+            continue
+        keys, extra, chosen = view
+        by_segment = metrics_by_segment(y_test, keys, {**probs, **extra})
+        for level, entry in by_segment.items():
+            entry["choice"] = chosen.get(level, "global")
+        metrics["segments"] = by_segment
+    if "oracle" in metrics:
+        for name in packages:
+            metrics[name]["auc_ratio_to_oracle"] = (
+                metrics[name]["roc_auc"] / metrics["oracle"]["roc_auc"])
+    metrics["split"] = prepared.training_set.summary()
+    for name, pkg in packages.items():
+        metrics[name]["calibration"] = pkg.scorer.calibrator_.method_
+    return metrics, probs
+
+
+def evaluate_saved(
+    config: Config,
+    packages: dict[str, ScoringPackage],
+    leads: pd.DataFrame,
+    activities: pd.DataFrame | None,
+    split_table: pd.DataFrame,
+    truth: pd.Series | None = None,
+    n_boot: int = 500,
+) -> tuple[Prepared, dict[str, Any], dict[str, np.ndarray]]:
+    """Evaluate saved packages on the split their training saved."""
+    builder = next(iter(packages.values())).builder
+    prepared = prepare_saved(config, leads, activities, split_table, builder)
+    metrics, probs = evaluate_packages(config, packages, prepared, truth, n_boot)
+    return prepared, metrics, probs
+
+
+def evaluation_curves(y_test: np.ndarray, probabilities: dict[str, np.ndarray]):
+    """Curve tables (ROC, gains, calibration) of every scorer on the test leads."""
+    return curves(y_test, probabilities)

@@ -1,0 +1,233 @@
+"""The one preparation protocol: config + data -> the prepared training set every stage uses.
+
+``train``, ``tune``, ``cv``, ``features`` and ``audit`` call :func:`prepare`; ``evaluate`` and the
+promotion gate call :func:`prepare_saved`. Both produce a :class:`Prepared`: the eligible leads
+with their as_of, label and split, the leakage audit and what it excluded, and the feature table
+built by a feature builder fitted on the training leads only. Preparing in one place is what
+keeps the stages from drifting apart (an audit that ``cv`` forgot, a snapshot that ``tune`` did
+not apply, a gate that judged a challenger on a split rebuilt from today's data).
+
+The split that ``train`` saves (:meth:`Prepared.split_table`) is the one ``evaluate`` and the gate
+score on: :func:`prepare_saved` takes the leads, as_of times and labels from it, not from the
+current config, and builds their features with the saved model's own fitted builder.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from features.build import FeatureBuilder
+from features.settings import FeatureSettings
+from pipeline.data.config import Config
+from pipeline.data.dataset import SPLITS, TrainingSet, build_training_set
+from pipeline.data.errors import ConfigError, DataError
+from pipeline.evaluation.audit import audit_columns
+from pipeline.scorers import kinds
+from pipeline.scorers.rules import RulesBook
+
+ROLE_COLUMNS = ("lead_id", "created_at", "outcome", "outcome_at")
+
+
+@dataclass
+class Prepared:
+    """A prepared training set: leads, labels, split, audit and fitted features."""
+
+    config: Config
+    training_set: TrainingSet
+    audit: pd.DataFrame | None
+    excluded: list[str]
+    builder: FeatureBuilder | None
+    X: pd.DataFrame | None  # rows of the prepared parts, index lead_id
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def y(self) -> pd.Series:
+        """Labels by lead_id."""
+        return self.training_set.y
+
+    def ids(self, part: str) -> pd.Index:
+        """lead_ids of one split part."""
+        return self.training_set.part(part)
+
+    def rows(self, part: str) -> tuple[pd.DataFrame, np.ndarray]:
+        """Feature rows and labels of one split part."""
+        ids = self.ids(part)
+        return self.X.loc[ids], self.y.loc[ids].to_numpy()
+
+    def fit_rows(self) -> tuple[pd.DataFrame, np.ndarray, pd.DataFrame, np.ndarray]:
+        """(X_train, y_train, X_valid, y_valid): what every scorer is fitted on."""
+        return (*self.rows("train"), *self.rows("valid"))
+
+    def split_table(self) -> pd.DataFrame:
+        """lead_id, as_of, y, split of every prepared lead: what ``train`` saves."""
+        ts = self.training_set
+        return pd.DataFrame({
+            "lead_id": ts.y.index.astype(str), "as_of": ts.as_of.reindex(ts.y.index).to_numpy(),
+            "y": ts.y.to_numpy(), "split": ts.split.reindex(ts.y.index).to_numpy()})
+
+    def scorer_context(self, rules: RulesBook | None = None, rules_source: str = "rules",
+                       tuned_params: dict[str, Any] | None = None) -> kinds.ScorerContext:
+        """What every kind's factory reads: the config and what this preparation learned."""
+        builder = self.builder
+        return kinds.ScorerContext(
+            config=self.config, spec=builder.spec_, rules=rules or RulesBook(),
+            rules_source=rules_source, windows=tuple(builder.settings.windows_days),
+            dropped=tuple(builder.dropped_), segment=self.segment(), tuned_params=tuned_params)
+
+    def segment(self) -> str | None:
+        """The feature that routes leads to per-segment models (``dataset.segment``), if any."""
+        column = self.config.dataset.segment
+        if column is None:
+            return None
+        spec = self.builder.spec_
+        if column not in spec.names or spec[column].dtype != "categorical":
+            raise ConfigError(f"{self.config.source}: dataset.segment: {column!r} must also be "
+                              "listed under features.categorical (and not be constant)")
+        return column
+
+
+def training_set(config: Config, leads: pd.DataFrame, activities: pd.DataFrame | None
+                 ) -> TrainingSet:
+    """Eligible leads, as_of, labels and split as the config defines them."""
+    ds = config.dataset
+    return build_training_set(
+        leads, activities, ds.mode, ds.as_of, ds.horizon_days, config.split, config.seed,
+        snapshot=pd.Timestamp(ds.snapshot) if ds.snapshot else None)
+
+
+def candidate_columns(leads: pd.DataFrame, config: Config) -> list[str]:
+    """Raw lead columns that could become features: everything but roles, ids and PII."""
+    ds = config.dataset
+    skip = set(ROLE_COLUMNS) | set(ds.pii) | set(ds.ignore)
+    if config.features.email_column:
+        skip.add(config.features.email_column)
+    return [c for c in leads.columns if c not in skip]
+
+
+def run_audit(ts: TrainingSet, config: Config) -> pd.DataFrame:
+    """Leakage audit of the raw candidate columns on the training leads."""
+    train_ids = ts.part("train")
+    columns = candidate_columns(ts.leads, config)
+    candidates = ts.leads.loc[train_ids, columns]
+    fs = config.features
+    declared_numeric = set(fs.numeric) | set(fs.engagement)
+    for column in columns:
+        if column in declared_numeric:
+            candidates[column] = pd.to_numeric(candidates[column], errors="coerce")
+        elif candidates[column].dtype == object or str(candidates[column].dtype) == "str":
+            missing = {m.casefold() for m in fs.missing_values}
+            text = candidates[column].astype("string").str.strip()
+            candidates[column] = text.where(~text.str.casefold().isin(missing)).astype(object)
+    return audit_columns(
+        candidates,
+        ts.y.loc[train_ids].to_numpy(),
+        post_contact=dict(config.dataset.leaky),
+        keep=list(config.dataset.keep_leaky),
+        max_auc=config.audit.max_auc,
+        seed=config.seed,
+    )
+
+
+def excluded_by_audit(audit: pd.DataFrame) -> list[str]:
+    """Columns the audit keeps out of the features."""
+    return audit.loc[audit["action"] == "excluded", "column"].tolist()
+
+
+def feature_settings(config: Config, excluded: list[str]) -> FeatureSettings:
+    """The config's feature settings without the excluded (leaky) columns."""
+    fs = config.features
+    update = {
+        key: [c for c in getattr(fs, key) if c not in excluded]
+        for key in ("categorical", "numeric", "boolean", "engagement", "negative")
+    }
+    return fs.model_copy(update=update)
+
+
+def activities_of(activities: pd.DataFrame | None, ids: pd.Index) -> pd.DataFrame | None:
+    """The events of these leads only."""
+    if activities is None:
+        return None
+    return activities[activities["lead_id"].isin(ids)]
+
+
+def _as_of(config: Config, ts: TrainingSet) -> pd.Series | None:
+    return ts.as_of if config.dataset.mode == "events" else None
+
+
+def _features(config: Config, ts: TrainingSet, activities: pd.DataFrame | None,
+              builder: FeatureBuilder, parts: tuple[str, ...]) -> pd.DataFrame:
+    ids = ts.y.index if set(parts) >= set(SPLITS) else \
+        ts.y.index[np.isin(ts.split.reindex(ts.y.index).to_numpy(), list(parts))]
+    as_of = _as_of(config, ts)
+    X = builder.transform(ts.leads.loc[ids].reset_index(drop=True), activities,
+                          None if as_of is None else as_of.loc[ids])
+    return X.loc[ids]
+
+
+def prepare(
+    config: Config,
+    leads: pd.DataFrame,
+    activities: pd.DataFrame | None,
+    *,
+    split: pd.Series | None = None,
+    parts: tuple[str, ...] = SPLITS,
+) -> Prepared:
+    """Prepare the training set the config defines: as_of, labels, split, audit, features.
+
+    Parameters
+    ----------
+    config
+        Run configuration.
+    leads, activities
+        Canonical frames (validated).
+    split
+        Train/valid/test by lead_id replacing the configured split (cross-validation folds).
+    parts
+        Split parts whose feature rows to build (``()``: the audit only, no features).
+    """
+    ts = training_set(config, leads, activities)
+    if split is not None:
+        ts.split = split.reindex(ts.y.index)
+    audit = run_audit(ts, config)
+    excluded = excluded_by_audit(audit)
+    prepared = Prepared(config, ts, audit, excluded, None, None, list(ts.notes))
+    if not parts:
+        return prepared
+    train_ids = ts.part("train")
+    as_of = _as_of(config, ts)
+    builder = FeatureBuilder(feature_settings(config, excluded)).fit(
+        ts.leads.loc[train_ids].reset_index(drop=True), activities_of(activities, train_ids),
+        None if as_of is None else as_of.loc[train_ids])
+    prepared.builder = builder
+    prepared.X = _features(config, ts, activities, builder, parts)
+    return prepared
+
+
+def prepare_saved(
+    config: Config,
+    leads: pd.DataFrame,
+    activities: pd.DataFrame | None,
+    split_table: pd.DataFrame,
+    builder: FeatureBuilder,
+    *,
+    parts: tuple[str, ...] = ("test",),
+) -> Prepared:
+    """The training set a run saved (``split.parquet``), with features from its own builder.
+
+    Leads, as_of times, labels and split come from ``split_table``; only the lead rows (their
+    fields) are read from ``leads``. A lead of the saved split missing from the data is an error.
+    """
+    table = split_table.set_index(split_table["lead_id"].astype(str))
+    kept = leads.assign(lead_id=leads["lead_id"].astype(str)).set_index("lead_id", drop=False)
+    missing = table.index.difference(kept.index)
+    if len(missing):
+        raise DataError(f"{config.dataset.leads}: {len(missing)} leads of the saved split are "
+                        f"not in the data any more (e.g. {missing[0]}); retrain")
+    ts = TrainingSet(kept.loc[table.index], table["as_of"], table["y"].astype("int8"),
+                     table["split"])
+    X = _features(config, ts, activities, builder, parts)
+    return Prepared(config, ts, None, [], builder, X, [])
