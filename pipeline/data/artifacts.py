@@ -29,9 +29,14 @@ class Paths:
         """Synthetic inputs (demo only)."""
         return self.root / "data"
 
+    @property
+    def packages(self) -> Path:
+        """The scoring packages, one per scorer kind (one folder: a new kind adds no path)."""
+        return self.root / "packages"
+
     def package(self, kind: str) -> Path:
-        """The scoring package of one scorer kind (``<kind>.pkl``)."""
-        return self.root / f"{kind}.pkl"
+        """The scoring package of one scorer kind (``packages/<kind>.pkl``)."""
+        return self.packages / f"{kind}.pkl"
 
     @property
     def split(self) -> Path:

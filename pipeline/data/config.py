@@ -287,13 +287,8 @@ class Config(_Frozen):
 
     @property
     def model_name(self) -> str:
-        """Registered model name of the LightGBM scorer."""
+        """Stem of the registered model names (each kind adds its suffix, scorers/kinds.py)."""
         return self.mlflow.registered_model or f"leadscore-{self.dataset.name}"
-
-    @property
-    def rules_model_name(self) -> str:
-        """Registered model name of the rules."""
-        return f"{self.model_name}-rules"
 
     def flat_params(self) -> dict[str, str]:
         """The config flattened to ``section.key`` strings (for MLflow params)."""

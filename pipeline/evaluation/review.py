@@ -6,8 +6,8 @@ return, so every table and figure it shows is made (and unit-tested) here, from 
 lead: the points, grades and reasons are read back from ``test_scores.parquet`` exactly as the
 report shows them, so notebook and report can never disagree.
 
-Scorers are named as analysts know them: ``model`` (LightGBM) and ``rules`` (the rules,
-whose files and columns say ``baseline``).
+Scorers are named by their kinds (``pipeline/scorers/kinds.py``); the side-by-side views compare
+the challenger (``model``) with the team's ``rules``.
 """
 
 from __future__ import annotations

@@ -42,14 +42,20 @@ class BaseScorer(BaseEstimator):
         shares its raw space, hence its calibrator). ``fit_params`` go to the raw fit (e.g. the
         tuner's pruning callbacks).
         """
-        self._check_columns(X)
-        self._check_columns(X_valid)
-        self._fit_raw(X, np.asarray(y), X_valid, np.asarray(y_valid), **fit_params)
+        self.fit_raw(X, y, X_valid, y_valid, **fit_params)
         self.calibrator_ = calibrator or Calibrator(
             methods=self.calibration_methods, cv_folds=self.cv_folds,
             random_state=self.random_state,
         ).fit(self.decision_function(X_valid), np.asarray(y_valid))
         self.classes_ = np.array([0, 1])
+        return self
+
+    def fit_raw(self, X: pd.DataFrame, y: pd.Series, X_valid: pd.DataFrame, y_valid: pd.Series,
+                **fit_params) -> BaseScorer:
+        """Fit the additive raw model only (no calibrator): what a tuning trial judges."""
+        self._check_columns(X)
+        self._check_columns(X_valid)
+        self._fit_raw(X, np.asarray(y), X_valid, np.asarray(y_valid), **fit_params)
         return self
 
     def _check_columns(self, X: pd.DataFrame) -> None:

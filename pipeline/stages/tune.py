@@ -107,7 +107,8 @@ def tune_scorer(
             if trial.should_prune():
                 raise optuna.TrialPruned()
 
-        fitted = clone(target).set_params(params=params).fit(
+        # the raw model only: the trial is judged on raw log-odds, so no calibrator is fitted
+        fitted = clone(target).set_params(params=params).fit_raw(
             X_train, y_train, X_valid, y_valid, callbacks=[prune])
         iterations[trial.number] = fitted.best_iteration_
         return _valid_metric(objective, y_valid, fitted.decision_function(X_valid))

@@ -340,7 +340,7 @@ def history(project, demo_stages, tmp_path_factory) -> dict:
     assert n == 1, f"{RULES}: web_visit weight not found"
     rules.write_text(text)
     out["status_after_edit"] = _status(project, demo_stages)
-    model = project / "artifacts/demo/model.pkl"
+    model = project / "artifacts/demo/packages/model.pkl"
     before = _md5(model)
     out["third"] = _repro(project, demo_stages)
     out["model_changed"] = _md5(model) != before
@@ -520,8 +520,8 @@ def test_rule_weight_reruns_only_the_stages_that_read_the_rules(history):
 
 
 @pytest.mark.slow
-def test_metrics_show_prints_model_and_baseline(history):
-    """`dvc metrics show` has model and baseline columns holding the file's values."""
+def test_metrics_show_prints_model_and_rules(history):
+    """`dvc metrics show` has model and rules columns holding the file's values."""
     text = history["metrics_show"]
     table = [line.split() for line in text.splitlines() if line.strip()]
     header = next(row for row in table if row[0] == "Path")

@@ -187,7 +187,7 @@ def champion_package(registry, lifecycle):
     run = json.loads((Path(cfg.out_dir) / "run.json").read_text())
     assert lifecycle["promote_again"]["state"][MODEL]["aliases"]["champion"] == \
         run["versions"]["model"] == "3"
-    return load_package(Path(cfg.out_dir) / "model.pkl")
+    return load_package(Path(cfg.out_dir) / "packages" / "model.pkl")
 
 
 @pytest.fixture
@@ -391,7 +391,7 @@ def test_gate_judges_on_the_saved_split_after_the_data_file_changed(registry, tm
     # what the gate used to do, rebuild the split from today's file, gives another answer
     from pipeline.explain.package import load_package
 
-    packages = {k: load_package(Path(cfg.out_dir) / f"{k}.pkl") for k in ("model", "rules")}
+    packages = {k: load_package(Path(cfg.out_dir) / "packages" / f"{k}.pkl") for k in ("model", "rules")}
     rebuilt, _ = evaluate_packages(moved, packages, prepare(moved, *current), n_boot=0)
     assert abs(rebuilt["model"]["roc_auc"] - saved["model"]["roc_auc"]) > 0.05
 

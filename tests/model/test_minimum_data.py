@@ -31,7 +31,7 @@ def test_training_refuses_too_few_conversions_with_exit_2(small_world, tmp_path)
     assert "converted leads in the training split, fewer than the minimum 100000" in lines[0]
     assert "guard.min_train_conversions" in lines[0]
     assert "Traceback" not in run.output
-    assert not (tmp_path / "artifacts" / "demo" / "model.pkl").exists()
+    assert not (tmp_path / "artifacts" / "demo" / "packages").exists()
 
 
 def test_the_default_minimum_is_100_training_conversions(trained):

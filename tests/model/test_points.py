@@ -99,7 +99,7 @@ def test_points_command_writes_the_rules_file_and_the_admin_csv(trained, small_w
     from pipeline.data.config import load_config
 
     out_dir = load_config(config).out_dir
-    result.packages["learned_points"].save(out_dir / "learned_points.pkl")
+    result.packages["learned_points"].save(out_dir / "packages" / "learned_points.pkl")
     target = tmp_path / "demo-learned.yaml"
     run = runner.invoke(app, ["points", "--config", str(config), "--out", str(target)])
     assert run.exit_code == 0, run.output

@@ -1,4 +1,4 @@
-"""docs/ARCHITECTURE.md's map matches the tree: nothing it names is missing, nothing is left out."""
+"""docs/ARCHITECTURE.md's map matches the tree: all it names exists, every package is named."""
 
 from __future__ import annotations
 
@@ -19,14 +19,12 @@ def test_every_path_the_doc_names_exists():
     assert missing == []
 
 
-def test_every_package_and_module_is_named():
-    named = _named()
+def test_every_package_is_named():
+    # Modules may come and go inside a package (a new scorer kind is one module and one line in
+    # the kinds table); a package is a layer or a part of one, and the map must show it.
     packages = {f"{p.parent.relative_to(ROOT)}/" for p in ROOT.glob("pipeline/**/__init__.py")}
     packages |= {"features/"}
-    modules = {str(p.relative_to(ROOT)) for folder in ("pipeline", "features")
-               for p in (ROOT / folder).rglob("*.py") if p.name != "__init__.py"}
-    assert sorted(packages - named) == []
-    assert sorted(modules - named) == []
+    assert sorted(packages - _named()) == []
 
 
 def test_the_layer_table_lists_the_import_linter_layers():

@@ -18,7 +18,7 @@ FACTORS = ("Seniority", "Website visits", "Pricing page interest")
 
 @pytest.fixture
 def scores() -> pd.DataFrame:
-    """Four test leads in the layout of test_scores.parquet (model + baseline columns)."""
+    """Four test leads in the layout of test_scores.parquet (model + rules columns)."""
     frame = pd.DataFrame({
         "lead_id": ["L1", "L2", "L3", "L4"],
         "y": np.array([1, 0, 0, 1], dtype="int8"),
