@@ -391,7 +391,8 @@ def test_gate_judges_on_the_saved_split_after_the_data_file_changed(registry, tm
     # what the gate used to do, rebuild the split from today's file, gives another answer
     from pipeline.explain.package import load_package
 
-    packages = {k: load_package(Path(cfg.out_dir) / "packages" / f"{k}.pkl") for k in ("model", "rules")}
+    folder = Path(cfg.out_dir) / "packages"
+    packages = {k: load_package(folder / f"{k}.pkl") for k in ("model", "rules")}
     rebuilt, _ = evaluate_packages(moved, packages, prepare(moved, *current), n_boot=0)
     assert abs(rebuilt["model"]["roc_auc"] - saved["model"]["roc_auc"]) > 0.05
 
