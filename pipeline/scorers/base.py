@@ -90,6 +90,10 @@ class BaseScorer(BaseEstimator):
 
     def is_mql(self, X: pd.DataFrame) -> np.ndarray:
         """Marketing-qualified leads: score at or above ``mql_score``."""
+        if not hasattr(self, "mql_score"):
+            # a silent default would override the user's scoring.mql_score
+            raise TypeError(f"{type(self).__name__} has no mql_score parameter: take it from "
+                            "ctx.config.scoring.mql_score in its build(ctx), or override is_mql")
         return self.score(X) >= self.mql_score
 
     @property
