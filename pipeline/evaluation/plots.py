@@ -37,7 +37,7 @@ def roc_figure(roc: pd.DataFrame, aucs: Mapping[str, float]) -> Figure:
     """ROC curve per scorer with its AUC in the legend."""
     fig, ax = _figure()
     for i, (name, part) in enumerate(roc.groupby("scorer", sort=False)):
-        label = f"{name} (AUC {aucs.get(name, float('nan')):.3f})"
+        label = f"{kinds.display(name)} (AUC {aucs.get(name, float('nan')):.3f})"
         ax.plot(part["x"], part["y"], label=label, color=_color(name, i), lw=2)
     ax.plot([0, 1], [0, 1], ls="--", color="#9ca3af", lw=1)
     ax.set(xlabel="False positive rate", ylabel="True positive rate", title="ROC",
@@ -51,7 +51,8 @@ def gains_figure(gains: pd.DataFrame) -> Figure:
     """Cumulative share of conversions found when working leads best-first."""
     fig, ax = _figure()
     for i, (name, part) in enumerate(gains.groupby("scorer", sort=False)):
-        ax.plot(100 * part["x"], 100 * part["y"], label=name, color=_color(name, i), lw=2)
+        ax.plot(100 * part["x"], 100 * part["y"], label=kinds.display(name), color=_color(name, i),
+                lw=2)
     ax.plot([0, 100], [0, 100], ls="--", color="#9ca3af", lw=1, label="random")
     for cut in (10, 20, 30):
         ax.axvline(cut, color="#e5e7eb", lw=1, zorder=0)
@@ -66,7 +67,7 @@ def calibration_figure(calibration: pd.DataFrame) -> Figure:
     """Reliability diagram: observed conversion rate against mean predicted probability."""
     fig, ax = _figure()
     for i, (name, part) in enumerate(calibration.groupby("scorer", sort=False)):
-        ax.plot(100 * part["x"], 100 * part["y"], marker="o", label=name,
+        ax.plot(100 * part["x"], 100 * part["y"], marker="o", label=kinds.display(name),
                 color=_color(name, i), lw=1.5)
     ax.plot([0, 100], [0, 100], ls="--", color="#9ca3af", lw=1, label="perfect")
     ax.set(xlabel="Score (predicted conversion %)", ylabel="Observed conversion %",

@@ -434,7 +434,12 @@ def test_stage_deps_are_the_modules_each_command_loads(history, project, stages,
         name: {_module_file(project, m) for m in record["modules"]}
         for name, record in traces.items()
     }
-    producer = {out: name for name, stage in stages.items() for out in stage["outs"]}
+    outs = {out: name for name, stage in stages.items() for out in stage["outs"]}
+
+    def producer(dep: str) -> str | None:
+        """The stage whose output is ``dep`` or the folder holding it (packages/model.pkl)."""
+        return next((name for out, name in outs.items() if _covered(dep, {out})), None)
+
     problems = []
     for name, record in traces.items():
         assert "pipeline.cli.app" in record["modules"], f"{name}: trace incomplete"
@@ -444,8 +449,8 @@ def test_stage_deps_are_the_modules_each_command_loads(history, project, stages,
         ]
         may_load = set(loaded[name])
         for dep in deps:
-            if dep.endswith(".pkl") and producer.get(dep) in loaded:
-                may_load |= loaded[producer[dep]]
+            if dep.endswith(".pkl") and producer(dep) in loaded:
+                may_load |= loaded[producer(dep)]
         for dep in sorted(deps):
             if dep.endswith(".py") and dep not in may_load:
                 problems.append(f"{name}: dep {dep} is not loaded")
