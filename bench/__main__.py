@@ -179,7 +179,7 @@ make bench                              # installs .[dev,spark,bench], then runs
 Each section starts with its own command (add `--markdown` for the section, or run it bare for a
 human-readable report), the date it was measured and the CPU other processes took meanwhile.
 Synthetic worlds are generated once and cached under `artifacts/bench/` (regenerated when
-`pipeline/synth/world.py` changes).
+`pipeline/synth/` or `features/activity.py` changes).
 
 {contents}
 
