@@ -1,6 +1,8 @@
 """The ``leadscore`` command line: the Typer app with every command group registered on it."""
 
-from pipeline.cli import data, explain, registry, score, train  # noqa: F401  (registers commands)
+# Importing a group registers its commands; `leadscore --help` lists them in this order, the
+# order of the work: data, training, explanations, the registry, scoring.
+from pipeline.cli import data, train, explain, registry, score  # noqa: F401, I001
 from pipeline.cli.app import app
 
 __all__ = ["app", "main"]

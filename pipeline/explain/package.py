@@ -22,7 +22,7 @@ from pipeline.explain.grades import GradeCuts, band_of, group_points
 from pipeline.explain.reasons import explain
 from pipeline.scorers.base import BaseScorer
 
-PACKAGE_FORMAT = 1
+PACKAGE_FORMAT = 2  # 2: layered packages (GradeCuts, FeatureInfo.measure, kinds)
 
 OUTPUT_COLUMNS = [
     "lead_id", "score", "probability", "band", "grade", "engagement_level", "mql", "status",
@@ -173,6 +173,12 @@ def load_package(path: str | Path) -> ScoringPackage:
     try:
         with open(path, "rb") as fh:
             package = pickle.load(fh)
+    except (ModuleNotFoundError, AttributeError) as exc:
+        if "'pipeline." in str(exc) or "'features." in str(exc):
+            # a package pickled by an earlier LeadScore names classes that have moved since
+            raise ModelError(f"{path}: written by an earlier LeadScore (model format older than "
+                             f"{PACKAGE_FORMAT}): retrain with `leadscore train`") from None
+        raise ModelError(f"{path}: not a LeadScore model ({type(exc).__name__})") from None
     except Exception as exc:  # noqa: BLE001 - any unpickling failure is the same user problem
         raise ModelError(f"{path}: not a LeadScore model ({type(exc).__name__})") from None
     if not isinstance(package, ScoringPackage):

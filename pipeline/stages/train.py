@@ -135,7 +135,7 @@ def train_scorers(
         notes += scorer.notes()
         fit_pts, eng_pts = group_points(scorer.factor_points(X_train), ctx.spec)
         grade_cuts = GradeCuts.fit(fit_pts, eng_pts, config.scoring.grade_quantiles,
-                               config.scoring.engagement_quantiles)
+                                   config.scoring.engagement_quantiles)
         reference = build_reference(X_train, scorer.predict_proba(X_train)[:, 1])
         packages[kind.name] = ScoringPackage(
             dataset=config.dataset.name, mode=config.dataset.mode, builder=prepared.builder,
