@@ -146,7 +146,11 @@ class LeadScorer(BaseScorer):
         self.booster_ = lgb.Booster(
             model_str=self.booster_.model_to_string(num_iteration=self.best_iteration_)
         )
-        self.base_raw_ = float(self._raw_contributions(X.iloc[:1])[0, -1])
+        # The expected raw value of the ensemble; for one row LightGBM's own pred_contrib is
+        # cheaper than building the fast explainer (0.75 s per model, which tuning paid per
+        # trial), and gives the same bits.
+        self.base_raw_ = float(self.booster_.predict(X.iloc[:1], pred_contrib=True,
+                                                     num_threads=self.n_jobs)[0, -1])
 
     def decision_function(self, X: pd.DataFrame) -> np.ndarray:
         """Log-odds per lead."""
