@@ -148,13 +148,3 @@ def _shown(value, dtype: str):
     if isinstance(value, float | np.floating):
         return int(value) if float(value).is_integer() else round(float(value), 2)
     return str(value)
-
-
-def _jsonable(value):
-    import numpy as np
-
-    if isinstance(value, float | np.floating):
-        return None if np.isnan(value) else round(float(value), 3)
-    if value is None or (isinstance(value, float) and np.isnan(value)):
-        return None
-    return str(value) if not isinstance(value, int | np.integer) else int(value)

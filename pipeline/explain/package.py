@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from pipeline.data.errors import ModelError
-from pipeline.explain.grades import GradeCuts, band_of, group_points
+from pipeline.explain.grades import GradeCuts, band_of
 from pipeline.explain.reasons import explain
 from pipeline.scorers.base import BaseScorer
 
@@ -140,10 +140,6 @@ class ScoringPackage:
         """
         X = self.features(leads, activities, as_of)
         return self.score_features(X, explain_leads, lead_age_days(leads, as_of))
-
-    def grade_points(self, X: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-        """Fit and engagement points per lead (what the grade and level are cut from)."""
-        return group_points(self.scorer.factor_points(X), self.spec)
 
     def save(self, path: str | Path) -> None:
         """Pickle atomically."""

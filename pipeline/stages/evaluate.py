@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from pipeline.data.config import Config
-from pipeline.evaluation.metrics import compare_scorers, curves, metrics_by_segment
+from pipeline.evaluation.metrics import compare_scorers, metrics_by_segment
 from pipeline.explain.package import ScoringPackage
 from pipeline.scorers import kinds
 from pipeline.stages.prepare import Prepared, prepare_saved
@@ -83,8 +83,3 @@ def evaluate_saved(
     prepared = prepare_saved(config, leads, activities, split_table, builder)
     metrics, probs = evaluate_packages(config, packages, prepared, truth, n_boot)
     return prepared, metrics, probs
-
-
-def evaluation_curves(y_test: np.ndarray, probabilities: dict[str, np.ndarray]):
-    """Curve tables (ROC, gains, calibration) of every scorer on the test leads."""
-    return curves(y_test, probabilities)

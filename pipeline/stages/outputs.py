@@ -10,6 +10,7 @@ import pandas as pd
 from pipeline.data.artifacts import Paths, write_bytes, write_json, write_table
 from pipeline.data.config import Config
 from pipeline.data.io import atomic_path
+from pipeline.evaluation.metrics import curves
 from pipeline.evaluation.plots import (
     calibration_figure,
     gains_figure,
@@ -20,7 +21,6 @@ from pipeline.evaluation.plots import (
 from pipeline.evaluation.report import global_figures, render_report
 from pipeline.scorers import kinds
 from pipeline.scorers.scaling import score_from_proba
-from pipeline.stages.evaluate import evaluation_curves
 from pipeline.stages.train import TrainingResult
 
 CURVE_PLOTS = ("roc", "gains", "calibration", *(f"score_histogram_{k}" for k in kinds.names()))
@@ -77,9 +77,9 @@ def build_report(config: Config, paths: Paths) -> Path:
     scores = pd.read_parquet(paths.test_scores)
     audit = pd.read_csv(paths.audit) if paths.audit.is_file() else None
     plots = {p.stem: p.read_bytes() for p in sorted(paths.plots.glob("*.png"))}
-    curves = {k: v for k, v in plots.items() if k in CURVE_PLOTS}
+    curve_plots = {k: v for k, v in plots.items() if k in CURVE_PLOTS}
     figures = {k: v for k, v in plots.items() if k not in CURVE_PLOTS}
-    html = render_report(config.dataset.name, metrics, scores, audit, curves, figures,
+    html = render_report(config.dataset.name, metrics, scores, audit, curve_plots, figures,
                          metrics.get("notes", []))
     with atomic_path(paths.report) as tmp:
         tmp.write_text(html)
@@ -88,18 +88,18 @@ def build_report(config: Config, paths: Paths) -> Path:
 
 def write_plots(paths: Paths, result: TrainingResult) -> None:
     """ROC, gains, calibration (PNG + CSV for ``dvc plots``) and score histograms."""
-    curves = evaluation_curves(result.y_test, result.test_probabilities)
+    tables = curves(result.y_test, result.test_probabilities)
     aucs = {name: m["roc_auc"] for name, m in result.metrics.items()
             if isinstance(m, dict) and "roc_auc" in m}
-    for name, table in (("roc", curves.roc), ("gains", curves.gains),
-                        ("calibration", curves.calibration)):
+    for name, table in (("roc", tables.roc), ("gains", tables.gains),
+                        ("calibration", tables.calibration)):
         write_table(paths.plots / f"{name}.csv", table)
         # one file per scorer too: `dvc plots` draws one line per file
         for scorer, part in table.groupby("scorer", sort=False):
             write_table(paths.plots / f"{name}_{scorer}.csv", part.drop(columns="scorer"))
-    write_bytes(paths.plots / "roc.png", to_png(roc_figure(curves.roc, aucs)))
-    write_bytes(paths.plots / "gains.png", to_png(gains_figure(curves.gains)))
-    write_bytes(paths.plots / "calibration.png", to_png(calibration_figure(curves.calibration)))
+    write_bytes(paths.plots / "roc.png", to_png(roc_figure(tables.roc, aucs)))
+    write_bytes(paths.plots / "gains.png", to_png(gains_figure(tables.gains)))
+    write_bytes(paths.plots / "calibration.png", to_png(calibration_figure(tables.calibration)))
     y = result.y_test
     for name in result.packages:
         scores = score_from_proba(result.test_probabilities[name])

@@ -475,8 +475,8 @@ def test_models_lists_versions_with_aliases(lifecycle):
 
 def test_champion_loads_in_a_fresh_process_with_identical_scores(
         registry, champion_package, request_frame, tracking_env, tmp_path):
-    from pipeline.mlops.serving import predict_frame
     from pipeline.mlops.registry import load_registered_package
+    from pipeline.mlops.serving import predict_frame
 
     frame, _, _, _ = request_frame
     frame.to_parquet(tmp_path / "request.parquet")
