@@ -10,6 +10,8 @@ and the dotted key, e.g. ``configs/demo.yaml: split.valid_fraction: Input should
 from __future__ import annotations
 
 import copy
+import difflib
+import functools
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
@@ -139,6 +141,19 @@ class ModelConfig(_Frozen):
     n_jobs: int = 2
     segment_min_auc_gain: float = Field(
         0.0, ge=0, description="validation AUC a per-segment model must gain over the global one")
+
+    @field_validator("params")
+    @classmethod
+    def _known_lightgbm_params(cls, params: dict[str, Any]) -> dict[str, Any]:
+        """LightGBM ignores unknown names with a warning nobody reads; refuse them instead."""
+        known = lightgbm_parameter_names()
+        for name in params:
+            if name not in known:
+                canonical = sorted(lightgbm_parameter_names(aliases=False))
+                close = difflib.get_close_matches(name, canonical, n=1, cutoff=0.6)
+                hint = f" (did you mean '{close[0]}'?)" if close else ""
+                raise ValueError(f"'{name}' is not a LightGBM parameter{hint}")
+        return params
 
 
 class CalibrationConfig(_Frozen):
@@ -295,6 +310,19 @@ class Config(_Frozen):
         return {k: str(v) for k, v in _flatten(self.model_dump(mode="json")).items()}
 
 
+@functools.cache
+def lightgbm_parameter_names(aliases: bool = True) -> frozenset[str]:
+    """Every LightGBM parameter name, and its aliases (from the library's own table)."""
+    from lightgbm.basic import _ConfigAliases
+
+    names: set[str] = set()
+    for canonical, other_names in _ConfigAliases._get_all_param_aliases().items():
+        names.add(canonical)
+        if aliases:
+            names.update(other_names)
+    return frozenset(names)
+
+
 def _flatten(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key, value in tree.items():
@@ -368,10 +396,15 @@ def load_config(path: str | Path, overrides: dict[str, Any] | None = None) -> Co
         err = exc.errors()[0]
         loc = tuple(p for p in err["loc"] if not isinstance(p, int) or True)
         key = ".".join(str(p) for p in loc) or "(top level)"
-        origin = path if _has_key(data, loc[:1]) or not base else base_path
-        message = "unknown key (misspelled?)" if err["type"] == "extra_forbidden" else err["msg"]
+        if overrides and _has_key(overrides, loc):
+            origin = "--set"
+        else:
+            origin = path if _has_key(data, loc[:1]) or not base else base_path
+        message = "unknown key (misspelled?)" if err["type"] == "extra_forbidden" else \
+            err["msg"].removeprefix("Value error, ")
         more = f" (+{len(exc.errors()) - 1} more)" if len(exc.errors()) > 1 else ""
-        raise ConfigError(f"{origin}: {key}: {message}{more}") from None
+        where = f"--set {key}" if origin == "--set" else f"{origin}: {key}"
+        raise ConfigError(f"{where}: {message}{more}") from None
 
 
 def parse_assignment(items: list[str]) -> dict[str, Any]:
@@ -385,5 +418,9 @@ def parse_assignment(items: list[str]) -> dict[str, Any]:
         parts = key.strip().split(".")
         for part in parts[:-1]:
             node = node.setdefault(part, {})
-        node[parts[-1]] = yaml.safe_load(raw)
+        try:
+            value = yaml.safe_load(raw)
+        except yaml.YAMLError:
+            value = raw  # "," or "a: b" are not YAML scalars; the user meant the text
+        node[parts[-1]] = value
     return tree

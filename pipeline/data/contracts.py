@@ -180,6 +180,9 @@ def _run_schema(
             if message is None:
                 continue
             mask = _mask_from_failures(failures, column, check, len(frame))
+            if check == "field_uniqueness":
+                # empty ids are reported as empty, not as duplicates of each other
+                mask &= frame[column].notna().to_numpy()
             report.add(file, str(column), message, mask)
 
 
@@ -235,8 +238,9 @@ def canonical_leads(
         return raw
 
     out = pd.DataFrame(index=raw.index)
-    out["lead_id"] = raw[cols.lead_id].astype("string").str.strip().astype(object)
-    out.loc[raw[cols.lead_id].isna().to_numpy(), "lead_id"] = None
+    ids = raw[cols.lead_id].astype("string").str.strip()
+    out["lead_id"] = ids.astype(object)
+    out.loc[(ids.isna() | (ids == "")).to_numpy(dtype=bool), "lead_id"] = None
     if events:
         out["created_at"] = _parse_dates(report, file, raw[cols.created_at], cols.created_at, True)
     out["outcome"], out["outcome_at"] = _outcome(raw, config, file, report, scoring)
@@ -245,17 +249,28 @@ def canonical_leads(
         report.add(file, cols.outcome_at or "outcome_at", "outcome_at before created_at", before)
 
     role_columns = {cols.lead_id, cols.created_at, cols.outcome, cols.outcome_at, cols.target}
+    # Counts and company sizes cannot be negative; a declared numeric column may (a delta).
+    never_negative = {*fs.engagement, fs.size_column, fs.revenue_column} - {None}
     for name in raw.columns:
         if name in role_columns:
             continue
-        if name in fs.numeric or name in fs.engagement:
+        if name in fs.numeric or name in fs.engagement or name in never_negative:
             out[name] = _parse_numeric(report, file, raw[name], name)
         elif name in fs.boolean or name in fs.negative and not _is_numeric_like(raw[name]):
             out[name] = _parse_boolean(report, file, raw[name], name)
         elif name in fs.negative:
             out[name] = _parse_numeric(report, file, raw[name], name)
+            never_negative.add(name)
         else:
             out[name] = raw[name]
+        if name in (fs.size_column, fs.revenue_column) and _is_numeric_like(raw[name]) \
+                and name not in fs.numeric:
+            # checked, but kept as typed: the served model's signature is the input's own types
+            out[name] = raw[name]
+        if name in never_negative:
+            what = "negative count" if name in fs.engagement or name in fs.negative else \
+                "negative value (a company size or revenue)"
+            report.add(file, name, what, out[name].to_numpy(dtype="float64", na_value=np.nan) < 0)
     if events and ds.snapshot is not None:
         future = out["created_at"] > pd.Timestamp(ds.snapshot)
         report.add(file, cols.created_at or "created_at", "created after the snapshot date", future)

@@ -109,6 +109,48 @@ def test_nan_and_inf_in_numeric(tmp_path):
     assert "column 'employees': not a number (1 row: 2)" in result.output
 
 
+def test_empty_ids_are_empty_not_duplicates(tmp_path):
+    leads = LEADS.replace("L2,", ",").replace("L4,", " ,")
+    result = _validate(_write_config(tmp_path, leads))
+    assert result.exit_code == 2
+    assert "column 'lead_id': empty lead id (2 rows: 2, 4)" in result.output
+    assert "duplicate" not in result.output
+
+
+FLAT = """Prospect ID,Converted,TotalVisits,Page Views,Unsubscribed,employees
+P1,1,3,2.5,No,10
+P2,0,-2,1.0,No,-4
+P3,1,5,-0.5,Yes,
+P4,0,0,0,No,7
+"""
+
+
+def test_negative_counts_and_sizes_are_refused_in_a_flat_export(tmp_path):
+    (tmp_path / "leads.csv").write_text(FLAT)
+    cfg = {"dataset": {"name": "f", "mode": "flat", "leads": str(tmp_path / "leads.csv"),
+                       "columns": {"lead_id": "Prospect ID", "target": "Converted"}},
+           "features": {"mode": "flat", "engagement": ["TotalVisits", "Page Views"],
+                        "negative": ["Unsubscribed"]}}
+    path = tmp_path / "cfg.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    result = _validate(path)
+    assert result.exit_code == 2, result.output
+    assert "column 'TotalVisits': negative count (1 row: 2)" in result.output
+    assert "column 'Page Views': negative count (1 row: 3)" in result.output
+    assert "column 'employees': negative value (a company size or revenue) (1 row: 2)" \
+        in result.output
+
+
+def test_a_latin1_file_read_as_utf8_names_the_encoding_setting(tmp_path):
+    cfg = _write_config(tmp_path, LEADS)
+    (tmp_path / "leads.csv").write_bytes(LEADS.replace("VP Sales", "Directeur Général")
+                                         .encode("latin-1"))
+    result = _validate(cfg)
+    assert result.exit_code == 2
+    assert "leads.csv: not valid utf-8 text" in result.output
+    assert "dataset.read.encoding" in result.output and "Traceback" not in result.output
+
+
 def test_unparseable_dates(tmp_path):
     leads = LEADS.replace("2025-01-06,lost", "yesterday,lost")
     result = _validate(_write_config(tmp_path, leads))
