@@ -39,6 +39,8 @@ class FeatureBuilder:
         Every output column with its factor, measure, group, dtype, monotone direction, template.
     levels_ : dict[str, list[str]]
         Categories of each categorical column (kept levels, then ``"other"``).
+    seen_levels_ : dict[str, list[str]]
+        Every value each categorical column took in training, rare ones included.
     dropped_ : dict[str, str]
         Columns left out of the table and why (e.g. constant in the training leads).
     activity_types_ : list[str]
@@ -158,6 +160,7 @@ class FeatureBuilder:
                 # A negative column holding counts is numeric, one holding 0/1 is a flag.
                 dtypes[name] = "boolean" if values.isin([0.0, 1.0]).all() else "numeric"
         self.levels_: dict[str, list[str]] = {}
+        self.seen_levels_: dict[str, list[str]] = {}
         infos = {name: self._describe(name, dtypes.get(name)) for name in table.columns}
         for name, info in infos.items():
             if info.dtype != "categorical":
@@ -167,6 +170,8 @@ class FeatureBuilder:
             order = BAND_LEVELS.get(name)
             levels = [v for v in order if v in kept] if order else sorted(kept)
             self.levels_[name] = [*levels, OTHER]
+            # Every training value, rare ones too: scoring warns only on values never seen.
+            self.seen_levels_[name] = sorted(counts.index)
         encoded = self._encode(table, list(table.columns))
         self.dropped_: dict[str, str] = {}
         for name in encoded.columns:
@@ -176,12 +181,14 @@ class FeatureBuilder:
                 shown = "missing" if pd.isna(only) else repr(only)
                 self.dropped_[name] = f"constant in the training leads (always {shown})"
         self.levels_ = {k: v for k, v in self.levels_.items() if k not in self.dropped_}
+        self.seen_levels_ = {k: v for k, v in self.seen_levels_.items() if k in self.levels_}
         self.spec_ = FeatureSpec([infos[n] for n in encoded.columns if n not in self.dropped_])
         self.n_leads_fit_ = len(leads)
         return self
 
     def transform(self, leads: pd.DataFrame, activities: pd.DataFrame | None = None,
-                  as_of: pd.Series | pd.Timestamp | None = None) -> pd.DataFrame:
+                  as_of: pd.Series | pd.Timestamp | None = None,
+                  unseen: dict[str, dict[str, int]] | None = None) -> pd.DataFrame:
         """The feature table of ``leads`` as of ``as_of``.
 
         Parameters
@@ -194,6 +201,9 @@ class FeatureBuilder:
         as_of
             Per-lead Series by lead_id, or one Timestamp (scoring: now). Required in events
             mode.
+        unseen
+            When given, filled with the categorical values never seen in training (they are
+            encoded as ``other``), as ``{feature: {value: count}}``, for scoring's warnings.
 
         Returns
         -------
@@ -215,6 +225,14 @@ class FeatureBuilder:
         if missing:
             raise ValueError(f"cannot build feature(s) {missing[:5]} from these leads: their "
                              "source column is missing")
+        if unseen is not None:
+            for name, seen in getattr(self, "seen_levels_", {}).items():
+                if name not in table:
+                    continue
+                values = table[name].dropna().astype(str)
+                fresh = values[~values.isin(seen)].value_counts()
+                if len(fresh):
+                    unseen[name] = {str(k): int(v) for k, v in fresh.items()}
         return self._encode(table, self.spec_.names)
 
     def fit_transform(self, leads: pd.DataFrame, activities: pd.DataFrame | None = None,

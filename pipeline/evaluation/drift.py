@@ -58,8 +58,12 @@ def build_reference(X: pd.DataFrame, probabilities: np.ndarray) -> dict[str, Any
             values = series.to_numpy(dtype="float64")
             edges = _numeric_edges(values)
             counts = _numeric_counts(values, edges)
+            finite = values[np.isfinite(values)]
+            # The training range: scoring clips values absurdly far beyond it.
+            bounds = ({"min": float(finite.min()), "max": float(finite.max())} if finite.size
+                      else {})
             features[column] = {"dtype": "numeric", "edges": edges,
-                                "expected": (counts / counts.sum()).tolist()}
+                                "expected": (counts / counts.sum()).tolist(), **bounds}
     p = np.asarray(probabilities, dtype="float64")
     edges = _numeric_edges(p)
     counts = _numeric_counts(p, edges)
@@ -106,6 +110,16 @@ class DriftMonitor:
         self.rows += len(X)
         if y is not None and bands is not None:
             self.outcomes.append(pd.DataFrame({"band": bands, "y": y}))
+
+    def state(self) -> dict[str, Any]:
+        """The counts so far, as JSON-ready lists (kept with a batch's part for resumes)."""
+        return {"rows": self.rows, "counts": {k: v.tolist() for k, v in self.counts.items()}}
+
+    def merge(self, state: dict[str, Any]) -> None:
+        """Add the counts of another monitor's :meth:`state`."""
+        for name, counts in state["counts"].items():
+            self.counts[name] = self.counts.get(name, 0) + np.asarray(counts, dtype="float64")
+        self.rows += int(state["rows"])
 
     def result(self) -> pd.DataFrame:
         """PSI per feature and for the score, with a status (ok / warn / alarm)."""

@@ -22,7 +22,7 @@ from pipeline.explain.grades import GradeCuts, band_of
 from pipeline.explain.reasons import explain
 from pipeline.scorers.base import BaseScorer
 
-PACKAGE_FORMAT = 2  # 2: layered packages (GradeCuts, FeatureInfo.measure, kinds)
+PACKAGE_FORMAT = 3  # 3: training ranges, seen levels, canonical bytes; 2: layered packages
 
 OUTPUT_COLUMNS = [
     "lead_id", "score", "probability", "band", "grade", "engagement_level", "mql", "status",
@@ -69,9 +69,16 @@ class ScoringPackage:
             )
 
     def features(self, leads: pd.DataFrame, activities: pd.DataFrame | None,
-                 as_of: pd.Series | pd.Timestamp | None) -> pd.DataFrame:
-        """The feature table of these leads as of ``as_of``."""
-        return self.builder.transform(leads, activities, as_of)
+                 as_of: pd.Series | pd.Timestamp | None,
+                 unseen: dict[str, dict[str, int]] | None = None) -> pd.DataFrame:
+        """The feature table of these leads as of ``as_of`` (``unseen``: see the builder)."""
+        try:
+            return self.builder.transform(leads, activities, as_of, unseen=unseen)
+        except ValueError as exc:
+            if "cannot build feature" not in str(exc):
+                raise
+            raise ModelError(f"model '{self.metadata.get('name', self.dataset)}': {exc}; add "
+                             "the column to the input or retrain without it") from None
 
     def disqualified(self, X: pd.DataFrame, lead_age_days: np.ndarray | None = None
                      ) -> np.ndarray:
@@ -142,11 +149,38 @@ class ScoringPackage:
         return self.score_features(X, explain_leads, lead_age_days(leads, as_of))
 
     def save(self, path: str | Path) -> None:
-        """Pickle atomically."""
+        """Pickle atomically, in canonical bytes (see :func:`canonical_bytes`)."""
         from pipeline.data.io import atomic_path
 
-        with atomic_path(path) as tmp, open(tmp, "wb") as fh:
-            pickle.dump(self, fh, protocol=pickle.HIGHEST_PROTOCOL)
+        with atomic_path(path) as tmp:
+            tmp.write_bytes(canonical_bytes(self))
+
+
+class _CanonicalPickler(pickle._Pickler):  # type: ignore[name-defined]
+    """The pure-Python pickler with sets written in sorted order.
+
+    The C pickler writes a set in hash order, and string hashes are salted per process, so two
+    identical trainings gave different bytes (pydantic's ``__pydantic_fields_set__`` is a set)
+    and a different ``file:<sha>`` model version. The C pickler offers no hook for sets
+    (``reducer_override`` and ``dispatch_table`` are not consulted for them); the Python one does.
+    """
+
+    dispatch = pickle._Pickler.dispatch.copy()  # type: ignore[attr-defined]
+
+    def _save_sorted(self, obj: set | frozenset) -> None:
+        self.save_reduce(type(obj), (sorted(obj, key=repr),), obj=obj)
+
+    dispatch[set] = _save_sorted
+    dispatch[frozenset] = _save_sorted
+
+
+def canonical_bytes(obj: Any) -> bytes:
+    """``obj`` pickled so that equal content gives equal bytes in any process."""
+    import io
+
+    buffer = io.BytesIO()
+    _CanonicalPickler(buffer, protocol=pickle.HIGHEST_PROTOCOL).dump(obj)
+    return buffer.getvalue()
 
 
 def lead_age_days(leads: pd.DataFrame, as_of: pd.Series | pd.Timestamp | None

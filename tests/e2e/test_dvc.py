@@ -350,6 +350,10 @@ def history(project, demo_stages, tmp_path_factory) -> dict:
     out["plots_diff"] = json.loads(
         _dvc(project, "plots", "diff", "--json", "--targets", "ROC demo", merge=False)
     )
+    out["lock_before_forced"] = yaml.safe_load((project / "dvc.lock").read_text())
+    out["forced"] = _dvc(project, "repro", "--force", "--single-item", "train@demo")
+    out["lock_after_forced"] = yaml.safe_load((project / "dvc.lock").read_text())
+    out["status_after_forced"] = _status(project, demo_stages)
     return out
 
 
@@ -522,6 +526,18 @@ def test_rule_weight_reruns_only_the_stages_that_read_the_rules(history):
     assert reproduced == expected, third["output"][-3000:]
     assert not reproduced & UPSTREAM
     assert history["status_after_third"] == {}
+
+
+@pytest.mark.slow
+def test_an_identical_retraining_changes_no_package_byte(history):
+    """Canonical package bytes: a forced retrain leaves the packages' hash and evaluate as is."""
+    def outs(lock):
+        return {o["path"]: o["md5"] for o in lock["stages"]["train@demo"]["outs"]
+                if o["path"] != "artifacts/demo/run.json"}
+
+    assert "Running stage 'train@demo'" in history["forced"]
+    assert outs(history["lock_after_forced"]) == outs(history["lock_before_forced"])
+    assert "evaluate@demo" not in history["status_after_forced"]
 
 
 @pytest.mark.slow
