@@ -9,30 +9,48 @@ function of every engine) and appended to a part file. Peak memory is one bucket
 input size.
 
 How it stays safe: parts and a checkpoint live in ``<output>.parts/``; the output file appears
-only at the end, by an atomic rename. A killed job leaves no output file; ``--resume`` skips the
-buckets the checkpoint records as complete, and the final file is the same as an uninterrupted
-run's because buckets and their contents depend only on the input and the batch size.
+only at the end, by an atomic rename. The output is locked for the whole job, and an output that
+is an input is refused (:mod:`pipeline.batch.guard`). A killed job leaves no output file;
+``--resume`` checks that the inputs' content, the model, the config and the options are those of
+the interrupted run, reuses its as_of, skips the buckets the checkpoint records as complete, and
+the final file is the same as an uninterrupted run's because buckets and their contents depend
+only on the input and the batch size. Each part keeps its drift counts and warnings beside it,
+so the drift report of a resumed job covers every row. A user error removes the parts; an
+environment fault (disk full) keeps finished ones for ``--resume`` and says so.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import os
 import shutil
+import signal
 import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
-import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
+from pipeline.batch.domain import clip_absurd, domain_warnings, missing_sources
+from pipeline.batch.guard import (
+    CHECKPOINT,
+    changes,
+    config_hash,
+    fingerprint,
+    output_lock,
+    parts_dir,
+    read_checkpoint,
+    refuse_overwriting_inputs,
+    write_checkpoint,
+)
+from pipeline.batch.spill import count_rows, read_bucket, spill
 from pipeline.data.config import Config
 from pipeline.data.contracts import ContractReport, canonical_activities, canonical_leads
-from pipeline.data.errors import DataError, LeadScoreError
+from pipeline.data.errors import DataError, EnvironmentFault, LeadScoreError, describe_os_error
 from pipeline.data.io import atomic_path
 from pipeline.evaluation.drift import DriftMonitor
 from pipeline.explain.package import ScoringPackage, lead_age_days
@@ -42,7 +60,6 @@ SCORE_COLUMNS = [
     "status", "status_reason", "reason_1", "reason_2", "reason_3", "model_name", "model_version",
     "scored_at",
 ]
-CHECKPOINT = "checkpoint.json"
 
 
 @dataclass
@@ -64,79 +81,6 @@ class ScoreJob:
     open_only: bool = False
 
 
-def _iter_batches(path: Path, config: Config, batch_size: int) -> Iterator[pd.DataFrame]:
-    """Stream a CSV (all cells as text) or Parquet file as pandas batches."""
-    if not path.is_file():
-        raise DataError(f"{path}: file not found")
-    if path.stat().st_size == 0:
-        raise DataError(f"{path}: file is empty")
-    if path.suffix.lower() in (".parquet", ".pq"):
-        for batch in pq.ParquetFile(path).iter_batches(batch_size=batch_size):
-            yield batch.to_pandas()
-        return
-    delimiter = config.dataset.read.delimiter
-    header = pacsv.open_csv(path, parse_options=pacsv.ParseOptions(delimiter=delimiter),
-                            read_options=pacsv.ReadOptions(block_size=1 << 20)).schema.names
-    reader = pacsv.open_csv(
-        path,
-        read_options=pacsv.ReadOptions(block_size=8 << 20, encoding=config.dataset.read.encoding),
-        parse_options=pacsv.ParseOptions(delimiter=delimiter),
-        convert_options=pacsv.ConvertOptions(column_types=dict.fromkeys(header, pa.string())),
-    )
-    for batch in reader:
-        yield batch.to_pandas()
-
-
-def _bucket_of(ids: pd.Series, n_buckets: int) -> np.ndarray:
-    # pandas' hash is stable across runs and platforms, unlike Python's salted hash().
-    hashed = pd.util.hash_pandas_object(ids.astype(str), index=False).to_numpy()
-    return (hashed % np.uint64(n_buckets)).astype(np.int64)
-
-
-def _count_rows(path: Path, config: Config) -> int:
-    if path.suffix.lower() in (".parquet", ".pq"):
-        return pq.ParquetFile(path).metadata.num_rows
-    return sum(len(b) for b in _iter_batches(path, config, 200_000))
-
-
-def _spill(path: Path, id_column: str, config: Config, n_buckets: int, out_dir: Path,
-           batch_size: int, stem: str) -> int:
-    """Split a file into bucket Parquet files by the hash of its lead id column."""
-    writers: dict[int, pq.ParquetWriter] = {}
-    rows = 0
-    row_offset = 0
-    try:
-        for frame in _iter_batches(path, config, batch_size):
-            if id_column not in frame.columns:
-                from pipeline.data.contracts import suggest_column
-
-                raise DataError(f"{path}: column '{id_column}': missing (lead id)"
-                                f"{suggest_column(id_column, frame.columns)}")
-            frame = frame.copy()
-            # Remember each row's position in the source file, for error messages.
-            frame["__row"] = np.arange(row_offset, row_offset + len(frame), dtype=np.int64)
-            row_offset += len(frame)
-            buckets = _bucket_of(frame[id_column].fillna(""), n_buckets)
-            for bucket in np.unique(buckets):
-                part = pa.Table.from_pandas(frame[buckets == bucket], preserve_index=False)
-                writer = writers.get(int(bucket))
-                if writer is None:
-                    writer = pq.ParquetWriter(out_dir / f"{stem}-{bucket:05d}.parquet",
-                                              part.schema)
-                    writers[int(bucket)] = writer
-                writer.write_table(part.cast(writer.schema, safe=False)
-                                   if part.schema != writer.schema else part)
-            rows += len(frame)
-    finally:
-        for writer in writers.values():
-            writer.close()
-    return rows
-
-
-def _read_bucket(path: Path) -> pd.DataFrame | None:
-    return pd.read_parquet(path) if path.is_file() else None
-
-
 def _reindex_rows(report: ContractReport, rows: np.ndarray) -> ContractReport:
     """Map a bucket's positional row numbers back to the source file's row numbers."""
     fixed = ContractReport()
@@ -150,13 +94,26 @@ def _reindex_rows(report: ContractReport, rows: np.ndarray) -> ContractReport:
 def score_bucket(
     package: ScoringPackage, config: Config, leads_raw: pd.DataFrame,
     activities_raw: pd.DataFrame | None, job: ScoreJob, scored_at: str,
-    monitor: DriftMonitor | None = None,
+    monitor: DriftMonitor | None = None, notes: JobNotes | None = None,
 ) -> pd.DataFrame:
-    """Validate, build features, score and explain one bucket of leads (pure per-batch step)."""
+    """Validate, build features, score and explain one bucket of leads (pure per-batch step).
+
+    ``notes`` collects the bucket's domain warnings (absurd magnitudes clipped to the training
+    range, categories never seen in training).
+    """
     lead_rows = leads_raw.pop("__row").to_numpy() if "__row" in leads_raw else np.arange(
         len(leads_raw))
+    file = str(job.leads_path)
     report = ContractReport()
-    leads = canonical_leads(leads_raw, config, str(job.leads_path), report, scoring=True)
+    leads = canonical_leads(leads_raw, config, file, report, scoring=True)
+    as_of = job.as_of if package.mode == "events" else None
+    if report.ok:
+        for column, features in missing_sources(package, leads_raw.columns).items():
+            report.add(file, column, f"missing (the model builds {', '.join(features)} from it)")
+    if report.ok and as_of is not None and "created_at" in leads:
+        report.add(file, config.dataset.columns.created_at or "created_at",
+                   f"created after the scoring time --as-of {as_of:%Y-%m-%d %H:%M}: a lead "
+                   "cannot be scored before it exists", leads["created_at"] > as_of)
     _reindex_rows(report, lead_rows).raise_if_failed()
     activities = None
     if package.mode == "events":
@@ -172,8 +129,12 @@ def score_bucket(
     if job.open_only and "outcome" in leads:
         keep = (leads["outcome"] == "open").to_numpy()
         leads, lead_rows = leads[keep].reset_index(drop=True), lead_rows[keep]
-    as_of = job.as_of if package.mode == "events" else None
-    X = package.features(leads, activities, as_of)
+    unseen: dict[str, dict[str, int]] = {}
+    X = package.features(leads, activities, as_of, unseen=unseen)
+    clipped = clip_absurd(package, X)
+    if notes is not None:
+        for message, count in domain_warnings(package, file, clipped, unseen).items():
+            notes.warn(message, count)
     scored = package.score_features(X, explain_leads=job.explain,
                                     lead_age_days=lead_age_days(leads, as_of))
     if monitor is not None:
@@ -195,102 +156,208 @@ def percentile_of(package: ScoringPackage, p: np.ndarray) -> np.ndarray:
                     / reference.size, 1)
 
 
-def _load_checkpoint(parts: Path, signature: dict) -> set[int]:
-    path = parts / CHECKPOINT
-    if not path.is_file():
-        return set()
-    state = json.loads(path.read_text())
-    if state.get("signature") != signature:
-        return set()
-    return {int(b) for b in state.get("done", [])}
+def failpoint(name: str) -> None:
+    """Kill this process here when ``LEADSCORE_FAILPOINT`` names this point (fault tests only).
+
+    The points are ``spill`` (inputs bucketed, nothing scored), ``parts`` (two buckets scored)
+    and ``assembly`` (half of the output written to its temporary file): the three moments a
+    real crash can leave different state behind.
+    """
+    if os.environ.get("LEADSCORE_FAILPOINT") == name:
+        os.kill(os.getpid(), signal.SIGKILL)
 
 
-def _save_checkpoint(parts: Path, signature: dict, done: set[int]) -> None:
-    with atomic_path(parts / CHECKPOINT) as tmp:
-        tmp.write_text(json.dumps({"signature": signature, "done": sorted(done)}))
+@dataclass
+class JobNotes:
+    """What a job tells the user besides its summary: warnings (with counts) and notices."""
+
+    warnings: dict[str, int] = field(default_factory=dict)
+    notices: list[str] = field(default_factory=list)
+
+    def warn(self, message: str, count: int) -> None:
+        """Add ``count`` rows to a warning (same message: counts add up across buckets)."""
+        self.warnings[message] = self.warnings.get(message, 0) + int(count)
 
 
 def run_score_job(
     package: ScoringPackage, config: Config, job: ScoreJob,
     progress: Callable[[int, int, int], None] | None = None,
     monitor: DriftMonitor | None = None,
+    notes: JobNotes | None = None,
 ) -> dict:
     """Score ``job.leads_path`` into ``job.output_path``; returns a summary.
 
+    The output is locked for the whole job (:func:`pipeline.batch.guard.output_lock`) and an
+    output that is an input is refused. ``monitor`` receives every scored row, including those
+    of buckets finished before a resume (their drift counts are kept with their parts).
+
     Raises
     ------
-    DataError
-        On any contract violation, before the output file exists.
+    DataError, ConfigError, OutputBusy
+        User errors (exit 2), before the output file exists; the parts are removed.
+    EnvironmentFault
+        Permissions, disk full (exit 1). Parts holding finished buckets are kept for
+        ``--resume``, and the message says so.
     """
-    started = time.perf_counter()
-    n_leads = _count_rows(job.leads_path, config)
-    if n_leads == 0:
-        raise DataError(f"{job.leads_path}: no rows (header only)")
-    n_buckets = max(1, math.ceil(n_leads / job.batch_size))
-    parts = job.output_path.with_name(job.output_path.name + ".parts")
-    scored_at = (job.as_of or pd.Timestamp.now(tz="UTC").tz_localize(None)).isoformat()
-    signature = {
-        "leads": str(job.leads_path), "leads_size": job.leads_path.stat().st_size,
-        "activities": str(job.activities_path) if job.activities_path else None,
-        "activities_size": job.activities_path.stat().st_size if job.activities_path and
-        job.activities_path.is_file() else None,
-        "n_buckets": n_buckets, "as_of": str(job.as_of), "explain": job.explain,
-        "model": f"{job.model_name}:{job.model_version}",
+    refuse_overwriting_inputs(job.output_path, {"--input": job.leads_path,
+                                                "--activities": job.activities_path})
+    notes = notes if notes is not None else JobNotes()
+    with output_lock(job.output_path):
+        return _run_locked(package, config, job, progress, monitor, notes)
+
+
+def _signature(package: ScoringPackage, config: Config, job: ScoreJob) -> dict:
+    with_events = job.activities_path is not None and package.mode == "events"
+    return {
+        "leads": fingerprint(job.leads_path),
+        "activities": fingerprint(job.activities_path) if with_events else None,
+        "model": f"{job.model_name}:{job.model_version}", "config": config_hash(config),
+        "as_of": None if job.as_of is None else job.as_of.isoformat(),
+        "batch_size": job.batch_size, "explain": job.explain, "open_only": job.open_only,
     }
-    if job.as_of is not None:
-        signature["scored_at"] = scored_at
-    done = _load_checkpoint(parts, signature) if job.resume else set()
-    if not job.resume and parts.exists():
-        shutil.rmtree(parts)
-    if done:
-        scored_at = json.loads((parts / CHECKPOINT).read_text())["signature"].get(
-            "scored_at", scored_at)
-    spill = parts / "spill"
-    if not done or not spill.is_dir():
-        if spill.exists():
-            shutil.rmtree(spill)
-        spill.mkdir(parents=True)
-        done = set()
-        _spill(job.leads_path, config.dataset.columns.lead_id, config, n_buckets, spill,
-               job.batch_size, "leads")
-        if job.activities_path is not None and package.mode == "events":
-            _spill(job.activities_path, config.dataset.activity_columns.lead_id, config,
-                   n_buckets, spill, 4 * job.batch_size, "activities")
-        _save_checkpoint(parts, signature, done)
-    scored_rows = 0
+
+
+def _run_locked(package: ScoringPackage, config: Config, job: ScoreJob,
+                progress: Callable[[int, int, int], None] | None,
+                monitor: DriftMonitor | None, notes: JobNotes) -> dict:
+    started = time.perf_counter()
+    parts = parts_dir(job.output_path)
+    _remove_stale_temporaries(job.output_path)
+    signature = _signature(package, config, job)
+    state = read_checkpoint(parts) if parts.exists() else None
+    done: set[int] = set()
+    if job.resume and state is not None:
+        changed = changes(state["signature"], signature)
+        if changed:
+            raise DataError(f"--resume {job.output_path}: " + "; ".join(changed)
+                            + " changed since the interrupted run; run without --resume to "
+                            "start over")
+        signature["as_of"] = state["signature"]["as_of"]
+        done = {int(b) for b in state.get("done", [])}
+        notes.notices.append(f"resuming: {len(done)} finished batch(es) kept, as of "
+                             f"{signature['as_of']}")
+    elif job.resume:
+        notes.notices.append(f"--resume: no interrupted run of {job.output_path} found; "
+                             "scoring from the start")
+    elif parts.exists():
+        notes.notices.append(f"discarded the interrupted run in {parts} (--resume continues one)")
+    if signature["as_of"] is None:
+        signature["as_of"] = pd.Timestamp.now(tz="UTC").tz_localize(None).floor("s").isoformat()
+    as_of = pd.Timestamp(signature["as_of"])
+    resumed = bool(done) or (job.resume and state is not None)
     try:
+        if not resumed:
+            shutil.rmtree(parts, ignore_errors=True)
+            parts.mkdir(parents=True)
+            _spill_inputs(package, config, job, signature, parts, notes)
+        else:
+            signature.update(n_leads=state["signature"]["n_leads"],
+                             n_buckets=state["signature"]["n_buckets"])
+        n_leads, n_buckets = signature["n_leads"], signature["n_buckets"]
+        scored_rows = 0
         for bucket in range(n_buckets):
-            part_file = parts / f"part-{bucket:05d}.parquet"
-            if bucket in done and part_file.is_file():
-                scored_rows += pq.ParquetFile(part_file).metadata.num_rows
-                if progress:
-                    progress(bucket + 1, n_buckets, scored_rows)
-                continue
-            leads_raw = _read_bucket(spill / f"leads-{bucket:05d}.parquet")
-            if leads_raw is None:
+            if bucket not in done:
+                _score_one(package, config, job, parts, bucket, as_of, notes)
                 done.add(bucket)
-                continue
-            activities_raw = _read_bucket(spill / f"activities-{bucket:05d}.parquet")
-            scored = score_bucket(package, config, leads_raw, activities_raw, job, scored_at,
-                                  monitor)
-            scored = scored.sort_values("__row", kind="mergesort")
-            with atomic_path(part_file, suffix=".parquet.tmp") as tmp:
-                scored.to_parquet(tmp, index=False)
-            done.add(bucket)
-            _save_checkpoint(parts, signature, done)
-            scored_rows += len(scored)
+                write_checkpoint(parts, signature, done)
+                if len(done) == 2:
+                    failpoint("parts")
+            scored_rows += _part_rows(parts, bucket)
             if progress:
                 progress(bucket + 1, n_buckets, scored_rows)
+        _collect_bucket_notes(parts, n_buckets, monitor, notes, resumed)
         written = _assemble(parts, n_buckets, job)
     except LeadScoreError:
-        # A user error leaves nothing behind; an interrupt or a crash keeps the checkpoint so
-        # that --resume can continue.
         shutil.rmtree(parts, ignore_errors=True)
         raise
+    except OSError as exc:
+        raise _environment_fault(exc, job.output_path, parts, done) from None
     shutil.rmtree(parts, ignore_errors=True)
     seconds = time.perf_counter() - started
     return {"input_rows": n_leads, "output_rows": written, "buckets": n_buckets,
-            "seconds": round(seconds, 2), "rows_per_second": round(n_leads / max(seconds, 1e-9))}
+            "seconds": round(seconds, 2), "rows_per_second": round(n_leads / max(seconds, 1e-9)),
+            "as_of": signature["as_of"]}
+
+
+def _spill_inputs(package: ScoringPackage, config: Config, job: ScoreJob, signature: dict,
+                  parts: Path, notes: JobNotes) -> None:
+    """Bucket the inputs; the checkpoint written at the end marks the spill complete."""
+    n_leads = count_rows(job.leads_path, config)
+    if n_leads == 0:
+        raise DataError(f"{job.leads_path}: no rows (header only)")
+    n_buckets = max(1, math.ceil(n_leads / job.batch_size))
+    spill_dir = parts / "spill"
+    spill_dir.mkdir()
+    spill(job.leads_path, config.dataset.columns.lead_id, config, n_buckets, spill_dir,
+          job.batch_size, "leads", ids_required=True)
+    if package.mode == "events":
+        events = 0
+        if job.activities_path is not None:
+            events = spill(job.activities_path, config.dataset.activity_columns.lead_id,
+                           config, n_buckets, spill_dir, 4 * job.batch_size, "activities")
+        if events == 0:
+            what = f"{job.activities_path} holds no events" if job.activities_path else \
+                "no --activities file given"
+            notes.warn(f"{what}: every engagement count is 0 and scores rest on fit alone",
+                       n_leads)
+    signature.update(n_leads=n_leads, n_buckets=n_buckets)
+    write_checkpoint(parts, signature, set())
+    failpoint("spill")
+
+
+def _score_one(package: ScoringPackage, config: Config, job: ScoreJob, parts: Path, bucket: int,
+               as_of: pd.Timestamp, notes: JobNotes) -> None:
+    """Score one bucket into its part file, with its drift counts and warnings beside it."""
+    spill_dir = parts / "spill"
+    leads_raw = read_bucket(spill_dir / f"leads-{bucket:05d}.parquet")
+    if leads_raw is None:
+        return
+    activities_raw = read_bucket(spill_dir / f"activities-{bucket:05d}.parquet")
+    monitor = DriftMonitor(package.reference) if package.reference else None
+    bucket_notes = JobNotes()
+    scored = score_bucket(package, config, leads_raw, activities_raw,
+                          replace(job, as_of=as_of), as_of.isoformat(), monitor, bucket_notes)
+    scored = scored.sort_values("__row", kind="mergesort")
+    with atomic_path(parts / f"part-{bucket:05d}.parquet", suffix=".parquet.tmp") as tmp:
+        scored.to_parquet(tmp, index=False)
+    side = {"drift": monitor.state() if monitor else None, "warnings": bucket_notes.warnings}
+    with atomic_path(parts / f"notes-{bucket:05d}.json") as tmp:
+        tmp.write_text(json.dumps(side))
+
+
+def _part_rows(parts: Path, bucket: int) -> int:
+    part = parts / f"part-{bucket:05d}.parquet"
+    return pq.ParquetFile(part).metadata.num_rows if part.is_file() else 0
+
+
+def _collect_bucket_notes(parts: Path, n_buckets: int, monitor: DriftMonitor | None,
+                          notes: JobNotes, resumed: bool) -> None:
+    """Drift counts and warnings of every bucket, this run's and an interrupted run's."""
+    for bucket in range(n_buckets):
+        path = parts / f"notes-{bucket:05d}.json"
+        if not path.is_file():
+            continue
+        side = json.loads(path.read_text())
+        if monitor is not None and side.get("drift"):
+            monitor.merge(side["drift"])
+        for message, count in side.get("warnings", {}).items():
+            notes.warn(message, count)
+
+
+def _remove_stale_temporaries(output: Path) -> None:
+    """Temporary files of an earlier, killed assembly of this output (we hold its lock)."""
+    for stale in output.parent.glob(f".{output.name}.*.tmp"):
+        stale.unlink(missing_ok=True)
+
+
+def _environment_fault(exc: OSError, output: Path, parts: Path, done: set[int]
+                       ) -> EnvironmentFault:
+    message = describe_os_error(exc, output)
+    if done and (parts / CHECKPOINT).is_file():
+        return EnvironmentFault(f"{message}; {len(done)} finished batch(es) kept in {parts}: "
+                                "fix it and rerun with --resume")
+    shutil.rmtree(parts, ignore_errors=True)
+    return EnvironmentFault(f"{message}; nothing was written")
 
 
 def _output_format(job: ScoreJob) -> str:
@@ -324,6 +391,8 @@ def _assemble(parts: Path, n_buckets: int, job: ScoreJob) -> int:
     with atomic_path(job.output_path, suffix=f".{fmt}.tmp") as tmp:
         writer = None
         for number, part_file in enumerate(files):
+            if number == max(1, len(files) // 2):
+                failpoint("assembly")
             table = pq.read_table(part_file).select(SCORE_COLUMNS)
             written += table.num_rows
             if fmt == "csv":

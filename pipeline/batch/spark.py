@@ -33,7 +33,7 @@ import re
 import shutil
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -43,7 +43,9 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from pipeline.batch.local import ScoreJob, _assemble, _bucket_of, score_bucket
+from pipeline.batch.guard import output_lock, refuse_overwriting_inputs
+from pipeline.batch.local import ScoreJob, _assemble, score_bucket
+from pipeline.batch.spill import bucket_of
 from pipeline.data import errors as errors
 from pipeline.data.config import Config
 from pipeline.data.contracts import suggest_column
@@ -149,8 +151,9 @@ def run_spark_job(
     config
         The dataset/scoring configuration (column names, CSV delimiter and encoding).
     job
-        The same request the local engine takes. ``resume`` is ignored: Spark retries failed
-        tasks itself, and a failed job leaves nothing to resume from.
+        The same request the local engine takes, under the same output lock and input guard.
+        ``resume`` is ignored: Spark retries failed tasks itself, and a failed job leaves
+        nothing to resume from.
     master
         Spark master URL (``local[*]``, ``local[2]``, ``spark://host:7077``, ...). With a cluster
         master the input and output paths must be visible to the driver and the executors.
@@ -169,7 +172,17 @@ def run_spark_job(
         On any contract violation (the same one-line message as the local engine), before the
         output file exists.
     """
+    refuse_overwriting_inputs(job.output_path, {"--input": job.leads_path,
+                                                "--activities": job.activities_path})
+    with output_lock(job.output_path):
+        return _run_locked(package, config, job, master, conf)
+
+
+def _run_locked(package: ScoringPackage, config: Config, job: ScoreJob, master: str,
+                conf: dict[str, str] | None) -> dict:
     started = time.perf_counter()
+    if job.as_of is None:
+        job = replace(job, as_of=pd.Timestamp.now(tz="UTC").tz_localize(None).floor("s"))
     _check_file(job.leads_path)
     with_activities = job.activities_path is not None and package.mode == "events"
     if with_activities:
@@ -193,7 +206,8 @@ def run_spark_job(
         shutil.rmtree(parts, ignore_errors=True)
     seconds = time.perf_counter() - started
     return {"input_rows": n_leads, "output_rows": written, "buckets": n_buckets,
-            "seconds": round(seconds, 2), "rows_per_second": round(n_leads / max(seconds, 1e-9))}
+            "seconds": round(seconds, 2), "rows_per_second": round(n_leads / max(seconds, 1e-9)),
+            "as_of": job.as_of.isoformat()}
 
 
 def _run(spark, package: ScoringPackage, config: Config, job: ScoreJob, with_activities: bool,
@@ -359,11 +373,11 @@ def _with_bucket(frame, source: _Source, id_column: str, n_buckets: int):
     field = source.schema.field(id_column)
 
     @F.pandas_udf("int")
-    def bucket_of(ids: pd.Series) -> pd.Series:
+    def bucket_udf(ids: pd.Series) -> pd.Series:
         ids = _as_local(ids.to_frame(id_column), pa.schema([field]), source.is_csv)[id_column]
-        return pd.Series(_bucket_of(ids.fillna(""), n_buckets), dtype="int32")
+        return pd.Series(bucket_of(ids.fillna(""), n_buckets), dtype="int32")
 
-    return frame.withColumn(BUCKET, bucket_of(F.col(f"`{id_column}`")))
+    return frame.withColumn(BUCKET, bucket_udf(F.col(f"`{id_column}`")))
 
 
 def _as_local(frame: pd.DataFrame, schema: pa.Schema, is_csv: bool) -> pd.DataFrame:

@@ -45,25 +45,49 @@ SetOpt = Annotated[
 
 
 def user_errors(func: F) -> F:
-    """Turn LeadScoreError into one stderr line and its exit code."""
+    """Turn LeadScoreError (and the environment's faults) into one stderr line and an exit code.
+
+    User mistakes exit 2; the environment (permissions, a full disk, an unreachable tracking
+    store) exits 1; an interrupt exits 130. Anything else is a bug and keeps its traceback.
+    """
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return func(*args, **kwargs)
-        except LeadScoreError as exc:
-            if os.environ.get("LEADSCORE_DEBUG"):
+        except KeyboardInterrupt:
+            err.print("[yellow]interrupted[/] (a `score` job keeps its finished batches: "
+                      "--resume continues it)")
+            raise typer.Exit(130) from None
+        except Exception as raised:  # noqa: BLE001 - translated or re-raised just below
+            exc = raised if isinstance(raised, LeadScoreError) else environment_fault(raised)
+            if exc is None or os.environ.get("LEADSCORE_DEBUG"):
                 raise
             err.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
             extra = len(getattr(exc, "details", [])) - 1
             if extra > 0:
                 err.print(f"  (+{extra} more problems: run `leadscore validate` to list them)")
             raise typer.Exit(exc.exit_code) from None
-        except KeyboardInterrupt:
-            err.print("[yellow]interrupted[/]")
-            raise typer.Exit(130) from None
 
     return wrapper  # type: ignore[return-value]
+
+
+def environment_fault(exc: BaseException) -> LeadScoreError | None:
+    """The one-line error of an environment fault, or None for anything else (a bug)."""
+    import sys
+
+    from pipeline.data.errors import EnvironmentFault, describe_os_error
+
+    if isinstance(exc, OSError):
+        return EnvironmentFault(describe_os_error(exc))
+    module = type(exc).__module__
+    if module.startswith(("mlflow", "sqlalchemy")):
+        uri = sys.modules["mlflow"].get_tracking_uri() if "mlflow" in sys.modules else "?"
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        return EnvironmentFault(f"MLflow tracking store {uri}: unreachable or refused the "
+                                f"request ({first[:200]}); check mlflow.tracking_uri or "
+                                "MLFLOW_TRACKING_URI")
+    return None
 
 
 def load(config: Path, overrides: list[str] | None = None):

@@ -40,6 +40,8 @@ def explain(
     kind = kinds.get(scorer).name
     if fmt not in FORMATS:
         raise ConfigError(f"--format {fmt!r}: use one of {', '.join(FORMATS)}")
+    if as_of:
+        as_of_option(as_of)  # a bad date is an error even where the mode would not use it
     explain_lead(cfg, paths_of(cfg), kind, lead_id, best_open, as_of, fmt)
 
 

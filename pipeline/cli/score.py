@@ -56,7 +56,7 @@ def score(
 ) -> None:
     """Score leads in bounded memory; atomic output; resumable; local or Spark engine."""
 
-    from pipeline.batch.local import ScoreJob, run_score_job
+    from pipeline.batch.local import JobNotes, ScoreJob, run_score_job
     from pipeline.data.artifacts import write_json
     from pipeline.data.errors import ConfigError
     from pipeline.evaluation.drift import DriftMonitor
@@ -68,7 +68,8 @@ def score(
         raise ConfigError(f"--format {fmt!r}: use 'csv' or 'parquet'")
     package, model_name, model_version = resolve_model(cfg, model)
     package.check_settings(cfg.features, str(cfg.source))
-    when = as_of_option(as_of)
+    # Without --as-of a fresh job scores as of now and a resumed one as of its first run.
+    when = as_of_option(as_of) if as_of else None
     job = ScoreJob(
         leads_path=input_path, output_path=output,
         activities_path=activities if activities else None, as_of=when,
@@ -78,6 +79,7 @@ def score(
     )
     monitor = DriftMonitor(package.reference, cfg.monitor.psi_warn, cfg.monitor.psi_alarm) \
         if package.reference else None
+    notes = JobNotes()
     if engine == "spark":
         from pipeline.batch.spark import run_spark_job
 
@@ -92,7 +94,13 @@ def score(
                 elapsed = bar.tasks[task].elapsed or 1e-9
                 bar.update(task, total=total, completed=done, rate=f"{rows / elapsed:,.0f}")
 
-            summary = run_score_job(package, cfg, job, progress=_advance, monitor=monitor)
+            summary = run_score_job(package, cfg, job, progress=_advance, monitor=monitor,
+                                    notes=notes)
+    for notice in notes.notices:
+        err.print(f"[cyan]note:[/] {notice}", highlight=False, soft_wrap=True)
+    for message, count in notes.warnings.items():
+        err.print(f"[yellow]warning:[/] {message} ({count:,} rows)", highlight=False,
+                  soft_wrap=True)
     if monitor is not None and monitor.rows:
         drift = monitor.result()
         write_json(output.with_name(output.name + ".drift.json"),
@@ -104,7 +112,7 @@ def score(
                           f"{r.feature} {r.psi:.2f}" for r in flagged.head(5).itertuples()))
     out.print(f"[green]scored[/] {summary['input_rows']:,} leads -> {output} "
               f"({summary['output_rows']:,} rows, {summary['rows_per_second']:,} leads/s, "
-              f"model {model_name} {model_version})")
+              f"model {model_name} {model_version}, as of {summary.get('as_of', when)})")
 
 
 @app.command()

@@ -1,0 +1,155 @@
+"""Reading inputs of any size and bucketing them by lead, for the local and Spark engines.
+
+Leads and activities are streamed once (pyarrow record batches; CSV cells as text, so the input
+contract decides types) into bucket Parquet files by a stable hash of ``lead_id``: one bucket
+holds a batch-sized set of leads with all of their events.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+
+from pipeline.data.config import Config
+from pipeline.data.errors import DataError
+
+
+def iter_batches(path: Path, config: Config, batch_size: int) -> Iterator[pd.DataFrame]:
+    """Stream a CSV (all cells as text) or Parquet file as pandas batches.
+
+    Raises
+    ------
+    DataError
+        Missing or empty file, undecodable text (with the encoding to set), or a CSV that looks
+        split on the wrong delimiter.
+    """
+    if not path.is_file():
+        raise DataError(f"{path}: file not found")
+    if path.stat().st_size == 0:
+        raise DataError(f"{path}: file is empty")
+    if path.suffix.lower() in (".parquet", ".pq"):
+        try:
+            source = pq.ParquetFile(path)
+        except pa.ArrowException as exc:
+            raise DataError(f"{path}: not a Parquet file ({_first_line(exc)})") from None
+        for batch in source.iter_batches(batch_size=batch_size):
+            yield batch.to_pandas()
+        return
+    read = config.dataset.read
+    _check_delimiter(path, read.delimiter)
+    try:
+        header = pacsv.open_csv(
+            path, parse_options=pacsv.ParseOptions(delimiter=read.delimiter),
+            read_options=pacsv.ReadOptions(block_size=1 << 20, encoding=read.encoding),
+        ).schema.names
+        reader = pacsv.open_csv(
+            path,
+            read_options=pacsv.ReadOptions(block_size=8 << 20, encoding=read.encoding),
+            parse_options=pacsv.ParseOptions(delimiter=read.delimiter),
+            convert_options=pacsv.ConvertOptions(column_types=dict.fromkeys(header, pa.string())),
+        )
+        for batch in reader:
+            yield batch.to_pandas()
+    except pa.ArrowInvalid as exc:
+        text = _first_line(exc)
+        if "UTF8" in text or "utf-8" in text.lower() or "decode" in text.lower():
+            raise DataError(f"{path}: not valid {read.encoding} text ({text}); set "
+                            "dataset.read.encoding (e.g. --set dataset.read.encoding=latin-1)"
+                            ) from None
+        raise DataError(f"{path}: cannot be read as a '{read.delimiter}'-delimited table "
+                        f"({text}); check dataset.read.delimiter") from None
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def _check_delimiter(path: Path, delimiter: str) -> None:
+    """Refuse a CSV whose header has none of the configured delimiter but another one."""
+    with open(path, "rb") as fh:
+        header = fh.readline(1 << 16).decode("latin-1")
+    if delimiter in header:
+        return
+    for other in (";", "\t", "|", ","):
+        if other != delimiter and other in header:
+            shown = "\\t" if other == "\t" else other
+            raise DataError(f"{path}: the header has no '{delimiter}' but has '{shown}': the file "
+                            f"looks '{shown}'-delimited; set dataset.read.delimiter")
+
+
+def bucket_of(ids: pd.Series, n_buckets: int) -> np.ndarray:
+    # pandas' hash is stable across runs and platforms, unlike Python's salted hash().
+    hashed = pd.util.hash_pandas_object(ids.astype(str), index=False).to_numpy()
+    return (hashed % np.uint64(n_buckets)).astype(np.int64)
+
+
+def count_rows(path: Path, config: Config) -> int:
+    """Data rows of a file (Parquet: from its footer; CSV: one streaming pass)."""
+    if path.suffix.lower() in (".parquet", ".pq") and path.is_file() and path.stat().st_size:
+        try:
+            return pq.ParquetFile(path).metadata.num_rows
+        except pa.ArrowException as exc:
+            raise DataError(f"{path}: not a Parquet file ({_first_line(exc)})") from None
+    return sum(len(b) for b in iter_batches(path, config, 200_000))
+
+
+def spill(path: Path, id_column: str, config: Config, n_buckets: int, out_dir: Path,
+          batch_size: int, stem: str, ids_required: bool = False) -> int:
+    """Split a file into bucket Parquet files by the hash of its lead id column.
+
+    With ``ids_required`` (the leads file) empty ids are an error for the whole file, found
+    here: all empty ids share one bucket, and their events others, so a per-bucket check would
+    first report those events as belonging to no lead.
+    """
+    from pipeline.data.contracts import MAX_EXAMPLES, Violation
+
+    writers: dict[int, pq.ParquetWriter] = {}
+    rows = 0
+    row_offset = 0
+    blank: list[int] = []
+    n_blank = 0
+    try:
+        for frame in iter_batches(path, config, batch_size):
+            if id_column not in frame.columns:
+                from pipeline.data.contracts import suggest_column
+
+                raise DataError(f"{path}: column '{id_column}': missing (lead id)"
+                                f"{suggest_column(id_column, frame.columns)}")
+            frame = frame.copy()
+            # Remember each row's position in the source file, for error messages.
+            frame["__row"] = np.arange(row_offset, row_offset + len(frame), dtype=np.int64)
+            if ids_required:
+                ids = frame[id_column].astype("string").str.strip()
+                empty = (ids.isna() | (ids == "")).to_numpy(dtype=bool)
+                n_blank += int(empty.sum())
+                blank.extend((np.flatnonzero(empty)[:MAX_EXAMPLES] + row_offset + 1).tolist())
+            row_offset += len(frame)
+            buckets = bucket_of(frame[id_column].fillna(""), n_buckets)
+            for bucket in np.unique(buckets):
+                part = pa.Table.from_pandas(frame[buckets == bucket], preserve_index=False)
+                writer = writers.get(int(bucket))
+                if writer is None:
+                    writer = pq.ParquetWriter(out_dir / f"{stem}-{bucket:05d}.parquet",
+                                              part.schema)
+                    writers[int(bucket)] = writer
+                writer.write_table(part.cast(writer.schema, safe=False)
+                                   if part.schema != writer.schema else part)
+            rows += len(frame)
+    finally:
+        for writer in writers.values():
+            writer.close()
+    if n_blank:
+        raise DataError(str(Violation(str(path), id_column, "empty lead id",
+                                      tuple(blank[:MAX_EXAMPLES]), n_blank)))
+    return rows
+
+
+def read_bucket(path: Path) -> pd.DataFrame | None:
+    return pd.read_parquet(path) if path.is_file() else None
