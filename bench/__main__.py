@@ -70,6 +70,8 @@ SUITE = (
         "bench_score.py",
         quick=("--leads", "100000", "--sample", "20000", "--repeats", "1"),
     ),
+    Benchmark("guard", "What safe batch scoring costs: resume fingerprint and output lock",
+              "bench_guard.py", quick=("--leads", "100000", "--repeats", "1")),
     Benchmark("quality", "Model quality", "bench_quality.py", quick=("--flaml-budget", "10")),
 )
 NAMES = [b.name for b in SUITE]

@@ -53,6 +53,8 @@ def describe_os_error(exc: OSError, path: object = None, action: str = "writing"
         return f"{where}: permission denied {action} it (check the folder's owner and mode)"
     if exc.errno == errno.ENOSPC:
         return f"{where}: disk full while {action} it (free space and run again)"
+    if exc.errno in (errno.EEXIST, errno.ENOTDIR):
+        return f"{where}: is a file where a folder is needed (choose another output path)"
     if exc.errno == errno.EFBIG:
         return f"{where}: file size limit reached while {action} it (ulimit -f)"
     text = exc.strerror or (str(exc).splitlines()[0] if str(exc) else type(exc).__name__)

@@ -240,7 +240,8 @@ CATALOGUE = [
     Case("model trained on other features", "score", 2, ("features section differs",),
          prepare=_other_features_config),
     # --- score: the environment
-    Case("output under a file", "score", 1, ("blocker",), prepare=_output_under_a_file),
+    Case("output under a file", "score", 1, ("blocker: is a file where a folder is needed",),
+         prepare=_output_under_a_file),
     # --- validate
     Case("validate: every problem at once", "validate", 2,
          ("column 'lead_id': duplicate lead id", "column 'created_at': unparseable date",
@@ -329,7 +330,7 @@ def assert_one_line_failure(output: str, exit_code: int, case: Case) -> str:
 
 
 @pytest.mark.parametrize("case", CATALOGUE, ids=[c.name for c in CATALOGUE])
-def test_fault(case: Case, fault_world: FaultWorld, tmp_path, monkeypatch):
+def test_fault(case: Case, fault_world: FaultWorld, tmp_path, monkeypatch, record_property):
     monkeypatch.setenv("LEADSCORE_NO_TRACKING", "1")
     monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
     monkeypatch.setenv("MLFLOW_HTTP_REQUEST_TIMEOUT", "3")
@@ -340,7 +341,10 @@ def test_fault(case: Case, fault_world: FaultWorld, tmp_path, monkeypatch):
     result = runner.invoke(app, argv)
     assert result.exception is None or isinstance(result.exception, SystemExit), (
         f"{case.name}: {result.exception!r}\n{result.output}")
-    assert_one_line_failure(result.output, result.exit_code, case)
+    message = assert_one_line_failure(result.output, result.exit_code, case)
+    # the catalogue as a table: pytest --junitxml keeps these per case
+    record_property("exit", result.exit_code)
+    record_property("message", message.replace(str(tmp_path), "<tmp>"))
     leftovers = [p.name for p in (tmp_path / "out").rglob("*") if p.name != "blocker"]
     assert leftovers == [], f"{case.name}: left behind {leftovers}"
     assert sorted(p.name for p in (tmp_path / "in").iterdir()) == before_in

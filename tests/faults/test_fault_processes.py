@@ -103,24 +103,39 @@ def test_resume_refuses_another_as_of_and_says_when_there_is_nothing_to_resume(
     assert "no interrupted run" in nothing.output and fresh.is_file()
 
 
+def test_a_held_output_is_refused_at_once_naming_the_holder(fault_world, tmp_path):
+    from pipeline.batch.guard import output_lock
+
+    out = tmp_path / "scores.parquet"
+    with output_lock(out):
+        refused = cli_subprocess(_args(fault_world, out, None, "--as-of", AS_OF))
+    assert refused.returncode == 2, refused.stderr
+    assert f"another run (PID {os.getpid()} on" in refused.stderr
+    assert "Traceback" not in refused.stderr and not out.exists()
+    assert not (tmp_path / "scores.parquet.parts").exists()  # the refused run touched nothing
+
+
 def test_two_writers_on_one_output_one_wins_and_the_file_is_complete(fault_world, tmp_path):
     out = tmp_path / "scores.parquet"
     env = {**os.environ, "LEADSCORE_NO_TRACKING": "1"}
-    cmd = [sys.executable, "-m", "pipeline", *_args(fault_world, out, None, "--as-of", AS_OF)]
-    first = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE,
-                             stderr=subprocess.PIPE, text=True)
-    lock = tmp_path / ".scores.parquet.lock.owner"
+    # 20 buckets keep the first run busy for seconds after its spill, longer than the second
+    # needs to start and reach the lock
+    args = _args(fault_world, out, None, "--as-of", AS_OF, "--batch-size", "100")
+    first = subprocess.Popen([sys.executable, "-m", "pipeline", *args], cwd=ROOT, env=env,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    checkpoint = tmp_path / "scores.parquet.parts" / "checkpoint.json"
     deadline = time.monotonic() + 120
-    while not lock.exists() and first.poll() is None and time.monotonic() < deadline:
+    while not checkpoint.exists() and first.poll() is None and time.monotonic() < deadline:
         time.sleep(0.02)
     assert first.poll() is None, "the first run ended before the second could start"
-    second = cli_subprocess(_args(fault_world, out, None, "--as-of", AS_OF))
+    second = cli_subprocess(args)
     _, first_err = first.communicate(timeout=300)
     assert first.returncode == 0, first_err
     assert second.returncode == 2, second.stderr
     assert f"another run (PID {first.pid}" in second.stderr
     assert "Traceback" not in second.stderr
     assert len(pd.read_parquet(out)) == len(fault_world.leads)
+    assert _leftovers(tmp_path, {"scores.parquet", "scores.parquet.drift.json"}) == []
 
 
 def _limit_file_size(limit: int):
