@@ -75,11 +75,11 @@ def output_lock(output: Path) -> Iterator[None]:
         yield
     finally:
         owner.unlink(missing_ok=True)
-        lock.release()
-        # filelock >= 4 removes the lock file itself; older versions leave it.
+        # Unlinked while still held: a run that opens the path later gets a fresh file, and a
+        # lock file left by a killed run (which no release removes) goes too.
         with contextlib.suppress(OSError):
-            if path.is_file() and path.stat().st_size == 0 and not lock.is_locked:
-                path.unlink()
+            path.unlink()
+        lock.release()
 
 
 def _read_owner(owner: Path) -> str:

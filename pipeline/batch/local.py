@@ -244,7 +244,7 @@ def _run_locked(package: ScoringPackage, config: Config, job: ScoreJob,
     if signature["as_of"] is None:
         signature["as_of"] = pd.Timestamp.now(tz="UTC").tz_localize(None).floor("s").isoformat()
     as_of = pd.Timestamp(signature["as_of"])
-    resumed = bool(done) or (job.resume and state is not None)
+    resumed = job.resume and state is not None
     try:
         if not resumed:
             shutil.rmtree(parts, ignore_errors=True)
@@ -265,7 +265,7 @@ def _run_locked(package: ScoringPackage, config: Config, job: ScoreJob,
             scored_rows += _part_rows(parts, bucket)
             if progress:
                 progress(bucket + 1, n_buckets, scored_rows)
-        _collect_bucket_notes(parts, n_buckets, monitor, notes, resumed)
+        _collect_bucket_notes(parts, n_buckets, monitor, notes)
         written = _assemble(parts, n_buckets, job)
     except LeadScoreError:
         shutil.rmtree(parts, ignore_errors=True)
@@ -331,7 +331,7 @@ def _part_rows(parts: Path, bucket: int) -> int:
 
 
 def _collect_bucket_notes(parts: Path, n_buckets: int, monitor: DriftMonitor | None,
-                          notes: JobNotes, resumed: bool) -> None:
+                          notes: JobNotes) -> None:
     """Drift counts and warnings of every bucket, this run's and an interrupted run's."""
     for bucket in range(n_buckets):
         path = parts / f"notes-{bucket:05d}.json"
