@@ -18,6 +18,7 @@ import pyarrow.parquet as pq
 
 from pipeline.data.config import Config
 from pipeline.data.errors import DataError
+from pipeline.data.io import check_delimiter
 
 
 def iter_batches(path: Path, config: Config, batch_size: int) -> Iterator[pd.DataFrame]:
@@ -72,16 +73,9 @@ def _first_line(exc: BaseException) -> str:
 
 
 def _check_delimiter(path: Path, delimiter: str) -> None:
-    """Refuse a CSV whose header has none of the configured delimiter but another one."""
     with open(path, "rb") as fh:
         header = fh.readline(1 << 16).decode("latin-1")
-    if delimiter in header:
-        return
-    for other in (";", "\t", "|", ","):
-        if other != delimiter and other in header:
-            shown = "\\t" if other == "\t" else other
-            raise DataError(f"{path}: the header has no '{delimiter}' but has '{shown}': the file "
-                            f"looks '{shown}'-delimited; set dataset.read.delimiter")
+    check_delimiter(path, header, delimiter)
 
 
 def bucket_of(ids: pd.Series, n_buckets: int) -> np.ndarray:

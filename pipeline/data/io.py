@@ -77,15 +77,21 @@ def read_table(path: str | os.PathLike, delimiter: str = ",", encoding: str = "u
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise DataError(f"{path}: cannot be read as a table: {first}") from None
     if frame.shape[1] == 1:
-        header = str(frame.columns[0])
-        for other in (";", "\t", "|", ","):
-            if other != delimiter and other in header:
-                shown = "\\t" if other == "\t" else other
-                raise DataError(
-                    f"{path}: only one column found and the header contains '{shown}': "
-                    f"the file looks '{shown}'-delimited; set dataset.read.delimiter"
-                )
+        check_delimiter(path, str(frame.columns[0]), delimiter)
     return frame
+
+
+def check_delimiter(path: Path, header: str, delimiter: str) -> None:
+    """Refuse a header without the configured delimiter that holds another one (any reader)."""
+    from pipeline.data.errors import DataError
+
+    if delimiter in header:
+        return
+    for other in (";", "\t", "|", ","):
+        if other != delimiter and other in header:
+            shown = "\\t" if other == "\t" else other
+            raise DataError(f"{path}: the header has no '{delimiter}' but has '{shown}': the file "
+                            f"looks '{shown}'-delimited; set dataset.read.delimiter")
 
 
 def load_dataset(config, leads_path=None, activities_path=None, scoring: bool = False):

@@ -164,23 +164,22 @@ def _output_under_a_file(i: Inputs, world: FaultWorld) -> None:
     i.output = blocker / "scores.parquet"
 
 
-def _other_features_config(i: Inputs, world: FaultWorld) -> None:
-    text = world.config.read_text()
+def _config_copy(i: Inputs, world: FaultWorld, text: str) -> None:
+    """A copy of the world's config (with its base.yaml) holding ``text``."""
     i.config = i.folder / "in" / "configs" / "demo.yaml"
     i.config.parent.mkdir(parents=True)
-    (i.config.parent / "base.yaml").write_text(
-        (world.config.parent / "base.yaml").read_text())
-    i.config.write_text(text.replace("features:\n", "features:\n  half_life_days: 3\n", 1))
+    (i.config.parent / "base.yaml").write_text((world.config.parent / "base.yaml").read_text())
+    i.config.write_text(text)
+
+
+def _other_features_config(i: Inputs, world: FaultWorld) -> None:
+    text = world.config.read_text()
+    _config_copy(i, world, text.replace("features:\n", "features:\n  half_life_days: 3\n", 1))
 
 
 def _no_tracking_store(i: Inputs, world: FaultWorld) -> None:
-    i.config = i.folder / "in" / "configs" / "demo.yaml"
-    i.config.parent.mkdir(parents=True)
-    (i.config.parent / "base.yaml").write_text(
-        (world.config.parent / "base.yaml").read_text())
-    text = re.sub(r"tracking_uri: .*", "tracking_uri: http://127.0.0.1:9",
-                  world.config.read_text())
-    i.config.write_text(text)
+    _config_copy(i, world, re.sub(r"tracking_uri: .*", "tracking_uri: http://127.0.0.1:9",
+                                  world.config.read_text()))
 
 
 CATALOGUE = [
