@@ -43,6 +43,10 @@ Columns (``T`` an activity type, ``P`` a tracked page, ``w`` a window)
   events in the last 30 days per active day (0 without one);
 * ``email_bounce_ever``: bounces ever before as_of; ``unsubscribed``: 1 if the lead unsubscribed
   at any time before as_of.
+
+With a ``quantity`` column (``dataset.activity_columns.quantity``: page views in a logged session,
+minutes of a call) an event counts as its quantity in every count, total, decayed sum and rate
+above; recency and active days still count events, not quantities.
 """
 
 from __future__ import annotations
@@ -97,6 +101,7 @@ class _Events:
     age: np.ndarray  # as_of - occurred_at in ns (int64, > 0)
     type_code: np.ndarray  # activity type (int64, index into the vocabulary)
     page: np.ndarray  # tracked page code for web visits, -1 otherwise (int64)
+    weight: np.ndarray | None = None  # activity_columns.quantity (float64); None: each counts 1
 
 
 def _ns(values: pd.Series | pd.Index) -> np.ndarray:
@@ -188,14 +193,20 @@ def _seen_events(ids: pd.Index, activities: pd.DataFrame | None, as_of_ns: np.nd
         # Only web visits name a page: hash their details, not every campaign name.
         web = ok & (type_code == types.index("web_visit"))
         page[web] = _codes(activities["detail"][web], pages, lambda v: page_name(v, pages))
-    return _Events(pos[ok], age[ok], type_code[ok], page[ok])
+    weight = None
+    if "quantity" in activities:
+        # An event counts as many times as its quantity (page views in one logged session).
+        weight = pd.to_numeric(activities["quantity"], errors="coerce").fillna(1.0).to_numpy(
+            dtype="float64")[ok]
+    return _Events(pos[ok], age[ok], type_code[ok], page[ok], weight)
 
 
 def _window_counts(pos: np.ndarray, code: np.ndarray, bucket: np.ndarray, n: int, n_codes: int,
-                   n_buckets: int) -> np.ndarray:
+                   n_buckets: int, weight: np.ndarray | None = None) -> np.ndarray:
     """Counts per (lead, code, bucket) cumulated over buckets: [..., k] = within edge k."""
     key = (pos * n_codes + code) * n_buckets + bucket
-    counts = np.bincount(key, minlength=n * n_codes * n_buckets).reshape(n, n_codes, n_buckets)
+    counts = np.bincount(key, weights=weight, minlength=n * n_codes * n_buckets).reshape(
+        n, n_codes, n_buckets)
     return np.cumsum(counts, axis=2, out=counts)
 
 
@@ -269,11 +280,12 @@ def build_engagement_features(
     ever = len(edges)
 
     nt = len(types)
-    by_type = (_window_counts(ev.pos, ev.type_code, bucket, n, nt, n_buckets) if nt
+    by_type = (_window_counts(ev.pos, ev.type_code, bucket, n, nt, n_buckets, ev.weight) if nt
                else np.zeros((n, 0, n_buckets), dtype=np.int64))
     on_page = ev.page >= 0
     by_page = _window_counts(ev.pos[on_page], ev.page[on_page], bucket[on_page], n,
-                             max(len(pages), 1), n_buckets)
+                             max(len(pages), 1), n_buckets,
+                             None if ev.weight is None else ev.weight[on_page])
 
     def of_type(name: str, k: int) -> np.ndarray:
         return by_type[:, types.index(name), k] if name in types else np.zeros(n, np.int64)
@@ -299,7 +311,8 @@ def build_engagement_features(
     negative_page[negative] = True
     engaged = engaged_type[ev.type_code] & ~negative_page[ev.page]
     pos_e, age_e = ev.pos[engaged], ev.age[engaged]
-    total = np.bincount(pos_e, minlength=n)
+    weight_e = None if ev.weight is None else ev.weight[engaged]
+    total = np.bincount(pos_e, weights=weight_e, minlength=n)
     summary["activity_total"] = total
     last = np.full(n, np.iinfo(np.int64).max)
     first = np.full(n, -1, dtype=np.int64)
@@ -313,12 +326,13 @@ def build_engagement_features(
         created_ns = _ns(created_at)
         known = created_ns != _NAT
         since_created[known] = (as_of_ns[known] - created_ns[known]) / DAY_NS
-    has = total > 0
+    has = np.bincount(pos_e, minlength=n) > 0  # an event of quantity 0 is still activity
     summary["days_since_last_activity"] = np.where(has, last / DAY_NS, since_created)
     summary["days_since_first_activity"] = np.where(has, first / DAY_NS, np.nan)
     half_life_ns = settings.half_life_days * DAY_NS
-    summary["decayed_activity"] = np.bincount(pos_e, weights=np.exp2(-age_e / half_life_ns),
-                                              minlength=n)
+    decay = np.exp2(-age_e / half_life_ns)
+    summary["decayed_activity"] = np.bincount(
+        pos_e, weights=decay if weight_e is None else decay * weight_e, minlength=n)
 
     wide = at[max(windows)]
     opens = of_type("email_open", wide)
@@ -337,7 +351,8 @@ def build_engagement_features(
     active = np.count_nonzero(per_day, axis=1)
     summary["active_days_30d"] = active
     summary["events_per_active_day_30d"] = np.divide(
-        np.bincount(pos_r, minlength=n), active, out=np.zeros(n), where=active > 0)
+        np.bincount(pos_r, weights=None if weight_e is None else weight_e[recent], minlength=n),
+        active, out=np.zeros(n), where=active > 0)
     summary["email_bounce_ever"] = of_type("email_bounce", ever)
     summary["unsubscribed"] = of_type("email_unsubscribe", ever) > 0
 

@@ -22,7 +22,7 @@ import re
 import numpy as np
 import pandas as pd
 
-from features.settings import FeatureSettings
+from features.settings import DeclarationError, FeatureSettings
 
 SENIORITIES = ("c-level", "vp", "director", "manager", "individual", "student", "unknown")
 DEPARTMENTS = ("sales", "marketing", "engineering", "it", "operations", "finance", "hr",
@@ -288,7 +288,7 @@ def declared_columns(settings: FeatureSettings) -> dict[str, tuple[str, str]]:
 
     Raises
     ------
-    ValueError
+    DeclarationError
         If two declared columns give the same feature name.
     """
     out: dict[str, tuple[str, str]] = {}
@@ -296,9 +296,9 @@ def declared_columns(settings: FeatureSettings) -> dict[str, tuple[str, str]]:
         for column in getattr(settings, role):
             name = feature_name(column)
             if not name:
-                raise ValueError(f"column {column!r} gives an empty feature name")
+                raise DeclarationError(f"column {column!r} gives an empty feature name")
             if name in out:
-                raise ValueError(f"columns {column!r} and {out[name][0]!r} both give feature "
+                raise DeclarationError(f"columns {column!r} and {out[name][0]!r} both give feature "
                                  f"{name!r}")
             out[name] = (column, role)
     return out
@@ -366,7 +366,7 @@ def build_fit_features(leads: pd.DataFrame, settings: FeatureSettings) -> pd.Dat
         frame["company_revenue"] = revenue.where(revenue >= 0)
     for name, (column, role) in declared.items():
         if name in frame:
-            raise ValueError(f"declared column {column!r} gives feature {name!r}, which is "
+            raise DeclarationError(f"declared column {column!r} gives feature {name!r}, which is "
                              "already derived from the title, email, size or revenue column")
         if role == "categorical":
             frame[name] = normalise_category(col(column), s.missing_values)

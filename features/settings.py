@@ -21,6 +21,11 @@ FREE_MAIL_DOMAINS = [
 ]
 
 
+class DeclarationError(ValueError):
+    """The ``features:`` declarations contradict each other or the derived features (a config
+    mistake, not a data one: the pipeline reports it against the config file)."""
+
+
 class FeatureSettings(BaseModel):
     """How leads (+ activities) become features.
 

@@ -24,6 +24,8 @@ from pipeline.data.errors import LeadScoreError
 # pandera probes pyspark.pandas, which warns about pandas 3 on every command.
 warnings.filterwarnings("ignore", message="PySpark does not yet fully support pandas")
 warnings.filterwarnings("ignore", category=UserWarning, module="mlflow")
+# The commands print the training set's notes themselves (this caveat among them), once.
+warnings.filterwarnings("ignore", message="flat export split at random")
 
 app = typer.Typer(
     name="leadscore",
@@ -110,18 +112,16 @@ def load_clean(cfg, scoring: bool = False):
 
     leads, activities, report = load_dataset(cfg, scoring=scoring)
     report.raise_if_failed()
+    for note in report.notes:
+        err.print(f"[yellow]note:[/] {note}", highlight=False, soft_wrap=True)
     return leads, activities
 
 
 def load_rules(cfg):
-    """The team's points sheet the config names."""
-    from pipeline.data.errors import ConfigError
-    from pipeline.scorers.rules import RulesBook
+    """The team's points sheet the config names, or None (a learned table stands in)."""
     from pipeline.scorers.rules import load_rules as read_rules
 
-    if cfg.rules is None:
-        raise ConfigError(f"{cfg.source}: rules: no rules file configured for the comparison")
-    return read_rules(cfg.rules) if cfg.rules else RulesBook()
+    return read_rules(cfg.rules) if cfg.rules else None
 
 
 def load_truth(cfg):

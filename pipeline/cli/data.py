@@ -19,29 +19,51 @@ def validate(
         "--report", help="Also write the result as JSON (for pipelines).")] = None,
     set_: SetOpt = None,
 ) -> None:
-    """Check the dataset against the input contract; list every violation (exit 2 if any)."""
-    from pipeline.data.io import load_dataset
+    """Check config, data and rules the way train would; list every problem (exit 2 if any).
 
-    cfg = load(config, set_)
-    leads, activities, report = load_dataset(cfg)
-    if report_path is not None and report.ok:
+    Runs the input contract on both files (all structural and row-level problems in one pass),
+    builds the training set the config defines (split, minimum conversions, feature
+    declarations) and checks every field of the rules sheet against the real feature names.
+    """
+    from pipeline.data.errors import ConfigError
+    from pipeline.stages.check import check_training_inputs
+
+    try:
+        cfg = load(config, set_)
+    except ConfigError as exc:
+        _print_problems(exc.details)
+        raise typer.Exit(2) from None
+    with err.status("checking data, training set and rules"):
+        result = check_training_inputs(cfg)
+    for warning in result.warnings:
+        err.print(f"[yellow]note:[/] {warning}", highlight=False, soft_wrap=True)
+    n_act = result.counts.get("activity_rows", 0)
+    files = f"{cfg.dataset.leads}: {result.counts.get('lead_rows', 0):,} leads" + (
+        f", {cfg.dataset.activities}: {n_act:,} activities" if cfg.dataset.activities
+        and cfg.dataset.mode == "events" else "")
+    if not result.ok:
+        if result.contract_ok:
+            err.print(f"input contract ok ({files}); training would refuse:", highlight=False)
+        _print_problems(result.problems)
+        raise typer.Exit(2)
+    if report_path is not None:
         from pipeline.data.artifacts import write_json
 
+        counts = result.counts
         write_json(report_path, {
-            "leads": str(cfg.dataset.leads), "lead_rows": len(leads),
-            "activity_rows": 0 if activities is None else len(activities),
-            "positives": int((leads["outcome"] == "won").sum()),
-            "violations": [str(v) for v in report.violations]})
-    if not report.ok:
-        for violation in report.violations:
-            err.print(str(violation), highlight=False, soft_wrap=True, markup=False)
-        err.print(f"[bold red]{len(report.violations)} problem(s) found[/]")
-        raise typer.Exit(2)
-    n_act = 0 if activities is None else len(activities)
-    out.print(
-        f"[green]ok[/] {cfg.dataset.leads}: {len(leads):,} leads"
-        + (f", {cfg.dataset.activities}: {n_act:,} activities" if activities is not None else "")
-    )
+            "leads": str(cfg.dataset.leads), "lead_rows": counts["lead_rows"],
+            "activity_rows": counts["activity_rows"], "positives": counts["positives"],
+            "violations": []})
+    ts = result.counts["training_set"]
+    out.print(f"[green]ok[/] {files}; training set {ts['eligible']:,} leads, "
+              f"{ts['train_positives']:,} conversions in the training split", highlight=False)
+
+
+def _print_problems(problems: list[str]) -> None:
+    for problem in problems:
+        err.print(problem, highlight=False, soft_wrap=True, markup=False)
+    err.print(f"[bold red]{len(problems)} problem(s) found[/] (row numbers count data rows: "
+              "row 1 is the first line after the header)")
 
 
 @app.command()

@@ -56,6 +56,7 @@ class ContractReport:
     """All violations found in one validation pass."""
 
     violations: list[Violation] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # what was accepted but changed (dropped rows)
 
     def add(self, file: str, column: str, problem: str, mask: pd.Series | None = None) -> None:
         """Record a violation; ``mask`` marks the offending rows (positional)."""
@@ -157,7 +158,7 @@ _LEAD_SCHEMA_MESSAGES = {
 }
 
 
-def _lead_schema(events: bool) -> pa.DataFrameSchema:
+def _lead_schema(events: bool, absent: set[str] = frozenset()) -> pa.DataFrameSchema:
     columns = {
         "lead_id": pa.Column(str, nullable=False, unique=True, coerce=True),
         "outcome": pa.Column(str, nullable=False),
@@ -165,11 +166,12 @@ def _lead_schema(events: bool) -> pa.DataFrameSchema:
     }
     if events:
         columns["created_at"] = pa.Column("datetime64[ns]", nullable=False)
-    return pa.DataFrameSchema(columns)
+    return pa.DataFrameSchema({k: v for k, v in columns.items() if k not in absent})
 
 
 def _run_schema(
-    report: ContractReport, file: str, frame: pd.DataFrame, schema: pa.DataFrameSchema
+    report: ContractReport, file: str, frame: pd.DataFrame, schema: pa.DataFrameSchema,
+    names: dict[str, str | None],
 ) -> None:
     try:
         schema.validate(frame, lazy=True)
@@ -183,7 +185,8 @@ def _run_schema(
             if check == "field_uniqueness":
                 # empty ids are reported as empty, not as duplicates of each other
                 mask &= frame[column].notna().to_numpy()
-            report.add(file, str(column), message, mask)
+            # messages name the export's own column ('Prospect ID'), not the role
+            report.add(file, names.get(str(column)) or str(column), message, mask)
 
 
 def canonical_leads(
@@ -211,7 +214,7 @@ def canonical_leads(
     if raw.empty:
         report.add(file, "", "no rows (header only)")
         return raw
-    wanted: list[tuple[str, str]] = [(cols.lead_id, "lead id")]
+    wanted: list[tuple[str, str]] = [(cols.lead_id, "lead id")] if cols.lead_id else []
     events = ds.mode == "events"
     if events and cols.created_at:
         wanted.append((cols.created_at, "creation date"))
@@ -233,22 +236,32 @@ def canonical_leads(
             wanted.append((name, role))
     if ds.segment:
         wanted.append((ds.segment, "segment"))
+    order_by = config.split.order_by if not events else None
+    if order_by and not scoring:
+        wanted.append((order_by, "split.order_by"))
     _require_columns(report, file, raw, list(dict.fromkeys(wanted)))
-    if not report.ok:
-        return raw
-
+    # Carry on without the missing columns: one pass reports every problem of the file.
     out = pd.DataFrame(index=raw.index)
-    ids = raw[cols.lead_id].astype("string").str.strip()
-    out["lead_id"] = ids.astype(object)
-    out.loc[(ids.isna() | (ids == "")).to_numpy(dtype=bool), "lead_id"] = None
+    if cols.lead_id and cols.lead_id in raw.columns:
+        ids = raw[cols.lead_id].astype("string").str.strip()
+        out["lead_id"] = ids.astype(object)
+        out.loc[(ids.isna() | (ids == "")).to_numpy(dtype=bool), "lead_id"] = None
+    else:  # lead_id: null -> the data row number, as every message counts rows
+        out["lead_id"] = (raw.index + 1).astype(str).astype(object)
     if events:
-        out["created_at"] = _parse_dates(report, file, raw[cols.created_at], cols.created_at, True)
+        out["created_at"] = (
+            _parse_dates(report, file, raw[cols.created_at], cols.created_at, True)
+            if cols.created_at in raw.columns else pd.Series(pd.NaT, index=raw.index,
+                                                             dtype="datetime64[ns]"))
     out["outcome"], out["outcome_at"] = _outcome(raw, config, file, report, scoring)
+    if order_by and order_by in raw.columns:
+        out["order_key"] = _order_key(report, file, raw[order_by], order_by)
     if events and out["outcome_at"].notna().any():
         before = out["outcome_at"] < out["created_at"]
         report.add(file, cols.outcome_at or "outcome_at", "outcome_at before created_at", before)
 
-    role_columns = {cols.lead_id, cols.created_at, cols.outcome, cols.outcome_at, cols.target}
+    role_columns = {cols.lead_id, cols.created_at, cols.outcome, cols.outcome_at, cols.target,
+                    order_by}
     # Counts and company sizes cannot be negative; a declared numeric column may (a delta).
     never_negative = {*fs.engagement, fs.size_column, fs.revenue_column} - {None}
     for name in raw.columns:
@@ -274,8 +287,30 @@ def canonical_leads(
     if events and ds.snapshot is not None:
         future = out["created_at"] > pd.Timestamp(ds.snapshot)
         report.add(file, cols.created_at or "created_at", "created after the snapshot date", future)
-    _run_schema(report, file, out, _lead_schema(events))
+    names = {"lead_id": cols.lead_id, "created_at": cols.created_at,
+             "outcome": cols.target or cols.outcome, "outcome_at": cols.outcome_at}
+    # a role whose column is missing is reported once as missing, not again row by row
+    absent = {role for role, name in names.items() if name and name not in raw.columns}
+    if not cols.lead_id:
+        absent.add("lead_id")
+    if scoring or not (cols.target or cols.outcome):
+        absent.add("outcome")
+    _run_schema(report, file, out, _lead_schema(events, absent), names)
     return out
+
+
+def _order_key(report: ContractReport, file: str, raw: pd.Series, column: str) -> pd.Series:
+    """split.order_by as a sortable number: a date (ns since the epoch) or a plain number."""
+    text = raw.astype("string").str.strip()
+    numbers = pd.to_numeric(text, errors="coerce")
+    if numbers.notna().sum() >= text.notna().sum() * 0.99:
+        key = numbers.astype("float64")
+    else:
+        dates = pd.to_datetime(text, errors="coerce", utc=True, format="mixed")
+        key = pd.Series(dates.dt.tz_localize(None).astype("int64").astype("float64"),
+                        index=raw.index).where(dates.notna())
+    report.add(file, column, "split.order_by: neither a date nor a number", key.isna())
+    return key
 
 
 def _is_numeric_like(raw: pd.Series) -> bool:
@@ -289,8 +324,7 @@ def _outcome(
     cols = ds.columns
     nat = pd.Series(pd.NaT, index=raw.index, dtype="datetime64[ns]")
     if cols.target and cols.target in raw.columns:
-        target = _parse_numeric(report, file, raw[cols.target], cols.target)
-        report.add(file, cols.target, "target must be 0 or 1", ~target.isin([0.0, 1.0]))
+        target = _target(report, file, raw[cols.target], cols.target, scoring)
         outcome = pd.Series(np.where(target == 1.0, "won", "lost"), index=raw.index, dtype=object)
         return outcome, nat
     if not cols.outcome or cols.outcome not in raw.columns:
@@ -303,15 +337,41 @@ def _outcome(
         hit = text.isin([s.casefold() for s in spellings]).fillna(False).to_numpy(dtype=bool)
         outcome[hit] = canonical
     known = ", ".join(s for values in ds.outcome_values.values() for s in values)
-    report.add(file, cols.outcome, f"unknown outcome value (expected one of: {known})",
-               outcome.isna() & text.notna())
+    unknown = outcome.isna() & text.notna()
+    if unknown.any():
+        found = _value_counts(raw[cols.outcome].astype("string").str.strip()[unknown.to_numpy()])
+        report.add(file, cols.outcome, f"unknown outcome value(s) {found} (map them in "
+                   f"dataset.outcome_values; known: {known})", unknown)
     outcome_at = nat
     if cols.outcome_at and cols.outcome_at in raw.columns:
         outcome_at = _parse_dates(report, file, raw[cols.outcome_at], cols.outcome_at, False)
         decided = outcome.isin(["won", "lost"])
-        report.add(file, cols.outcome_at, "won/lost lead without outcome_at",
-                   decided & outcome_at.isna() & raw[cols.outcome_at].isna())
+        if ds.missing_outcome_at == "error":
+            report.add(file, cols.outcome_at, "won/lost lead without a close date (set "
+                       "dataset.missing_outcome_at: drop or horizon to accept them)",
+                       decided & outcome_at.isna() & raw[cols.outcome_at].isna())
     return outcome, outcome_at
+
+
+def _target(report: ContractReport, file: str, raw: pd.Series, column: str,
+            scoring: bool) -> pd.Series:
+    """A 0/1 target, also written yes/no or true/false; anything else is refused with a hint."""
+    if pd.api.types.is_bool_dtype(raw) or pd.api.types.is_numeric_dtype(raw):
+        target = raw.astype("float64")
+    else:
+        text = raw.astype("string").str.strip().str.casefold()
+        target = pd.to_numeric(text, errors="coerce").astype("float64")
+        target[text.isin(TRUE_VALUES).fillna(False).to_numpy(dtype=bool)] = 1.0
+        target[text.isin(FALSE_VALUES).fillna(False).to_numpy(dtype=bool)] = 0.0
+    bad = ~target.isin([0.0, 1.0])
+    if scoring:
+        return target
+    if bad.any():
+        values = raw[bad.to_numpy()].astype("string").dropna().unique()[:3]
+        shown = ", ".join(repr(str(v)) for v in values) or "empty"
+        report.add(file, column, f"target must be 0/1, yes/no or true/false, not {shown} (for "
+                   "other values set columns.outcome and dataset.outcome_values)", bad)
+    return target
 
 
 def canonical_activities(
@@ -339,17 +399,18 @@ def canonical_activities(
     out["lead_id"] = raw[ac.lead_id].astype("string").str.strip().astype(object)
     out["occurred_at"] = _parse_dates(report, file, raw[ac.occurred_at], ac.occurred_at, True)
     types = raw[ac.activity_type].astype("string").str.strip()
-    out["activity_type"] = types.astype(object)
     report.add(file, ac.activity_type, "empty activity type", types.isna() | (types == ""))
-    known_types = config.dataset.activity_types
-    if known_types:
-        unknown = types.notna() & (types != "") & ~types.isin(known_types)
-        if unknown.any():
-            first = str(types[unknown.to_numpy(dtype=bool)].iloc[0])
-            hint = suggest_column(first, known_types).replace("did you mean", "known as")
-            report.add(file, ac.activity_type, f"unknown activity type '{first}'{hint}", unknown)
+    out["activity_type"] = _map_activity_types(report, file, types, config, ac.activity_type)
     for role, name in (("detail", ac.detail), ("channel", ac.channel)):
         out[role] = raw[name].astype(object) if name and name in raw.columns else None
+    if ac.quantity:
+        if ac.quantity in raw.columns:
+            quantity = _parse_numeric(report, file, raw[ac.quantity], ac.quantity)
+            report.add(file, ac.quantity, "negative quantity", quantity < 0)
+            out["quantity"] = quantity.fillna(1.0)
+        else:
+            report.add(file, ac.quantity, "missing (activity_columns.quantity)"
+                       + suggest_column(ac.quantity, raw.columns))
 
     if "lead_id" in leads.columns and leads["lead_id"].notna().all():
         created = leads.set_index("lead_id")["created_at"] if "created_at" in leads else None
@@ -362,7 +423,53 @@ def canonical_activities(
     horizon = now if now is not None else _now(config)
     report.add(file, ac.occurred_at, f"event in the future (after {horizon:%Y-%m-%d %H:%M})",
                out["occurred_at"] > horizon)
+    if config.dataset.unknown_activity == "drop":
+        dropped = (out["activity_type"].isna() & types.notna() & (types != "")).to_numpy()
+        if dropped.any():
+            report.notes.append(
+                f"{file}: {int(dropped.sum()):,} events of unmapped types left out "
+                f"(dataset.unknown_activity: drop): {_value_counts(types[dropped])}")
+            out = out[~dropped]
     return out
+
+
+def _value_counts(values: pd.Series, limit: int = 12, known: Sequence[str] = ()) -> str:
+    """``'Meeting' (120), 'touch_call' (40), ...``: every distinct value, most frequent first,
+    with the closest known value where one is close."""
+    counts = values.value_counts(dropna=True)
+
+    def _close(value: str) -> str:
+        near = difflib.get_close_matches(value, list(known), n=1, cutoff=0.6)
+        return f", close to '{near[0]}'" if near else ""
+
+    shown = ", ".join(f"'{v}' ({n:,}{_close(str(v))})" for v, n in counts.head(limit).items())
+    return shown + (f" and {len(counts) - limit} more" if len(counts) > limit else "")
+
+
+def _map_activity_types(report: ContractReport, file: str, types: pd.Series, config: Config,
+                        column: str) -> pd.Series:
+    """The export's activity values as canonical types (``dataset.activity_types``).
+
+    Unknown values are all listed with their counts (``unknown_activity: error``), become
+    ``other``, or are left out (``drop``: None here, removed by the caller).
+    """
+    mapping = config.dataset.activity_mapping()
+    if mapping is None:
+        return types.astype(object)
+    uniques = types.dropna().unique()
+    lookup = {value: mapping.canonical(str(value)) for value in uniques}
+    mapped = types.map(lookup).astype(object)
+    unknown = types.notna() & (types != "") & mapped.isna()
+    if unknown.any():
+        policy = mapping.unknown
+        if policy == "error":
+            listed = _value_counts(types[unknown.to_numpy()], known=sorted(mapping.exact))
+            report.add(file, column, f"activity types not covered by dataset.activity_types: "
+                       f"{listed} (map them, or set "
+                       "dataset.unknown_activity: other or drop)", unknown)
+        elif policy == "other":
+            mapped[unknown.to_numpy()] = "other"
+    return mapped.where(mapped.notna(), None)
 
 
 def _now(config: Config) -> pd.Timestamp:

@@ -21,6 +21,7 @@ import pandas as pd
 from sklearn.model_selection import train_test_split
 
 from pipeline.data.config import AsOfRule, SplitConfig
+from pipeline.data.errors import DataError
 
 SPLITS = ("train", "valid", "test")
 
@@ -158,6 +159,62 @@ def split_leads(
     return split
 
 
+def _undated_outcomes(leads: pd.DataFrame, as_of: pd.Series, horizon_days: int, policy: str
+                      ) -> tuple[pd.DataFrame, list[str]]:
+    """Won/lost leads without a close date (``dataset.missing_outcome_at``), flagged or dated.
+
+    ``horizon``: taken as decided at the last moment of their horizon, so a lost lead is a
+    negative and a won one a positive, each only once its horizon has elapsed.
+    """
+    undated = (leads["outcome"].isin(["won", "lost"]) & leads["outcome_at"].isna()).to_numpy()
+    leads = leads.assign(outcome_at_missing=undated)
+    notes: list[str] = []
+    if not undated.any():
+        return leads, notes
+    counts = leads.loc[undated, "outcome"].value_counts()
+    what = " and ".join(f"{int(counts[k]):,} {k}" for k in ("won", "lost") if k in counts)
+    if policy == "horizon":
+        end = as_of.reindex(pd.Index(leads["lead_id"])).to_numpy() \
+            + np.timedelta64(horizon_days, "D") - np.timedelta64(1, "s")
+        outcome_at = leads["outcome_at"].to_numpy().copy()
+        outcome_at[undated] = end[undated]
+        leads = leads.assign(outcome_at=outcome_at)
+        notes.append(f"{what} leads without a close date taken as decided at the end of their "
+                     f"{horizon_days}-day horizon (dataset.missing_outcome_at: horizon)")
+    else:
+        notes.append(f"{what} leads without a close date left out "
+                     "(dataset.missing_outcome_at: drop)")
+    return leads, notes
+
+
+def _flat_training_set(leads: pd.DataFrame, split_config: SplitConfig, seed: int) -> TrainingSet:
+    """A flat export: no as_of; open leads are left out; the split is in row or column order,
+    or random (with the optimistic-metrics caveat in the notes)."""
+    keep = (leads["outcome"] != "open").to_numpy()
+    excluded = {"open": int((~keep).sum())} if (~keep).any() else {}
+    leads = leads[keep]
+    ids = pd.Index(leads["lead_id"], name="lead_id")
+    y = pd.Series((leads["outcome"].to_numpy() == "won").astype("int8"), index=ids, name="y")
+    as_of = pd.Series(pd.NaT, index=ids, dtype="datetime64[ns]", name="as_of")
+    notes = []
+    if split_config.method == "time":
+        # The order stands in for as_of: the newest rows are the test split.
+        order = leads["order_key"].to_numpy() if split_config.order_by else \
+            np.flatnonzero(keep).astype("float64")
+        split = split_leads(pd.Series(order, index=ids), y, split_config, seed)
+        how = f"column '{split_config.order_by}'" if split_config.order_by else "row order"
+        notes.append(f"flat export split in time by {how}: the newest leads are the test split")
+    else:
+        message = (
+            "flat export split at random (split.method: random): test metrics assume new leads "
+            "look like a random sample of past ones (no drift), so they are optimistic"
+        )
+        warnings.warn(message, FlatSplitWarning, stacklevel=3)
+        notes.append(message)
+        split = split_leads(None, y, split_config, seed)
+    return TrainingSet(leads.set_index("lead_id", drop=False), as_of, y, split, excluded, notes)
+
+
 def build_training_set(
     leads: pd.DataFrame,
     activities: pd.DataFrame | None,
@@ -168,31 +225,27 @@ def build_training_set(
     seed: int,
     snapshot: pd.Timestamp | None = None,
     first_crossing: Callable[[pd.DataFrame, float], pd.Series] | None = None,
+    missing_outcome_at: str = "error",
 ) -> TrainingSet:
     """Eligible leads with as_of, label and split, plus what was left out and why."""
-    notes: list[str] = []
     if mode == "flat":
-        ids = pd.Index(leads["lead_id"], name="lead_id")
-        y = pd.Series((leads["outcome"].to_numpy() == "won").astype("int8"), index=ids, name="y")
-        as_of = pd.Series(pd.NaT, index=ids, dtype="datetime64[ns]", name="as_of")
-        if split_config.method == "time":
-            split_config = split_config.model_copy(update={"method": "random"})
-        message = (
-            "flat export without timestamps: random stratified split; test metrics assume new "
-            "leads look like a random sample of past ones (no drift), so they are optimistic"
-        )
-        warnings.warn(message, FlatSplitWarning, stacklevel=2)
-        notes.append(message)
-        split = split_leads(None, y, split_config, seed)
-        return TrainingSet(leads.set_index("lead_id", drop=False), as_of, y, split, {}, notes)
+        return _flat_training_set(leads, split_config, seed)
 
     snapshot = snapshot if snapshot is not None else data_snapshot(leads, activities)
     as_of = assign_as_of(leads, rule, first_crossing)
+    leads, notes = _undated_outcomes(leads, as_of, horizon_days, missing_outcome_at)
     y, status = label_leads(leads, as_of, horizon_days, snapshot)
+    if missing_outcome_at == "drop":
+        status[leads["outcome_at_missing"].to_numpy()] = "missing_outcome_at"
     keep = status.to_numpy() == "eligible"
     excluded = {
         str(k): int(v) for k, v in status[~keep].value_counts().sort_index().items()
     }
+    if not keep.any():
+        why = ", ".join(f"{k}: {v:,}" for k, v in excluded.items())
+        raise DataError(f"no lead of {len(status):,} is eligible for training ({why}); with "
+                        f"as_of {rule.rule} and a {horizon_days}-day horizon up to "
+                        f"{snapshot:%Y-%m-%d}, leads need more history")
     y = y[keep]
     as_of = as_of[keep]
     split = split_leads(as_of, y, split_config, seed)

@@ -10,6 +10,7 @@ gate are in :mod:`pipeline.mlops.registry`.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import subprocess
 import tempfile
@@ -206,6 +207,8 @@ def log_training(config: Config, result, paths, leads: pd.DataFrame,
         **fingerprint,
         **package_versions(),
     }
+    if result.notes:  # caveats (a random split, a stand-in for the rules) shown on the run page
+        tags["notes"] = " | ".join(result.notes)[:5000]
     client = MlflowClient()
     versions: dict[str, str] = {}
     with mlflow.start_run(run_name=f"train-{config.dataset.name}", tags=tags) as parent:
@@ -249,6 +252,10 @@ def log_evaluation(run_id: str, metrics: dict[str, Any], paths) -> None:
 
     client = MlflowClient()
     with mlflow.start_run(run_id=run_id):
+        if Path(paths.metrics).is_file():
+            notes = json.loads(Path(paths.metrics).read_text()).get("notes") or []
+            if notes:
+                mlflow.set_tag("notes", " | ".join(map(str, notes))[:5000])
         mlflow.log_metrics(numeric_metrics({k: v for k, v in metrics.items()
                                             if k in (*kinds.names(), "oracle")}))
         for artifact in (paths.metrics, paths.test_scores_public, paths.audit):

@@ -22,15 +22,19 @@ probabilities.
 
 from __future__ import annotations
 
+import difflib
+import re
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from features.firmographic import feature_name
 from features.spec import FeatureSpec
+from pipeline.data.config import as_text, read_yaml_text
 from pipeline.data.errors import ConfigError
 from pipeline.scorers.base import BaseScorer
 
@@ -74,6 +78,15 @@ class RulesBook(_Frozen):
     decay: Decay = Decay()
     attributes: dict[str, dict[str, float]] = {}
     flags: dict[str, float] = {}
+
+    @field_validator("attributes", mode="before")
+    @classmethod
+    def _values_as_text(cls, value: object) -> object:
+        """``{true: 5}`` or ``{1: 5}`` keys mean the text written (a value of the field)."""
+        if not isinstance(value, dict):
+            return value
+        return {str(field): {as_text(k): v for k, v in levels.items()}
+                if isinstance(levels, dict) else levels for field, levels in value.items()}
     thresholds: dict[str, list[Step]] = {}
     activities: dict[str, ActivityRule] = {}
 
@@ -96,7 +109,7 @@ def load_rules(path: str | Path) -> RulesBook:
     if not path.is_file():
         raise ConfigError(f"{path}: rules file not found")
     try:
-        data = yaml.safe_load(path.read_text()) or {}
+        data = read_yaml_text(path.read_text()) or {}
         return RulesBook.model_validate(data)
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: not valid YAML: {exc}") from None
@@ -105,6 +118,24 @@ def load_rules(path: str | Path) -> RulesBook:
         key = ".".join(str(p) for p in err["loc"])
         msg = "unknown key (misspelled?)" if err["type"] == "extra_forbidden" else err["msg"]
         raise ConfigError(f"{path}: {key}: {msg}") from None
+
+
+def check_sheet(book: RulesBook, ctx: ScorerContext, source: str) -> tuple[list[str], list[str]]:
+    """Problems (fields that are not features) and notes (rules skipped) of a sheet, as train
+    would find them, without fitting anything."""
+    scorer = RuleScorer(spec=ctx.spec, book=book, windows=ctx.windows, source=source,
+                        dropped=ctx.dropped)
+    problems = scorer.check_book()
+    return problems, scorer.notes()
+
+
+def _suggest(field: str, names: set[str]) -> str:
+    """' (did you mean 'origin'?)': the closest feature, also via the normalised column name."""
+    normalised = feature_name(field)
+    if normalised != field and normalised in names:
+        return f" (rule fields are feature names: write '{normalised}')"
+    close = difflib.get_close_matches(normalised, sorted(names), n=1, cutoff=0.6)
+    return f" (did you mean '{close[0]}'?)" if close else ""
 
 
 def write_rules(book: RulesBook, path: str | Path, header: str = "") -> None:
@@ -174,21 +205,23 @@ class RuleScorer(BaseScorer):
                 if feature in dropped:
                     self.skipped_.append(f"{section}.{feature}")
                 elif feature not in names:
-                    problems.append(f"{self.source}: {section}.{feature}: no such feature")
+                    problems.append(f"{self.source}: {section}.{feature}: no such feature"
+                                    + _suggest(feature, names | dropped))
         for signal in self.points_book().activities:
             if not activity_columns(signal, list(names), list(self.windows)):
                 if activity_columns(signal, list(dropped), list(self.windows)):
                     self.skipped_.append(f"activities.{signal}")
                 else:
+                    signals = {n.rsplit("_", 1)[0] for n in names if re.search(r"_\d+d$", n)}
                     problems.append(
                         f"{self.source}: activities.{signal}: no '{signal}_<N>d' window features"
-                    )
+                        + _suggest(signal, signals))
         return problems
 
     def _fit_raw(self, X, y, X_valid, y_valid) -> None:
         problems = self.check_book()
         if problems:
-            raise ConfigError(problems[0])
+            raise ConfigError(problems[0], details=problems)
         self.base_raw_ = float(self.points_book().base_points)
 
     # -- hooks ----------------------------------------------------------------------------------

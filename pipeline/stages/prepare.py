@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from features.build import FeatureBuilder
-from features.settings import FeatureSettings
+from features.settings import DeclarationError, FeatureSettings
 from pipeline.data.config import Config
 from pipeline.data.dataset import SPLITS, TrainingSet, build_training_set
 from pipeline.data.errors import ConfigError, DataError
@@ -29,7 +29,9 @@ from pipeline.evaluation.audit import audit_columns
 from pipeline.scorers import kinds
 from pipeline.scorers.rules import RulesBook
 
-ROLE_COLUMNS = ("lead_id", "created_at", "outcome", "outcome_at")
+# Canonical role columns, and what the contract and the training set derive from them.
+ROLE_COLUMNS = ("lead_id", "created_at", "outcome", "outcome_at", "outcome_at_missing",
+                "order_key")
 
 
 @dataclass
@@ -65,9 +67,13 @@ class Prepared:
     def split_table(self) -> pd.DataFrame:
         """lead_id, as_of, y, split of every prepared lead: what ``train`` saves."""
         ts = self.training_set
-        return pd.DataFrame({
+        table = pd.DataFrame({
             "lead_id": ts.y.index.astype(str), "as_of": ts.as_of.reindex(ts.y.index).to_numpy(),
             "y": ts.y.to_numpy(), "split": ts.split.reindex(ts.y.index).to_numpy()})
+        # Kept in the file's metadata: a caveat about how the split was made (a random split of
+        # a flat export) must reach `evaluate`, which reads this table, not the config.
+        table.attrs["notes"] = list(ts.notes)
+        return table
 
     def scorer_context(self, rules: RulesBook | None = None, rules_source: str = "rules",
                        tuned_params: dict[str, Any] | None = None) -> kinds.ScorerContext:
@@ -96,7 +102,8 @@ def training_set(config: Config, leads: pd.DataFrame, activities: pd.DataFrame |
     ds = config.dataset
     return build_training_set(
         leads, activities, ds.mode, ds.as_of, ds.horizon_days, config.split, config.seed,
-        snapshot=pd.Timestamp(ds.snapshot) if ds.snapshot else None)
+        snapshot=pd.Timestamp(ds.snapshot) if ds.snapshot else None,
+        missing_outcome_at=ds.missing_outcome_at)
 
 
 def candidate_columns(leads: pd.DataFrame, config: Config) -> list[str]:
@@ -199,9 +206,12 @@ def prepare(
         return prepared
     train_ids = ts.part("train")
     as_of = _as_of(config, ts)
-    builder = FeatureBuilder(feature_settings(config, excluded)).fit(
-        ts.leads.loc[train_ids].reset_index(drop=True), activities_of(activities, train_ids),
-        None if as_of is None else as_of.loc[train_ids])
+    try:
+        builder = FeatureBuilder(feature_settings(config, excluded)).fit(
+            ts.leads.loc[train_ids].reset_index(drop=True), activities_of(activities, train_ids),
+            None if as_of is None else as_of.loc[train_ids])
+    except DeclarationError as exc:
+        raise ConfigError(f"{config.source}: features: {exc}") from None
     prepared.builder = builder
     prepared.X = _features(config, ts, activities, builder, parts)
     return prepared
@@ -227,7 +237,8 @@ def prepare_saved(
     if len(missing):
         raise DataError(f"{config.dataset.leads}: {len(missing)} leads of the saved split are "
                         f"not in the data any more (e.g. {missing[0]}); retrain")
+    notes = [str(n) for n in split_table.attrs.get("notes", [])]
     ts = TrainingSet(kept.loc[table.index], table["as_of"], table["y"].astype("int8"),
-                     table["split"])
+                     table["split"], notes=notes)
     X = _features(config, ts, activities, builder, parts)
-    return Prepared(config, ts, None, [], builder, X, [])
+    return Prepared(config, ts, None, [], builder, X, list(notes))

@@ -76,11 +76,19 @@ def check_minimum_data(summary: dict[str, Any], config: Config) -> list[str]:
     return []
 
 
+def _stand_in_rules(prepared: Prepared, fit_rows: tuple) -> tuple[RulesBook, str]:
+    """A points table learned from the training split, standing in for a missing rules sheet."""
+    ctx = prepared.scorer_context(RulesBook(), "rules")
+    book = kinds.get(kinds.POINTS_TABLE).build(ctx).fit(*fit_rows).points_book()
+    name = "a learned points table (stand-in)"
+    return book.model_copy(update={"name": name}), name
+
+
 def train_scorers(
     config: Config,
     leads: pd.DataFrame,
     activities: pd.DataFrame | None,
-    rules: RulesBook,
+    rules: RulesBook | None,
     best_params: dict[str, Any] | None = None,
     truth: pd.Series | None = None,
     rules_source: str = "rules",
@@ -97,7 +105,7 @@ def train_scorers(
     leads, activities
         Canonical frames (validated).
     rules
-        The hand-made points table.
+        The hand-made points table; None: a learned points table stands in (said in the notes).
     best_params
         Tuned LightGBM parameters overriding ``config.model.params``.
     truth
@@ -123,8 +131,12 @@ def train_scorers(
         say(f"excluded by the leakage audit: {', '.join(prepared.excluded)}")
     timings["prepare_s"] = time.perf_counter() - t0
 
-    ctx = prepared.scorer_context(rules, rules_source, best_params)
     fit_rows = prepared.fit_rows()
+    if rules is None:
+        rules, rules_source = _stand_in_rules(prepared, fit_rows)
+        notes.append(f"no rules file (rules: null): the rules comparison is {rules.name}, "
+                     "learned from the training split; set rules: to compare with your own sheet")
+    ctx = prepared.scorer_context(rules, rules_source, best_params)
     X_train = fit_rows[0]
     packages: dict[str, ScoringPackage] = {}
     for kind in kinds.KINDS:

@@ -105,15 +105,16 @@ def test_random_split_is_stratified_and_seeded():
         assert y[a == part].mean() == pytest.approx(0.1, abs=0.01)
 
 
-def test_flat_mode_warns_and_uses_random_split():
+def test_flat_mode_random_split_warns():
     leads = pd.DataFrame({"lead_id": [f"x{i}" for i in range(200)],
                           "outcome": ["won" if i % 4 == 0 else "lost" for i in range(200)],
                           "outcome_at": pd.NaT})
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        ts = build_training_set(leads, None, "flat", AsOfRule(), 180, SplitConfig(), seed=1)
+        ts = build_training_set(leads, None, "flat", AsOfRule(), 180,
+                                SplitConfig(method="random"), seed=1)
     assert any(issubclass(w.category, FlatSplitWarning) for w in caught)
-    assert "random stratified split" in ts.notes[0]
+    assert "split at random" in ts.notes[0] and "optimistic" in ts.notes[0]
     assert ts.y.sum() == 50 and set(ts.split) == {"train", "valid", "test"}
 
 

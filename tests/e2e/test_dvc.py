@@ -185,11 +185,10 @@ def _shrink_world(project: Path) -> None:
     assert n == 1, "configs/demo.yaml: synth.leads not found"
     # one global model: per-segment models add fits, not pipeline structure
     demo.write_text(re.sub(r"(?m)^  segment: .*\n", "", text))
+    # the team's override layer over the packaged defaults (pipeline/data/defaults.yaml)
     base_path = project / "configs" / "base.yaml"
-    base = yaml.safe_load(base_path.read_text())
-    base["tuning"].update(trials=2, timeout_seconds=120)
-    base["calibration"].update(cv_folds=3)
-    base["model"].update(n_estimators=300, early_stopping_rounds=30)
+    base = {"tuning": {"trials": 2, "timeout_seconds": 120}, "calibration": {"cv_folds": 3},
+            "model": {"n_estimators": 300, "early_stopping_rounds": 30}}
     base_path.write_text(yaml.safe_dump(base, sort_keys=False))
 
 
@@ -374,7 +373,8 @@ def test_dataset_config_overrides_are_tracked(project, stages):
         sections = set(yaml.safe_load((project / config).read_text()))
         params = stage["params"]
         assert config in params, f"{name}: no params from {config}, the config it reads"
-        from_base = {key.split(".")[0] for key in params.get("configs/base.yaml", set())}
+        from_base = {key.split(".")[0]
+                     for key in params.get("pipeline/data/defaults.yaml", set())}
         from_config = {key.split(".")[0] for key in params[config]}
         problems += [
             f"{name}: {config} overrides '{s}', which is tracked in base.yaml only"

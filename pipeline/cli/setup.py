@@ -1,0 +1,169 @@
+"""Setting up a new export: ``init`` (profile it, write a starter config and rules sheet) and
+``config`` (the effective config, each value with where it came from)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from pipeline.cli.app import ConfigOpt, SetOpt, app, user_errors
+from pipeline.cli.console import err, out
+
+
+@app.command()
+@user_errors
+def init(
+    leads: Annotated[Path, typer.Option("--leads", help="The leads export (CSV or Parquet).")],
+    out_path: Annotated[Path, typer.Option("--out", help="Config to write, e.g. "
+                                           "configs/mycrm.yaml.")],
+    activities: Annotated[Path | None, typer.Option(
+        "--activities", help="The activity log (tasks, events, web and email activity).")] = None,
+    preset: Annotated[str | None, typer.Option(
+        "--preset", help="CRM field names: salesforce, hubspot or marketo.")] = None,
+    rules_out: Annotated[Path | None, typer.Option(
+        "--rules-out", help="Starter rules sheet (default configs/rules/<name>.yaml).")] = None,
+    force: Annotated[bool, typer.Option("--force", help="Overwrite existing files.")] = False,
+) -> None:
+    """Profile an export and write a commented starter config and rules sheet.
+
+    Prints what it guessed (roles, outcome grouping, PII, leakage suspects, activity mapping)
+    and what you must check, then runs the same check as `leadscore validate`.
+    """
+    from pipeline.data.config import load_config
+    from pipeline.data.errors import ConfigError
+    from pipeline.data.io import atomic_path
+    from pipeline.stages.profile import profile_export
+    from pipeline.stages.starter import render_config
+
+    name = _dataset_name(out_path)
+    rules_path = rules_out or out_path.parent / "rules" / f"{name}.yaml"
+    for target in (out_path, rules_path):
+        if target.exists() and not force:
+            raise ConfigError(f"--out {target}: exists already (use --force to overwrite)")
+    for given in (leads, activities):
+        if given is not None and given.resolve() in (out_path.resolve(), rules_path.resolve()):
+            raise ConfigError(f"--out {given}: that is an input file")
+    with err.status("profiling the export"):
+        profile = profile_export(leads, activities, preset)
+    text = render_config(profile, name, rules_path)
+    with atomic_path(out_path) as tmp:
+        tmp.write_text(text)
+    try:
+        config = load_config(out_path)
+    except ConfigError:
+        out_path.unlink()  # never leave a config the tool itself cannot read
+        raise
+    _write_starter_rules(config, profile, rules_path)
+    _print_profile(profile)
+    out.print(f"[green]wrote[/] {out_path} and {rules_path}")
+    _check(config, out_path)
+
+
+def _dataset_name(path: Path) -> str:
+    import re
+
+    return re.sub(r"[^A-Za-z0-9_\-]+", "_", path.stem).strip("_") or "crm"
+
+
+def _write_starter_rules(config, profile, rules_path: Path) -> None:
+    """The starter sheet, named only with features the training leads really have."""
+    from pipeline.data.errors import LeadScoreError
+    from pipeline.data.io import atomic_path, load_dataset
+    from pipeline.stages.prepare import prepare
+    from pipeline.stages.starter import render_rules, starter_rules
+
+    names: list[str] = []
+    windows = list(config.features.windows_days)
+    leads = None
+    try:
+        leads, activities, report = load_dataset(config)
+        if report.ok:
+            prepared = prepare(config, leads, activities, parts=("train",))
+            names = list(prepared.builder.spec_.names)
+    except LeadScoreError:
+        pass  # the check below reports it; the sheet keeps the rules that need no data
+    with atomic_path(rules_path) as tmp:
+        tmp.write_text(render_rules(starter_rules(profile, names, windows, leads)))
+
+
+def _print_profile(profile) -> None:
+    from rich.table import Table
+
+    view = Table(title=f"{profile.path}: {profile.rows:,} rows", title_justify="left")
+    for col in ("column", "type", "filled", "levels", "guess"):
+        view.add_column(col)
+    roles = {v: k for k, v in profile.roles.items() if v}
+    features = {c: k for k, cols in profile.features.items() if isinstance(cols, list)
+                for c in cols}
+    features.update({v: k for k, v in profile.features.items() if isinstance(v, str)})
+    for c in profile.columns:
+        guess = roles.get(c.name) or (f"PII: {c.pii}" if c.pii else None) or \
+            (f"LEAK? {c.leak}" if c.leak else None) or features.get(c.name, "ignored")
+        style = "red" if c.leak else "magenta" if c.pii else ""
+        view.add_row(c.name, c.form, f"{c.filled:.0%}", f"{c.levels:,}", guess, style=style)
+    out.print(view)
+    if profile.activities is not None:
+        act = profile.activities
+        out.print(f"{act.path}: {act.rows:,} events; columns {act.columns}")
+        for canonical, values in act.mapping.items():
+            out.print(f"  {canonical:<20} <- {', '.join(map(str, values))}", highlight=False)
+        if act.unmapped:
+            shown = ", ".join(f"{v} ({n:,})" for v, n in act.unmapped.items())
+            out.print(f"  [yellow]not mapped[/]: {shown}", highlight=False)
+    for check in profile.checks:
+        out.print(f"[yellow]check:[/] {check}", highlight=False)
+
+
+def _check(config, path: Path) -> None:
+    from pipeline.stages.check import check_training_inputs
+
+    with err.status("checking it the way train will"):
+        result = check_training_inputs(config)
+    for warning in result.warnings:
+        err.print(f"[yellow]note:[/] {warning}", highlight=False, soft_wrap=True)
+    if result.ok:
+        out.print(f"[green]ok[/]: `leadscore train --config {path}` will accept it")
+        return
+    for problem in result.problems:
+        err.print(problem, highlight=False, soft_wrap=True, markup=False)
+    err.print(f"[bold red]{len(result.problems)} problem(s)[/]: edit {path}, then "
+              f"`leadscore validate --config {path}`")
+    raise typer.Exit(2)
+
+
+@app.command("config")
+@user_errors
+def show_config(
+    config: ConfigOpt,
+    set_: SetOpt = None,
+    only: Annotated[str | None, typer.Option(
+        "--only", help="Keys starting with this, e.g. model or dataset.columns.")] = None,
+    fmt: Annotated[str, typer.Option(
+        "--format", help="table, or tsv (key, value, source: one line each, for scripts).")
+    ] = "table",
+) -> None:
+    """Print the effective config: every value and where it came from (default, base.yaml,
+    the dataset file, --set)."""
+    from rich.table import Table
+
+    from pipeline.data.config import effective_config, parse_assignment
+
+    rows = effective_config(config, parse_assignment(set_ or []))
+    if only:
+        rows = [r for r in rows if r[0] == only or r[0].startswith(only.rstrip(".") + ".")]
+    if fmt == "tsv":
+        for key, value, origin in rows:
+            typer.echo(f"{key}\t{json.dumps(value)}\t{origin}")
+        return
+    if fmt != "table":
+        raise typer.BadParameter("--format: table or tsv")
+    view = Table(title=f"Effective config of {config}", title_justify="left")
+    for col in ("key", "value", "from"):
+        view.add_column(col, overflow="fold")
+    for key, value, origin in rows:
+        style = "" if origin.startswith("default") else "bold"
+        view.add_row(key, str(value), origin, style=style)
+    out.print(view)
