@@ -62,8 +62,13 @@ class FeatureSettings(BaseModel):
         description="web pages that show buying interest")
     negative_pages: list[str] = Field(
         default_factory=lambda: ["careers"], description="web pages that signal a non-buyer")
-    free_mail_domains: list[str] = Field(default_factory=lambda: list(FREE_MAIL_DOMAINS))
-    competitor_domains: list[str] = Field(default_factory=list)
+    free_mail_domains: list[str] = Field(
+        default_factory=lambda: list(FREE_MAIL_DOMAINS),
+        description="email domains (and their subdomains, case-insensitive) that set "
+        "`is_free_mail`; replaces the built-in list")
+    competitor_domains: list[str] = Field(
+        default_factory=list, description="email domains (and their subdomains, "
+        "case-insensitive) that set `is_competitor`; they win over free_mail_domains")
     rare_level_min_count: int = Field(
         30, ge=1, description="levels with fewer training leads are pooled into 'other'")
     factor_names: dict[str, str] = Field(

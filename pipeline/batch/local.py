@@ -103,9 +103,14 @@ def score_bucket(
     """
     lead_rows = leads_raw.pop("__row").to_numpy() if "__row" in leads_raw else np.arange(
         len(leads_raw))
+    if "__row_id" in leads_raw:  # the spill's bucket key of a file without ids
+        del leads_raw["__row_id"]
     file = str(job.leads_path)
     report = ContractReport()
     leads = canonical_leads(leads_raw, config, file, report, scoring=True)
+    if config.dataset.columns.lead_id is None:
+        # lead_id: null -> the row number in the whole file, not in this bucket
+        leads["lead_id"] = (lead_rows + 1).astype(str).astype(object)
     as_of = job.as_of if package.mode == "events" else None
     if report.ok:
         for column, features in missing_sources(package, leads_raw.columns).items():

@@ -363,10 +363,17 @@ def _number_rows(frame):
     return frame.withColumn(ROW, row).drop("__mid"), total
 
 
-def _with_bucket(frame, source: _Source, id_column: str, n_buckets: int):
+def _with_bucket(frame, source: _Source, id_column: str | None, n_buckets: int):
     """Add ``__bucket``: the local engine's hash of the lead id modulo ``n_buckets``."""
     from pyspark.sql import functions as F
 
+    if id_column is None:  # lead_id: null: the row number is the id, as in the local spill
+
+        @F.pandas_udf("int")
+        def row_bucket_udf(rows: pd.Series) -> pd.Series:
+            return pd.Series(bucket_of(rows + 1, n_buckets), dtype="int32")
+
+        return frame.withColumn(BUCKET, row_bucket_udf(F.col(ROW)))
     if id_column not in frame.columns:
         raise DataError(f"{source.path}: column '{id_column}': missing (lead id)"
                         f"{suggest_column(id_column, frame.columns)}")

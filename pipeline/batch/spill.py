@@ -94,7 +94,7 @@ def count_rows(path: Path, config: Config) -> int:
     return sum(len(b) for b in iter_batches(path, config, 200_000))
 
 
-def spill(path: Path, id_column: str, config: Config, n_buckets: int, out_dir: Path,
+def spill(path: Path, id_column: str | None, config: Config, n_buckets: int, out_dir: Path,
           batch_size: int, stem: str, ids_required: bool = False) -> int:
     """Split a file into bucket Parquet files by the hash of its lead id column.
 
@@ -111,7 +111,7 @@ def spill(path: Path, id_column: str, config: Config, n_buckets: int, out_dir: P
     n_blank = 0
     try:
         for frame in iter_batches(path, config, batch_size):
-            if id_column not in frame.columns:
+            if id_column is not None and id_column not in frame.columns:
                 from pipeline.data.contracts import suggest_column
 
                 raise DataError(f"{path}: column '{id_column}': missing (lead id)"
@@ -119,13 +119,16 @@ def spill(path: Path, id_column: str, config: Config, n_buckets: int, out_dir: P
             frame = frame.copy()
             # Remember each row's position in the source file, for error messages.
             frame["__row"] = np.arange(row_offset, row_offset + len(frame), dtype=np.int64)
-            if ids_required:
+            if id_column is None:  # lead_id: null: the row number is the id
+                frame["__row_id"] = frame["__row"] + 1
+            if ids_required and id_column is not None:
                 ids = frame[id_column].astype("string").str.strip()
                 empty = (ids.isna() | (ids == "")).to_numpy(dtype=bool)
                 n_blank += int(empty.sum())
                 blank.extend((np.flatnonzero(empty)[:MAX_EXAMPLES] + row_offset + 1).tolist())
             row_offset += len(frame)
-            buckets = bucket_of(frame[id_column].fillna(""), n_buckets)
+            key = frame["__row_id"] if id_column is None else frame[id_column].fillna("")
+            buckets = bucket_of(key, n_buckets)
             for bucket in np.unique(buckets):
                 part = pa.Table.from_pandas(frame[buckets == bucket], preserve_index=False)
                 writer = writers.get(int(bucket))

@@ -90,6 +90,7 @@ def _write_starter_rules(config, profile, rules_path: Path) -> None:
 
 
 def _print_profile(profile) -> None:
+    from rich.markup import escape
     from rich.table import Table
 
     view = Table(title=f"{profile.path}: {profile.rows:,} rows", title_justify="left")
@@ -103,18 +104,21 @@ def _print_profile(profile) -> None:
         guess = roles.get(c.name) or (f"PII: {c.pii}" if c.pii else None) or \
             (f"LEAK? {c.leak}" if c.leak else None) or features.get(c.name, "ignored")
         style = "red" if c.leak else "magenta" if c.pii else ""
-        view.add_row(c.name, c.form, f"{c.filled:.0%}", f"{c.levels:,}", guess, style=style)
+        view.add_row(escape(c.name), c.form, f"{c.filled:.0%}", f"{c.levels:,}", escape(guess),
+                     style=style)
     out.print(view)
     if profile.activities is not None:
         act = profile.activities
-        out.print(f"{act.path}: {act.rows:,} events; columns {act.columns}")
+        out.print(f"{act.path}: {act.rows:,} events; columns {act.columns}", markup=False,
+                  highlight=False)
         for canonical, values in act.mapping.items():
-            out.print(f"  {canonical:<20} <- {', '.join(map(str, values))}", highlight=False)
+            out.print(f"  {canonical:<20} <- {', '.join(map(str, values))}", highlight=False,
+                      markup=False)
         if act.unmapped:
             shown = ", ".join(f"{v} ({n:,})" for v, n in act.unmapped.items())
-            out.print(f"  [yellow]not mapped[/]: {shown}", highlight=False)
+            out.print(f"  not mapped: {shown}", highlight=False, markup=False)
     for check in profile.checks:
-        out.print(f"[yellow]check:[/] {check}", highlight=False)
+        out.print(f"check: {check}", highlight=False, markup=False)
 
 
 def _check(config, path: Path) -> None:

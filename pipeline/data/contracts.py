@@ -269,7 +269,7 @@ def canonical_leads(
             continue
         if name in fs.numeric or name in fs.engagement or name in never_negative:
             out[name] = _parse_numeric(report, file, raw[name], name)
-        elif name in fs.boolean or name in fs.negative and not _is_numeric_like(raw[name]):
+        elif name in fs.boolean or name in fs.negative and not _holds_numbers(raw[name]):
             out[name] = _parse_boolean(report, file, raw[name], name)
         elif name in fs.negative:
             out[name] = _parse_numeric(report, file, raw[name], name)
@@ -311,6 +311,15 @@ def _order_key(report: ContractReport, file: str, raw: pd.Series, column: str) -
                         index=raw.index).where(dates.notna())
     report.add(file, column, "split.order_by: neither a date nor a number", key.isna())
     return key
+
+
+def _holds_numbers(raw: pd.Series) -> bool:
+    """Numbers, typed or as text (a CSV's counts), rather than yes/no words."""
+    if _is_numeric_like(raw):
+        return True
+    text = raw.astype("string").str.strip().replace("", pd.NA).dropna()
+    return bool(len(text)) and pd.to_numeric(text, errors="coerce").notna().all() \
+        and not text.str.casefold().isin(["0", "1"]).all()
 
 
 def _is_numeric_like(raw: pd.Series) -> bool:

@@ -48,6 +48,10 @@ def configure(config: Config) -> str:
     if uri.startswith("sqlite:///"):
         db = Path(uri.removeprefix("sqlite:///"))
         db.parent.mkdir(parents=True, exist_ok=True)
+        if not db.is_absolute():
+            # MLflow caches one store per URI string: a relative one would keep writing to the
+            # folder it was first opened from
+            uri = f"sqlite:///{db.resolve()}"
     mlflow.set_tracking_uri(uri)
     if not env_uri:
         _EXPORTED_URIS.add(uri)

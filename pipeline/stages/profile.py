@@ -33,6 +33,11 @@ _ID = re.compile(r"^(id|leadid|recordid|prospectid|contactid|customerid|personid
 _CREATED = re.compile(r"(createdate|createddate|createdat|creationdate|datecreated|created)$")
 _OUTCOME = re.compile(r"(status|stage|outcome|converted|lifecycle|result|target|label|revenue|"
                       r"^y$|won|closed|purchase)")
+_OUTCOME_RANKED = (
+    re.compile(r"^(y|target|label|converted|isconverted|won|iswon|outcome|revenue|purchased)$"),
+    re.compile(r"(leadstatus|^status$|lifecyclestage|^stage$|dealstage)"),
+    _OUTCOME,
+)
 _CLOSE = re.compile(r"(converteddate|closedate|closeddate|becameacustomerdate|wondate|"
                     r"outcomeat|decisiondate|conversiondate|dateconverted)")
 _PII = re.compile(r"(email|e-?mail|firstname|lastname|fullname|^name$|phone|mobile|street|"
@@ -116,6 +121,7 @@ class ExportProfile:
     preset: dict[str, Any] = field(default_factory=dict)
     activities: ActivityProfile | None = None
     checks: list[str] = field(default_factory=list)
+    ignore: list[str] = field(default_factory=list)  # the preset's, where the export has them
 
     def column(self, name: str) -> ColumnProfile:
         """The profile of one column."""
@@ -190,6 +196,8 @@ def _kind(name: str, values: pd.Series, n_rows: int) -> str:
 
 
 def _pii(name: str, values: pd.Series, form: str) -> str | None:
+    if form == "date":
+        return "a birth date" if "birth" in _key(name) else None  # dates look like phones
     if form in ("boolean", "numeric"):
         return None  # "Do Not Email" or "Email Opens" identify nobody
     if _PII.search(_key(name)):
@@ -265,10 +273,14 @@ def profile_export(leads_path: Path, activities_path: Path | None = None,
         "outcome_at": _pick(names, _CLOSE, p_cols.get("outcome_at"),
                             lambda c: profiles[c].form in ("date", "empty")),
     }
-    roles["outcome"] = _pick(
-        [c for c in names if c not in roles.values()], _OUTCOME, p_cols.get("outcome"),
-        lambda c: 2 <= profiles[c].levels <= 30 and profiles[c].form in ("boolean",
-                                                                          "categorical"))
+    def few_values(c: str) -> bool:
+        return 2 <= profiles[c].levels <= 30 and profiles[c].form in ("boolean", "categorical")
+
+    free = [c for c in names if c not in roles.values()]
+    # the most target-like name first: 'y' or 'Converted' over 'poutcome' (a previous result)
+    roles["outcome"] = p_cols.get("outcome") if p_cols.get("outcome") in names else next(
+        (c for pattern in _OUTCOME_RANKED for c in free if pattern.search(_key(c))
+         and few_values(c)), None)
     if roles["lead_id"] is None:
         checks.append("no unique id column found: lead_id: null numbers the rows (scores are "
                       "then matched to leads by row order)")
@@ -284,8 +296,12 @@ def profile_export(leads_path: Path, activities_path: Path | None = None,
     activities = _profile_activities(activities_path, names, roles, p_ds) \
         if activities_path else None
     _flag_leaks(raw, profiles, roles, outcome_values, p_ds, seed)
+    for column in p_ds.get("pii") or []:
+        if column in profiles and not profiles[column].pii:
+            profiles[column].pii = "personal data in this CRM (preset)"
+    ignore = [c for c in p_ds.get("ignore") or [] if c in profiles]
     profile = ExportProfile(leads_path, n, delimiter, encoding, list(profiles.values()), roles,
-                            outcome_values, {}, preset, activities, checks)
+                            outcome_values, {}, preset, activities, checks, ignore)
     profile.features = _feature_roles(profile, preset.get("features", {}))
     return profile
 
@@ -384,18 +400,26 @@ def _feature_roles(profile: ExportProfile, p_features: dict[str, Any]) -> dict[s
                            "revenue_column": None}
     for key, pattern in (("title_column", _TITLE), ("email_column", re.compile("email")),
                          ("size_column", _SIZE), ("revenue_column", _REVENUE)):
-        preset = p_features.get(key)
-        picked = _pick(names, pattern, preset if isinstance(preset, str) else None)
+        if key in p_features:  # the preset knows this CRM: its null means "not here"
+            preset = p_features[key]
+            picked = preset if preset in names else None
+        else:
+            picked = _pick(names, pattern)
         if picked and not flat and picked not in roles:
             out[key] = picked
     if flat:
         out["email_column"] = None
-    used = roles | {v for v in out.values() if v}
+    used = roles | {v for v in out.values() if v} | set(profile.ignore)
     lists: dict[str, list[str]] = {k: [] for k in ("categorical", "numeric", "boolean",
                                                    "engagement", "negative")}
+    declared = {column: key for key in lists for column in p_features.get(key) or []}
     for prof in profile.columns:
-        if prof.name in used or prof.pii or prof.leak or prof.form in ("date", "text", "empty",
-                                                                      "id"):
+        if prof.name in used or prof.pii or prof.leak:
+            continue
+        if prof.name in declared:
+            lists[declared[prof.name]].append(prof.name)
+            continue
+        if prof.form in ("date", "text", "empty", "id"):
             continue
         key = _key(prof.name)
         if prof.form == "boolean":

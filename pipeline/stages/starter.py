@@ -101,8 +101,10 @@ def render_config(profile: ExportProfile, name: str, rules_path: Path | None) ->
         lines.append("  leaky:                   # suspected leakage: excluded from the "
                      "features; move a column to keep_leaky only if it is known at scoring time")
         lines += [_line(column, reason, indent=4) for column, reason in profile.leaky.items()]
-    ignored = [c.name for c in profile.columns if c.form in ("text", "date", "empty")
-               and c.name not in set(roles.values()) | set(profile.pii) | set(profile.leaky)]
+    used = set(roles.values()) | set(profile.pii) | set(profile.leaky) | {
+        v for v in profile.features.values() if isinstance(v, str)}
+    ignored = list(profile.ignore) + [c.name for c in profile.columns if c.form in (
+        "text", "date", "empty", "id") and c.name not in used and c.name not in profile.ignore]
     if ignored:
         lines.append(_line("ignore", ignored, "free text, dates and empty columns"))
     if not flat:

@@ -398,3 +398,26 @@ def test_validate_report_json_is_written_only_when_clean(tmp_path):
     report = tmp_path / "v.json"
     assert _invoke("validate", "--config", str(config), "--report", str(report)).exit_code == 0
     assert json.loads(report.read_text())["lead_rows"] == 1500
+
+
+def test_features_mode_follows_the_dataset_and_a_contradiction_is_refused(tmp_path):
+    leads = flat_export(tmp_path)
+    tree = yaml.safe_load(flat_config(tmp_path, leads).read_text())
+    del tree["features"]["mode"]
+    (tmp_path / "own.yaml").write_text(yaml.safe_dump(tree))
+    assert load_config(tmp_path / "own.yaml").features.mode == "flat"
+    tree["features"]["mode"] = "events"
+    (tmp_path / "own.yaml").write_text(yaml.safe_dump(tree))
+    with pytest.raises(ConfigError, match=r"features.mode \(events\) differs from dataset.mode"):
+        load_config(tmp_path / "own.yaml")
+
+
+def test_a_pii_column_declared_as_a_feature_is_refused(tmp_path):
+    config = flat_config(tmp_path, flat_export(tmp_path), dataset={"pii": ["Lead Origin"]})
+    _one_line_error(_invoke("validate", "--config", str(config)),
+                    "features: ['Lead Origin'] are listed under dataset.pii")
+
+
+def test_an_as_of_rule_the_pipeline_cannot_compute_is_refused_up_front():
+    with pytest.raises(ConfigError, match="'points_threshold' is not available"):
+        load_config(_write({"as_of": {"rule": "points_threshold", "points": 50}}))
