@@ -56,37 +56,14 @@ def init(
     except ConfigError:
         out_path.unlink()  # never leave a config the tool itself cannot read
         raise
-    _write_starter_rules(config, profile, rules_path)
     _print_profile(profile)
-    out.print(f"[green]wrote[/] {out_path} and {rules_path}")
-    _check(config, out_path)
+    _check(config, out_path, profile, rules_path)
 
 
 def _dataset_name(path: Path) -> str:
     import re
 
     return re.sub(r"[^A-Za-z0-9_\-]+", "_", path.stem).strip("_") or "crm"
-
-
-def _write_starter_rules(config, profile, rules_path: Path) -> None:
-    """The starter sheet, named only with features the training leads really have."""
-    from pipeline.data.errors import LeadScoreError
-    from pipeline.data.io import atomic_path, load_dataset
-    from pipeline.stages.prepare import prepare
-    from pipeline.stages.starter import render_rules, starter_rules
-
-    names: list[str] = []
-    windows = list(config.features.windows_days)
-    leads = None
-    try:
-        leads, activities, report = load_dataset(config)
-        if report.ok:
-            prepared = prepare(config, leads, activities, parts=("train",))
-            names = list(prepared.builder.spec_.names)
-    except LeadScoreError:
-        pass  # the check below reports it; the sheet keeps the rules that need no data
-    with atomic_path(rules_path) as tmp:
-        tmp.write_text(render_rules(starter_rules(profile, names, windows, leads)))
 
 
 def _print_profile(profile) -> None:
@@ -121,11 +98,21 @@ def _print_profile(profile) -> None:
         out.print(f"check: {check}", highlight=False, markup=False)
 
 
-def _check(config, path: Path) -> None:
+def _check(config, path: Path, profile, rules_path: Path) -> None:
+    """Write the starter sheet from the training set the check builds, then check it too."""
+    from pipeline.data.io import atomic_path
     from pipeline.stages.check import check_training_inputs
+    from pipeline.stages.starter import render_rules, starter_rules
+
+    def write_sheet(prepared, leads) -> None:
+        # only features the training leads really have (none known if the data is refused)
+        names = [] if prepared is None else list(prepared.builder.spec_.names)
+        with atomic_path(rules_path) as tmp:
+            tmp.write_text(render_rules(starter_rules(profile, names, leads)))
+        out.print(f"[green]wrote[/] {path} and {rules_path}")
 
     with err.status("checking it the way train will"):
-        result = check_training_inputs(config)
+        result = check_training_inputs(config, starter=write_sheet)
     for warning in result.warnings:
         err.print(f"[yellow]note:[/] {warning}", highlight=False, soft_wrap=True)
     if result.ok:

@@ -10,6 +10,7 @@ the training leads, with did-you-mean suggestions).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -37,24 +38,23 @@ def _problems(exc: LeadScoreError) -> list[str]:
     return [str(d) for d in exc.details] if exc.details else [str(exc)]
 
 
-def check_training_inputs(config: Config) -> CheckResult:
-    """Run every check of the contract, the training set and the rules sheet; collect them all."""
-    from pipeline.scorers.rules import check_sheet, load_rules
+def check_training_inputs(config: Config, starter: Callable[[Any, Any], None] | None = None
+                          ) -> CheckResult:
+    """Run every check of the contract, the training set and the rules sheet; collect them all.
+
+    ``starter(prepared, leads)`` (``leadscore init``) is called once the training set is built,
+    or as far as the checks got (``None`` for what was not reached), and may write the rules
+    sheet the check then reads: the training set is built once for both.
+    """
     from pipeline.stages.prepare import prepare
     from pipeline.stages.train import check_minimum_data
 
     result = CheckResult()
-    book = None
-    if config.rules is not None:
-        try:
-            book = load_rules(config.rules)
-        except LeadScoreError as exc:
-            result.problems += _problems(exc)
     leads, activities, report = load_dataset(config)
     result.problems += [str(v) for v in report.violations]
     result.warnings += report.notes
     if not report.ok:
-        return result
+        return _check_rules(result, config, None, starter, None)
     result.contract_ok = True
     result.counts = {"lead_rows": len(leads),
                      "activity_rows": 0 if activities is None else len(activities),
@@ -68,13 +68,29 @@ def check_training_inputs(config: Config) -> CheckResult:
         prepared.segment()
     except LeadScoreError as exc:
         result.problems += _problems(exc)
+        return _check_rules(result, config, None, starter, leads)
+    return _check_rules(result, config, prepared, starter, leads)
+
+
+def _check_rules(result: CheckResult, config: Config, prepared: Any,
+                 starter: Callable[[Any, Any], None] | None, leads: Any) -> CheckResult:
+    """The rules sheet: readable, and (with a training set) every field a real feature."""
+    from pipeline.scorers.rules import check_sheet, load_rules
+
+    if starter is not None:
+        starter(prepared, leads)
+    if config.rules is None:
+        result.warnings.append("no rules file (rules: null): train compares the model with a "
+                               "points table learned from the training split")
         return result
-    if book is not None:
+    try:
+        book = load_rules(config.rules)
+    except LeadScoreError as exc:
+        result.problems += _problems(exc)
+        return result
+    if prepared is not None:
         problems, notes = check_sheet(book, prepared.scorer_context(book, str(config.rules)),
                                       str(config.rules))
         result.problems += problems
         result.warnings += notes
-    elif config.rules is None:
-        result.warnings.append("no rules file (rules: null): train compares the model with a "
-                               "points table learned from the training split")
     return result

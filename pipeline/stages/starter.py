@@ -18,6 +18,7 @@ import pandas as pd
 import yaml
 
 from features.activity import ACTIVITY_TYPES
+from features.firmographic import feature_name
 from pipeline.stages.profile import ExportProfile
 
 # Engagement points per event and their caps: the demo sheet's practice (a demo request is
@@ -168,7 +169,7 @@ def _split_lines(profile: ExportProfile, flat: bool) -> list[str]:
                           "(oldest first), set method: time and row_order: true")]
 
 
-def starter_rules(profile: ExportProfile, names: list[str], windows: list[int],
+def starter_rules(profile: ExportProfile, names: list[str],
                   leads: pd.DataFrame | None = None) -> dict[str, Any]:
     """A points sheet over the features that exist (``names``, from the fitted spec)."""
     have = set(names)
@@ -184,8 +185,6 @@ def starter_rules(profile: ExportProfile, names: list[str], windows: list[int],
     flags = {k: v for k, v in FLAG_POINTS.items() if k in have}
     flat = profile.features
     for column in flat.get("negative", []):
-        from features.firmographic import feature_name
-
         if feature_name(column) in have:
             flags[feature_name(column)] = -20
     if flags:
@@ -200,8 +199,6 @@ def starter_rules(profile: ExportProfile, names: list[str], windows: list[int],
         thresholds["days_since_last_activity"] = [{"min": 30, "points": -10},
                                                   {"min": 90, "points": -10}]
     if leads is not None:
-        from features.firmographic import feature_name
-
         for column in flat.get("engagement", []):
             steps = _steps(pd.to_numeric(leads.get(column), errors="coerce"))
             if steps and feature_name(column) in have:
