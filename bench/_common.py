@@ -118,11 +118,15 @@ def _synth_fingerprint() -> str:
     return hashlib.sha256(source).hexdigest()[:16]
 
 
-def cached_world(n_leads: int, seed: int = SEED) -> Path:
+def cached_world(
+    n_leads: int, seed: int = SEED, base_rate: float = 0.08, signal: float = 1.0
+) -> Path:
     """Folder holding ``pipeline.synth.world.write_world(folder, n_leads, seed)``, generated once.
 
     The world is kept under ``artifacts/bench/`` with a manifest naming the generator's source
-    hash; it is regenerated when the manifest is missing or the generator changed.
+    hash; it is regenerated when the manifest is missing or the generator changed. A world with
+    another ``base_rate`` or ``signal`` (the weak-signal worlds) gets a folder of its own; the
+    default world keeps its folder name, so the other benchmarks share it.
 
     Returns
     -------
@@ -131,15 +135,22 @@ def cached_world(n_leads: int, seed: int = SEED) -> Path:
     """
     from pipeline.synth.world import write_world
 
-    folder = CACHE / f"world-{n_leads}-s{seed}"
+    name = f"world-{n_leads}-s{seed}"
+    if base_rate != 0.08:
+        name += f"-r{base_rate:g}"
+    if signal != 1.0:
+        name += f"-signal{signal:g}"
+    folder = CACHE / name
     manifest = folder / "manifest.json"
     wanted = {"n_leads": n_leads, "seed": seed, "synth": _synth_fingerprint()}
+    if (base_rate, signal) != (0.08, 1.0):
+        wanted.update(base_rate=base_rate, signal=signal)
     if manifest.is_file() and json.loads(manifest.read_text()).get("key") == wanted:
         log(f"world: reusing {folder.relative_to(ROOT)}")
         return folder
     log(f"world: generating {n_leads:,} leads (seed {seed}) into {folder.relative_to(ROOT)}")
     started = time.perf_counter()
-    summary = write_world(folder, n_leads, seed=seed)
+    summary = write_world(folder, n_leads, seed=seed, base_rate=base_rate, signal=signal)
     manifest.write_text(json.dumps({"key": wanted, "summary": summary}, default=str))
     log(f"world: {summary['activities']:,} activities in {time.perf_counter() - started:.0f} s")
     return folder
@@ -150,18 +161,19 @@ def world_summary(folder: Path) -> dict:
     return json.loads((folder / "manifest.json").read_text())["summary"]
 
 
-def write_demo_config(folder: Path, world: Path) -> Path:
+def write_demo_config(folder: Path, world: Path, source: Path = DEMO_CONFIG) -> Path:
     """``configs/demo.yaml`` pointed at ``world``, with outputs and MLflow inside ``folder``.
 
     The file is written (with ``base.yaml`` beside it, which ``load_config`` merges) so that the
-    CLI can read the very config the in-process code used.
+    CLI can read the very config the in-process code used. ``source`` is another synthetic
+    world's config to point instead (``configs/weak.yaml``); the file keeps its name.
     """
     import yaml
 
     configs = folder / "configs"
     configs.mkdir(parents=True, exist_ok=True)
     shutil.copy(DEMO_CONFIG.parent / "base.yaml", configs / "base.yaml")
-    tree = yaml.safe_load(DEMO_CONFIG.read_text())
+    tree = yaml.safe_load(source.read_text())
     tree["artifacts_dir"] = str(folder / "artifacts")
     tree["dataset"].update(
         {name: str(world / f"{name}.parquet") for name in ("leads", "activities", "truth")}
@@ -171,7 +183,7 @@ def write_demo_config(folder: Path, world: Path) -> Path:
         "tracking_uri": f"sqlite:///{folder / 'mlflow.db'}",
         "artifact_root": str(folder / "mlruns"),
     }
-    path = configs / "demo.yaml"
+    path = configs / source.name
     path.write_text(yaml.safe_dump(tree, sort_keys=False))
     return path
 

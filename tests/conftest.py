@@ -62,7 +62,9 @@ def trained(small_world):
     from pipeline.scorers.rules import load_rules
     from pipeline.stages.train import train_scorers
 
-    cfg = demo_config(small_world)
+    # No purge gap: on 12,000 leads the 180-day gap halves the training split (5,228 -> 2,721
+    # leads), and these fixtures test the scorers, not the split (tests/data/test_purge.py does).
+    cfg = demo_config(small_world, split={"purge": 0})
     leads, activities, report = load_dataset(cfg)
     report.raise_if_failed()
     truth = pd.read_parquet(small_world / "truth.parquet")

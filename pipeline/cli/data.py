@@ -88,6 +88,9 @@ def synth(
         leads = leads or cfg.synth.leads
         seed = cfg.seed if seed is None else seed
         base_rate = base_rate or cfg.synth.base_rate
+        signal = cfg.synth.signal
+    else:
+        signal = 1.0
     out_dir = out_dir or Path("artifacts/demo/data")
     leads = leads or 40_000
     seed = 42 if seed is None else seed
@@ -100,7 +103,7 @@ def synth(
             bar.update(task, completed=done, rate=f"{done / elapsed:,.0f}" if elapsed else "")
 
         summary = write_world(out_dir, n_leads=leads, seed=seed, base_rate=base_rate,
-                              progress=_advance)
+                              progress=_advance, signal=signal)
     out.print(
         f"[green]wrote[/] {out_dir}: "
         + ", ".join(f"{k}={v:,}" if isinstance(v, int) else f"{k}={v}" for k, v in summary.items())
@@ -110,15 +113,16 @@ def synth(
 @app.command()
 @user_errors
 def audit(config: ConfigOpt, set_: SetOpt = None) -> None:
-    """Leakage audit: single-column AUC on the training split and post-contact columns."""
+    """Leakage audit: value and missingness AUC, one-outcome groups, late dates, ids."""
     from rich.table import Table
 
     from pipeline.data.artifacts import write_table
-    from pipeline.stages.prepare import prepare
+    from pipeline.stages.prepare import prepare, stop_on_suspects
 
     cfg = load(config, set_)
     leads, activities = load_clean(cfg)
-    prepared = prepare(cfg, leads, activities, parts=())
+    # the table first, then the stop: the user sees every suspect, not only the first
+    prepared = prepare(cfg, leads, activities, parts=(), stop=False)
     table = prepared.audit
     write_table(paths_of(cfg).audit, table)
     view = Table(title=f"Leakage audit ({len(prepared.ids('train')):,} training leads)",
@@ -130,6 +134,7 @@ def audit(config: ConfigOpt, set_: SetOpt = None) -> None:
         view.add_row(str(row.column), f"{row.auc:.3f}", row.action, row.reason, style=style)
     out.print(view)
     out.print(f"wrote {paths_of(cfg).audit}")
+    stop_on_suspects(cfg, table)
 
 
 @app.command()

@@ -9,7 +9,8 @@ import typer
 from pipeline.cli.app import ConfigOpt, SetOpt, app, load, load_clean, tracking, user_errors
 from pipeline.cli.console import out
 
-VERSION_COLUMNS = ("model", "version", "aliases", "roc_auc", "ece", "created", "gate")
+VERSION_COLUMNS = ("model", "version", "aliases", "roc_auc", "ece", "ece_adaptive", "created",
+                   "gate")
 
 
 @app.command()
@@ -19,14 +20,36 @@ def promote(
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Decide but change nothing.")] = False,
     set_: SetOpt = None,
 ) -> None:
-    """Gate: promote @challenger to @champion only if it beats the champion and the rules."""
+    """Gate: promote @challenger to @champion only if, on one holdout, the 95 % intervals show
+    it no worse than the champion and the learned points and better than the rules."""
     from pipeline.mlops.registry import promote_challenger
 
     cfg = load(config, set_)
     tracking(cfg)
     decision = promote_challenger(cfg, load_clean(cfg), dry_run=dry_run)
+    gate_table(decision)
     color = "green" if decision.promote else "yellow"
-    out.print(f"[{color}]{decision.summary()}[/]" + (" (dry run)" if dry_run else ""))
+    out.print(f"[{color}]{decision.summary()}[/]" + (" (dry run)" if dry_run else ""),
+              highlight=False)
+
+
+def gate_table(decision) -> None:
+    """The gate's comparisons (difference, 95 % interval, rule, pass/fail), the challenger's
+    calibration and the holdout they were measured on."""
+    from rich.table import Table
+
+    table = Table(title=f"Promotion gate on the {decision.holdout}", title_justify="left")
+    for col, justify in (("challenger vs", "left"), ("metric", "left"), ("difference", "right"),
+                         ("95% CI", "right"), ("rule", "left"), ("result", "left")):
+        table.add_column(col, justify=justify)
+    for c in decision.comparisons:
+        table.add_row(c.against, c.metric, f"{c.diff:+.4f}", f"{c.low:+.4f} to {c.high:+.4f}",
+                      c.rule(), "pass" if c.passed else "[bold red]FAIL[/]")
+    out.print(table)
+    f = decision.figures
+    out.print(f"challenger: AUC {f['challenger_auc']:.4f}, adaptive ECE "
+              f"{f['challenger_ece_adaptive']:.4f} (the gated one), equal-width ECE "
+              f"{f['challenger_ece']:.4f}, Brier {f['challenger_brier']:.4f}", highlight=False)
 
 
 @app.command()

@@ -1,12 +1,17 @@
-"""Rich tables the training commands print: every scorer kind side by side on the test split."""
+"""Rich tables the training commands print: every scorer kind side by side on the test split.
+
+The headline texts (AUCs with intervals, skill against the oracle, the warnings, the scorer
+choice) come from :mod:`pipeline.evaluation.headlines`, so the console and the report agree.
+"""
 
 from __future__ import annotations
 
 from pipeline.cli.console import out
 from pipeline.scorers import kinds
 
+# ROC-AUC carries its interval in the same cell (key None: see headlines.scorer_auc).
 METRIC_ROWS = (
-    ("ROC-AUC", "roc_auc", "{:.3f}"), ("AUC 95% CI", None, None),
+    ("ROC-AUC (95% CI)", None, None),
     ("PR-AUC", "pr_auc", "{:.3f}"), ("Brier", "brier", "{:.4f}"),
     ("log-loss", "log_loss", "{:.4f}"), ("ECE", "ece", "{:.4f}"),
     ("conversions in top 10%", "capture_top_10", "{:.1%}"),
@@ -19,8 +24,12 @@ METRIC_ROWS = (
 
 
 def comparison_table(metrics: dict) -> None:
-    """Every kind (and the oracle, when known) on the same test leads, then the differences."""
+    """Every kind (and the oracle, when known) on the same test leads, then the differences,
+    the warnings a reader must not miss, and which scorer the challenger chose."""
     from rich.table import Table
+
+    # imported here: every command loads this module, most never print a comparison
+    from pipeline.evaluation import headlines
 
     names = [n for n in (*kinds.names(), "oracle") if n in metrics]
     table = Table(title=f"Test split: {kinds.REFERENCE} vs the learned scorers",
@@ -33,7 +42,7 @@ def comparison_table(metrics: dict) -> None:
         for name in names:
             m = metrics[name]
             if key is None:
-                cells.append(f"{m['auc_ci_low']:.3f}-{m['auc_ci_high']:.3f}")
+                cells.append(headlines.scorer_auc(metrics, name))
             elif key in m and m[key] is not None:
                 cells.append(fmt.format(m[key]))
             else:
@@ -41,15 +50,38 @@ def comparison_table(metrics: dict) -> None:
         table.add_row(label, *cells)
     out.print(table)
     for name in kinds.names():
-        m = metrics.get(name, {})
-        if "auc_diff" in m:
-            out.print(f"{name} - {kinds.REFERENCE} AUC: {m['auc_diff']:+.3f} "
-                      f"(95% CI {m['auc_diff_ci_low']:+.3f} to {m['auc_diff_ci_high']:+.3f})")
-    challenger = metrics.get(kinds.CHALLENGER, {})
-    if "auc_ratio_to_oracle" in challenger:
-        out.print(f"{kinds.CHALLENGER} / oracle AUC: {challenger['auc_ratio_to_oracle']:.3f}")
+        diff = headlines.scorer_diff(metrics, name)
+        if diff:
+            out.print(f"{name} - {kinds.REFERENCE} AUC: {diff}", highlight=False)
+    oracle = headlines.oracle_line(metrics)
+    if oracle:
+        out.print(oracle, highlight=False)
+    for warning in headlines.warnings(metrics):
+        out.print(f"[bold yellow]warning:[/] {warning}", highlight=False)
+    selection_table(metrics)
     if metrics.get("segments"):
         segment_table(metrics["segments"])
+
+
+def selection_table(metrics: dict) -> None:
+    """The candidates the challenger chose among on validation (nothing in older metrics)."""
+    from rich.table import Table
+
+    # imported here: every command loads this module, most never print a comparison
+    from pipeline.evaluation import headlines
+
+    chosen = headlines.selection(metrics)
+    if chosen is None:
+        return
+    table = Table(title=f"Which scorer the {kinds.CHALLENGER} uses, chosen on validation",
+                  title_justify="left", caption=chosen["reason"], caption_justify="left")
+    for column in ("candidate", "validation AUC (95% CI)", "difference vs best (95% CI)",
+                   "test AUC (95% CI)"):
+        table.add_column(column, justify="left" if column == "candidate" else "right")
+    for row in chosen["rows"]:
+        mark = f"{row['name']} (chosen)" if row["chosen"] else row["name"]
+        table.add_row(mark, row["valid_auc"], row["diff_vs_best"], row["test_auc"])
+    out.print(table)
 
 
 def segment_table(segments: dict) -> None:

@@ -234,8 +234,8 @@ def cv(
         raise ConfigError(f"{cfg.source}: dataset.mode: cross-validation is for flat exports; "
                           "event data is judged on its time split")
     if keep_leaky:
-        cfg = cfg.model_copy(update={"dataset": cfg.dataset.model_copy(
-            update={"keep_leaky": list(cfg.dataset.leaky)})})
+        keep = {**{c: "cv --keep-leaky" for c in cfg.dataset.leaky}, **cfg.dataset.keep}
+        cfg = cfg.model_copy(update={"dataset": cfg.dataset.model_copy(update={"keep": keep})})
         cfg = cfg.model_copy(update={"audit": cfg.audit.model_copy(update={"max_auc": 1.0})})
     leads, activities = load_clean(cfg)
     with err.status(f"{folds}-fold cross-validation") as status:

@@ -21,9 +21,11 @@ import pandas as pd
 from sklearn.model_selection import train_test_split
 
 from pipeline.data.config import AsOfRule, SplitConfig
-from pipeline.data.errors import DataError
+from pipeline.data.errors import ConfigError, DataError
 
 SPLITS = ("train", "valid", "test")
+# Leads a time split leaves out: their label window overlaps the next split.
+PURGED = ("purged_before_test", "purged_before_valid")
 
 
 class FlatSplitWarning(UserWarning):
@@ -126,13 +128,34 @@ def label_leads(
 
 
 def split_leads(
-    as_of: pd.Series | None, y: pd.Series, config: SplitConfig, seed: int
+    as_of: pd.Series | None, y: pd.Series, config: SplitConfig, seed: int, gap_days: int = 0,
+    valid_gap_days: int = 0,
 ) -> pd.Series:
-    """Assign each lead to train / valid / test.
+    """Assign each lead to train / valid / test, or to the purge gap before a split.
 
     ``time``: ordered by as_of (ties by lead_id), the latest leads are the test split, so the
     offline metrics ask the question production asks: how well does the past predict the future.
-    ``random``: stratified on the label, for exports without timestamps.
+    ``random``: stratified on the label, for exports without timestamps (never purged).
+
+    Purge (``gap_days``, time split only): a lead's label window is ``[as_of, as_of +
+    horizon)``, so a lead whose ``as_of + gap_days`` is after the first test as_of had its label
+    decided while test leads were already being scored; production never has such labels. Such
+    leads are marked ``purged_before_test``; with ``valid_gap_days``, a training lead whose
+    ``as_of + valid_gap_days`` is after the first validation as_of is ``purged_before_valid``.
+    The purge works on as_of alone, never on when an outcome came: keeping the quick wins and
+    losses near a boundary while dropping the slow ones would bias the rates (as in
+    :func:`label_leads`).
+
+    The cut points are chosen around the gaps rather than purging after cutting: the test split
+    is the newest ``test_fraction`` of the eligible leads (the same leads with or without a
+    purge), the validation split the ``valid_fraction`` just before the test's gap, and training
+    everything older (before the validation's gap). Purging after cutting would keep the
+    configured fractions only on paper: a validation period shorter than the horizon (a few
+    months against a 180-day label window) would lose every lead, and the calibrator, early
+    stopping and the scorer choice would silently run on nothing. Here training, the largest
+    split, pays for the gap, and every lead left out is counted. Without enough history before
+    the gap, validation takes what is there and training may be empty; the training guard then
+    refuses.
     """
     n = len(y)
     n_test = int(round(n * config.test_fraction))
@@ -145,8 +168,15 @@ def split_leads(
             ["as_of", "id"], kind="mergesort"
         )
         ranked = order.index
+        times = order["as_of"]
+        # positions [0, train_end) train, [valid_start, valid_end) valid, [n - n_test, n) test
+        valid_end = _before(times, n - n_test, gap_days)
+        valid_start = max(valid_end - n_valid, 0)
+        train_end = _before(times, valid_start, valid_gap_days)
         split.loc[ranked[n - n_test :]] = "test"
-        split.loc[ranked[n - n_test - n_valid : n - n_test]] = "valid"
+        split.loc[ranked[valid_end : n - n_test]] = "purged_before_test"
+        split.loc[ranked[valid_start:valid_end]] = "valid"
+        split.loc[ranked[train_end:valid_start]] = "purged_before_valid"
         return split
     rest, test = train_test_split(
         y.index.to_numpy(), test_size=n_test, stratify=y.to_numpy(), random_state=seed
@@ -157,6 +187,40 @@ def split_leads(
     split.loc[test] = "test"
     split.loc[valid] = "valid"
     return split
+
+
+def _before(times: pd.Series, first: int, gap_days: int) -> int:
+    """How many of the sorted leads before position ``first`` end their gap by its as_of."""
+    if gap_days <= 0 or first >= len(times) or first <= 0:
+        return max(first, 0)
+    start = times.iloc[first]
+    if not isinstance(start, pd.Timestamp):  # a flat export's order key: no days to count
+        raise ValueError("a purge gap needs as_of times")
+    # as_of + gap <= start, i.e. as_of <= start - gap: a prefix of the sorted leads
+    return int(np.searchsorted(times.iloc[:first].to_numpy(),
+                               (start - pd.Timedelta(days=gap_days)).to_datetime64(),
+                               side="right"))
+
+
+def _purge_note(split: pd.Series, config: SplitConfig, gap_days: int) -> str | None:
+    """What the purge left out, in a sentence, or None when nothing was left out."""
+    counts = split.value_counts()
+    before_test = int(counts.get("purged_before_test", 0))
+    before_valid = int(counts.get("purged_before_valid", 0))
+    if not before_test and not before_valid:
+        return None
+    setting = f"split.purge: {config.purge}" + (", purge_valid: true" if config.purge_valid
+                                                 else "")
+    parts = []
+    if before_test:
+        parts.append(f"{before_test:,} leads just before the test split")
+    if before_valid:
+        parts.append(f"{before_valid:,} just before the validation split")
+    # said even when off, so nobody reads the validation figures as purged
+    valid = "" if config.purge_valid else \
+        "; no gap before the validation split (split.purge_valid: false)"
+    return (f"purge gap {gap_days} days ({setting}): {' and '.join(parts)} left out because "
+            f"their label window overlaps the next split{valid}")
 
 
 def _undated_outcomes(leads: pd.DataFrame, as_of: pd.Series, horizon_days: int, policy: str
@@ -189,7 +253,12 @@ def _undated_outcomes(leads: pd.DataFrame, as_of: pd.Series, horizon_days: int, 
 
 def _flat_training_set(leads: pd.DataFrame, split_config: SplitConfig, seed: int) -> TrainingSet:
     """A flat export: no as_of; open leads are left out; the split is in row or column order,
-    or random (with the optimistic-metrics caveat in the notes)."""
+    or random (with the optimistic-metrics caveat in the notes). Never purged: a flat row has
+    no as_of and no label window, so an explicit purge in days is refused, not ignored."""
+    if split_config.purge not in ("horizon", 0):
+        raise ConfigError(f"split.purge: {split_config.purge} days cannot apply to a flat export "
+                          "(dataset.mode: flat): its rows have no as_of and no label window to "
+                          "keep apart; set split.purge: 0")
     keep = (leads["outcome"] != "open").to_numpy()
     excluded = {"open": int((~keep).sum())} if (~keep).any() else {}
     leads = leads[keep]
@@ -248,7 +317,17 @@ def build_training_set(
                         f"{snapshot:%Y-%m-%d}, leads need more history")
     y = y[keep]
     as_of = as_of[keep]
-    split = split_leads(as_of, y, split_config, seed)
+    gap = split_config.purge_days(horizon_days) if split_config.method == "time" else 0
+    split = split_leads(as_of, y, split_config, seed, gap,
+                        gap if split_config.purge_valid else 0)
+    note = _purge_note(split, split_config, gap)
+    if note:
+        notes.append(note)
+    purged = split.isin(PURGED).to_numpy()
+    for reason in PURGED:
+        if (split == reason).any():
+            excluded[reason] = int((split == reason).sum())
+    y, as_of, split = y[~purged], as_of[~purged], split[~purged]
     kept = leads.set_index("lead_id", drop=False).loc[y.index]
     if not np.all(kept.index == y.index):  # pragma: no cover - defensive
         raise AssertionError("lead order mismatch")

@@ -153,10 +153,14 @@ class DatasetConfig(_Frozen):
         "example logged to MLflow (email keeps only its domain) and skipped by the leakage audit")
     leaky: dict[str, str] = Field(
         {}, description="column -> why it is only known after contact: the leakage audit flags "
-        "it and drops it from the declared features unless in keep_leaky")
-    keep_leaky: list[str] = Field(
-        [], description="columns of `leaky` kept as features anyway (only if truly known at "
-        "scoring time); each must be a key of `leaky`")
+        "it and drops it from the declared features unless `keep` keeps it")
+    keep: dict[str, str] = Field(
+        {}, description="column -> why it is known before contact: a column the leakage audit "
+        "flags (or `leaky` lists) stays a declared feature anyway, with a note in the run's "
+        "outputs; the why is required")
+    # Replaced by `keep` (a why per column): refused with the hint, never read. exclude=True
+    # keeps it out of the effective config and docs/CONFIG.md.
+    keep_leaky: Any = Field(None, exclude=True)
     ignore: list[str] = Field(
         [], description="lead columns the leakage audit skips; nothing else reads it (only "
         "columns declared under `features` ever become features)")
@@ -233,6 +237,28 @@ class DatasetConfig(_Frozen):
                     exact.setdefault(text.strip().casefold(), canonical)
         return ActivityMapping(exact, tuple(patterns), self.unknown_activity)
 
+    @field_validator("keep_leaky")
+    @classmethod
+    def _keep_leaky_replaced(cls, value: Any) -> Any:
+        if value is not None:
+            raise ValueError("replaced by a mapping with a why per column: use dataset.keep: "
+                             "{column: why}")
+        return value
+
+    @field_validator("keep", mode="before")
+    @classmethod
+    def _keep_says_why(cls, value: Any) -> Any:
+        if isinstance(value, list):
+            raise ValueError("a mapping of column -> why it is known before contact: "
+                             "dataset.keep: {column: why}")
+        if not isinstance(value, dict):
+            return value
+        unexplained = [column for column, why in value.items() if not str(why or "").strip()]
+        if unexplained:
+            raise ValueError(f"say why each kept column is known before contact: {unexplained} "
+                             "(dataset.keep: {column: why})")
+        return value
+
     @model_validator(mode="after")
     def _check_mode(self) -> DatasetConfig:
         if self.mode == "flat" and self.columns.target is None and self.columns.outcome is None:
@@ -242,12 +268,9 @@ class DatasetConfig(_Frozen):
         if self.columns.lead_id is None and self.activities is not None:
             raise ValueError("columns.lead_id: null (row numbers) cannot join an activity log; "
                              "name the id column both files share")
-        unknown = sorted(set(self.keep_leaky) - set(self.leaky))
-        if unknown:
-            raise ValueError(f"keep_leaky names columns not listed under leaky: {unknown}")
         return self
 
     @property
     def excluded_leaky(self) -> list[str]:
         """Leaky columns that stay out of the features."""
-        return [c for c in self.leaky if c not in self.keep_leaky]
+        return [c for c in self.leaky if c not in self.keep]

@@ -12,7 +12,7 @@ import functools
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from features.settings import FeatureSettings
 from pipeline.data.dataset_schema import (  # noqa: F401 - re-exported with the schema
@@ -47,6 +47,32 @@ class SplitConfig(_Frozen):
     test_fraction: float = Field(
         0.2, gt=0, lt=0.5, description="share of eligible leads held out as the test split every "
         "reported metric uses; time split: the newest leads")
+    purge: Literal["horizon"] | int = Field(
+        "horizon", description="time split of an events export: days between the newest "
+        "training or validation as_of and the first test as_of (`horizon`: "
+        "`dataset.horizon_days`, 0: none); leads in the gap are left out and counted, since "
+        "their labels were only known after test leads were scored")
+    purge_valid: bool = Field(
+        False, description="time split of an events export: also leave the same gap between the "
+        "training and the validation split (costs another gap of training leads)")
+
+    @field_validator("purge", mode="before")
+    @classmethod
+    def _purge_value(cls, purge: Any, info: ValidationInfo) -> Any:
+        # checked before the union so that a wrong value gets one plain message, not one per arm
+        if purge != "horizon" and (isinstance(purge, bool) or not isinstance(purge, int)
+                                   or purge < 0):
+            raise ValueError(f"{purge!r}: use horizon (the label window), a whole number of days, "
+                             "or 0 for no gap")
+        # A purge in days has no meaning in a random split: refuse rather than ignore it.
+        if info.data.get("method") == "random" and purge not in ("horizon", 0):
+            raise ValueError(f"{purge} days needs split.method: time (a random split has no "
+                             "boundary in time); set split.purge: 0")
+        return purge
+
+    def purge_days(self, horizon_days: int) -> int:
+        """The gap in days before the test split (``horizon``: the label window)."""
+        return horizon_days if self.purge == "horizon" else int(self.purge)
 
 
 class ModelConfig(_Frozen):
@@ -144,23 +170,50 @@ class TuningConfig(_Frozen):
 
 
 class PromotionConfig(_Frozen):
-    """The gate a challenger must pass to become champion."""
+    """The gate a challenger must pass to become champion.
+
+    Every comparison is a paired bootstrap 95 % interval of the difference on one holdout, and
+    the gate reads the interval's bound, not the point estimate: a challenger is promoted only
+    when the data rule out the loss the tolerance allows.
+    """
 
     auc_tolerance: float = Field(
-        0.005, ge=0, description="challenger test AUC may be at most this below the champion's "
-        "and still be promoted (AUC points)")
+        0.005, ge=0, description="the lower bound of the 95 % interval of challenger minus "
+        "champion AUC, and of challenger minus learned points AUC, must be above minus this "
+        "(AUC points)")
     rules_margin: float = Field(
-        0.01, ge=0, description="challenger AUC must exceed the rules' AUC by at least this (AUC "
-        "points), both on the challenger's saved test split")
+        0.0, ge=0, description="the lower bound of the 95 % interval of challenger minus rules "
+        "AUC must be above this (AUC points; 0: significantly better than the rules)")
+    brier_tolerance: float = Field(
+        0.002, gt=0, description="the upper bound of the 95 % interval of challenger minus "
+        "champion Brier score must be below this")
     max_ece: float = Field(
-        0.03, gt=0, description="highest expected calibration error (10 equal-width bins, test "
-        "split) a challenger may have to be promoted")
+        0.03, gt=0, description="highest adaptive expected calibration error (10 equal-mass "
+        "bins, on the holdout) a challenger may have to be promoted")
+    n_boot: int = Field(
+        1000, ge=100, description="paired bootstrap resamples of the holdout behind every "
+        "interval (seeded by `seed`)")
 
 
 class AuditConfig(_Frozen):
-    """Leakage audit: single-feature AUC above ``max_auc`` is flagged."""
+    """Leakage audit of the columns, and the stop on a model too good to be true.
 
-    max_auc: float = Field(0.9, gt=0.5, le=1.0)
+    A column is flagged when its value AUC or its missingness AUC alone passes ``max_auc``, or
+    by the audit's other detectors (one-outcome groups, late dates, ids, target encodings).
+    After training, a model whose test AUC reaches ``stop_auc``, or whose top factor alone
+    reaches ``stop_factor_auc``, stops the run (exit 2): it has found a leak, not a buyer.
+    """
+
+    max_auc: float = Field(
+        0.9, gt=0.5, le=1.0, description="a column whose value AUC or missingness AUC alone "
+        "is above this is flagged (few honest pre-contact signals separate converters that "
+        "well)")
+    stop_auc: float = Field(
+        0.98, gt=0.5, description="a model with a test ROC-AUC at or above this stops training "
+        "as a label leak; above 1 (e.g. 1.01) turns the stop off")
+    stop_factor_auc: float = Field(
+        0.95, gt=0.5, description="a model whose top factor's points alone reach this test "
+        "ROC-AUC stops training as a label leak; above 1 turns the stop off")
 
 
 class MonitorConfig(_Frozen):
@@ -219,6 +272,34 @@ class PointsConfig(_Frozen):
                                         description="or: MQL line where precision reaches this")
 
 
+class SelectionConfig(_Frozen):
+    """Which scorer the ``model`` kind ships (:mod:`pipeline.scorers.selection`).
+
+    The candidates are fitted on the same training and validation leads; the simplest one whose
+    validation AUC is not significantly below the best (paired bootstrap) is chosen. With fewer
+    validation conversions than ``min_valid_conversions`` the comparison also uses time-ordered
+    folds inside train + valid.
+    """
+
+    candidates: list[Literal["learned_points", "logistic", "lightgbm"]] = Field(
+        ["learned_points", "logistic", "lightgbm"], min_length=1,
+        description="scorers the model is chosen from, simplest first (ties go to the first)")
+    confidence: float = Field(0.95, gt=0.5, lt=1.0,
+                              description="level of the paired interval of AUC differences")
+    n_boot: int = Field(1000, ge=100, description="bootstrap resamples of the validation leads")
+    min_valid_conversions: int = Field(
+        100, ge=0, description="below this, the choice adds time-ordered folds inside "
+        "train + valid (0: validation only)")
+    cv_folds: int = Field(3, ge=2, le=10, description="folds added when validation is thin")
+
+    @field_validator("candidates")
+    @classmethod
+    def _no_repeats(cls, value: list[str]) -> list[str]:
+        if len(set(value)) != len(value):
+            raise ValueError(f"selection.candidates lists a scorer twice: {value}")
+        return value
+
+
 class DisqualifyConfig(_Frozen):
     """When scoring marks a lead ``status = disqualified`` (its score is still shown).
 
@@ -240,6 +321,9 @@ class SynthConfig(_Frozen):
     base_rate: float = Field(
         0.08, gt=0, lt=0.5, description="mean true conversion probability of the synthetic leads "
         "(the won share comes out a little lower: late deals are still open)")
+    signal: float = Field(
+        1.0, gt=0, le=1, description="strength of the true odds' dependence on the observables: "
+        "1 is the demo world (oracle ROC-AUC about 0.87), 0.17 a weak one (about 0.60)")
 
 
 class Config(_Frozen):
@@ -267,6 +351,7 @@ class Config(_Frozen):
     monitor: MonitorConfig = MonitorConfig()
     guard: GuardConfig = GuardConfig()
     points: PointsConfig = PointsConfig()
+    selection: SelectionConfig = SelectionConfig()
     disqualify: DisqualifyConfig = DisqualifyConfig()
     mlflow: MlflowConfig = MlflowConfig()
     source: Path | None = Field(None, exclude=True)

@@ -2,10 +2,10 @@
 
 Pure functions from labels and probabilities to numbers and curve tables: ranking (ROC-AUC,
 PR-AUC, conversions captured in the top 10/20/30 %, lift per decile), calibration (Brier,
-log-loss, expected calibration error over 10 equal-width bins), the MQL view (precision and recall
-of the leads each scorer would hand over) and the sales-capacity view (with N leads a week worked,
-how many conversions each scorer puts in front of sales). Paired bootstrap intervals compare two
-scorers on exactly the same resampled rows.
+log-loss, expected calibration error over 10 equal-width bins and over 10 equal-mass bins), the MQL
+view (precision and recall of the leads each scorer would hand over) and the sales-capacity view
+(with N leads a week worked, how many conversions each scorer puts in front of sales). Paired
+bootstrap intervals compare scorers on exactly the same resampled rows.
 """
 
 from __future__ import annotations
@@ -22,6 +22,8 @@ from sklearn.metrics import (
     roc_curve,
 )
 
+from pipeline.scorers.ranking import resample_counts, weighted_aucs
+
 TOP_FRACTIONS = (0.1, 0.2, 0.3)
 ECE_BINS = 10
 
@@ -35,6 +37,23 @@ def expected_calibration_error(y: np.ndarray, p: np.ndarray, bins: int = ECE_BIN
     gap = np.abs(np.bincount(idx, weights=y, minlength=bins) - np.bincount(
         idx, weights=p, minlength=bins))
     return float(gap.sum() / max(count.sum(), 1))
+
+
+def adaptive_calibration_error(y: np.ndarray, p: np.ndarray, bins: int = ECE_BINS) -> float:
+    """Weighted mean |observed rate - mean probability| over equal-mass bins (sorted by ``p``).
+
+    At an 8 % base rate nearly every lead falls in the first equal-width bin, where a large
+    relative miscalibration is a small absolute gap; equal-mass bins split the low scores too,
+    so a miscalibrated ranking of the bulk of the leads shows.
+    """
+    y = np.asarray(y, dtype="float64")
+    p = np.asarray(p, dtype="float64")
+    if not len(y):
+        return 0.0
+    order = np.argsort(p, kind="stable")
+    gap = sum(abs(y[part].sum() - p[part].sum())
+              for part in np.array_split(order, min(bins, len(y))))
+    return float(gap / len(y))
 
 
 def _ranked(y: np.ndarray, p: np.ndarray) -> np.ndarray:
@@ -60,7 +79,7 @@ def lift_by_decile(y: np.ndarray, p: np.ndarray) -> list[float]:
 
 
 def ranking_metrics(y: np.ndarray, p: np.ndarray) -> dict[str, float]:
-    """ROC-AUC, PR-AUC, Brier, log-loss, ECE and top-k capture."""
+    """ROC-AUC, PR-AUC, Brier, log-loss, ECE (equal-width and equal-mass) and top-k capture."""
     y = np.asarray(y)
     p = np.clip(np.asarray(p, dtype="float64"), 1e-6, 1 - 1e-6)
     out = {
@@ -69,6 +88,7 @@ def ranking_metrics(y: np.ndarray, p: np.ndarray) -> dict[str, float]:
         "brier": float(brier_score_loss(y, p)),
         "log_loss": float(log_loss(y, p, labels=[0, 1])),
         "ece": expected_calibration_error(y, p),
+        "ece_adaptive": adaptive_calibration_error(y, p),
         "positive_rate": float(np.mean(y)),
         "mean_probability": float(np.mean(p)),
     }
@@ -109,21 +129,14 @@ def capacity_view(
     }
 
 
-def _weighted_aucs(y: np.ndarray, p: np.ndarray, weights: np.ndarray) -> np.ndarray:
-    """ROC-AUC of ``p`` under each row of ``weights`` (resample counts), ties counted half.
+def _resample_counts(y: np.ndarray, n_boot: int, seed: int):
+    """Blocks of bootstrap count matrices (resamples x rows), each resample with both outcomes.
 
-    Equal to ``roc_auc_score`` on the resampled rows, for all resamples at once: one sort, then
-    per score level the positive weight times the negative weight below it (plus half the tied).
+    Blocks keep a count matrix near 160 MB; resamples with one outcome only are skipped.
     """
-    order = np.argsort(p, kind="stable")
-    sorted_p = p[order]
-    starts = np.flatnonzero(np.r_[True, sorted_p[1:] != sorted_p[:-1]])
-    w = weights[:, order]
-    pos = np.add.reduceat(w * y[order], starts, axis=1)
-    neg = np.add.reduceat(w * (1 - y[order]), starts, axis=1)
-    below = np.cumsum(neg, axis=1) - neg
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return (pos * (below + 0.5 * neg)).sum(axis=1) / (pos.sum(axis=1) * neg.sum(axis=1))
+    for counts in resample_counts(len(y), n_boot, np.random.default_rng(seed)):
+        both = ((counts @ y) > 0) & ((counts @ (1 - y)) > 0)
+        yield counts[both]
 
 
 def bootstrap_auc(
@@ -136,24 +149,17 @@ def bootstrap_auc(
     """95 % percentile intervals for AUC (and AUC minus a reference's, on the same resamples).
 
     Resamples with one outcome only are skipped. All resamples are scored together (see
-    :func:`_weighted_aucs`), in blocks that keep the count matrix near 160 MB.
+    :func:`~pipeline.scorers.ranking.weighted_aucs`), in blocks that keep the count matrix near
+    160 MB.
     """
     y = np.asarray(y, dtype="float64")
     p = np.asarray(p, dtype="float64")
-    rng = np.random.default_rng(seed)
-    n = len(y)
-    resamples = [rng.integers(0, n, n) for _ in range(n_boot)]
-    block = max(1, 20_000_000 // max(n, 1))
     aucs, diffs = [], []
-    for start in range(0, n_boot, block):
-        counts = np.stack([np.bincount(idx, minlength=n) for idx in
-                           resamples[start:start + block]]).astype("float64")
-        both = ((counts @ y) > 0) & ((counts @ (1 - y)) > 0)
-        counts = counts[both]
-        auc = _weighted_aucs(y, p, counts)
+    for counts in _resample_counts(y, n_boot, seed):
+        auc = weighted_aucs(y, p, counts)
         aucs.append(auc)
         if p_reference is not None:
-            diffs.append(auc - _weighted_aucs(y, np.asarray(p_reference, dtype="float64"),
+            diffs.append(auc - weighted_aucs(y, np.asarray(p_reference, dtype="float64"),
                                               counts))
     aucs = np.concatenate(aucs)
     out = {"auc_ci_low": float(np.percentile(aucs, 2.5)),
@@ -165,6 +171,47 @@ def bootstrap_auc(
             auc_diff_ci_low=float(np.percentile(diffs, 2.5)),
             auc_diff_ci_high=float(np.percentile(diffs, 97.5)),
         )
+    return out
+
+
+def paired_differences(
+    y: np.ndarray,
+    p: np.ndarray,
+    references: dict[str, np.ndarray],
+    n_boot: int = 1000,
+    seed: int = 0,
+) -> dict[str, dict[str, float]]:
+    """AUC and Brier of ``p`` minus each reference's, with paired 95 % percentile intervals.
+
+    Every reference is measured on the same resampled rows as ``p`` (and as each other), so an
+    interval holds only the noise of the difference, not of each score; a reference equal to ``p``
+    gets a zero-width interval. Keys per reference: ``auc_diff``, ``auc_diff_ci_low``,
+    ``auc_diff_ci_high``, ``brier_diff``, ``brier_diff_ci_low``, ``brier_diff_ci_high``.
+    """
+    y = np.asarray(y, dtype="float64")
+    p = np.clip(np.asarray(p, dtype="float64"), 1e-6, 1 - 1e-6)
+    refs = {name: np.clip(np.asarray(r, dtype="float64"), 1e-6, 1 - 1e-6)
+            for name, r in references.items()}
+    auc_d: dict[str, list[np.ndarray]] = {name: [] for name in refs}
+    brier_d: dict[str, list[np.ndarray]] = {name: [] for name in refs}
+    for counts in _resample_counts(y, n_boot, seed):
+        auc = weighted_aucs(y, p, counts)
+        sq = counts @ (p - y) ** 2
+        for name, r in refs.items():
+            auc_d[name].append(auc - weighted_aucs(y, r, counts))
+            # both Brier scores share the resample's size, so the difference needs one division
+            brier_d[name].append((sq - counts @ (r - y) ** 2) / counts.sum(axis=1))
+    out: dict[str, dict[str, float]] = {}
+    for name, r in refs.items():
+        auc_all, brier_all = np.concatenate(auc_d[name]), np.concatenate(brier_d[name])
+        out[name] = {
+            "auc_diff": float(roc_auc_score(y, p) - roc_auc_score(y, r)),
+            "auc_diff_ci_low": float(np.percentile(auc_all, 2.5)),
+            "auc_diff_ci_high": float(np.percentile(auc_all, 97.5)),
+            "brier_diff": float(np.mean((p - y) ** 2) - np.mean((r - y) ** 2)),
+            "brier_diff_ci_low": float(np.percentile(brier_all, 2.5)),
+            "brier_diff_ci_high": float(np.percentile(brier_all, 97.5)),
+        }
     return out
 
 

@@ -24,6 +24,7 @@ import jinja2
 import numpy as np
 import pandas as pd
 
+from pipeline.evaluation import headlines
 from pipeline.evaluation.plots import (
     cohort_figure,
     dependence_figure,
@@ -89,6 +90,8 @@ FIGURE_ORDER = (
     "cohort_segments",
     "dependence_",
 )
+# Shown only when metrics.json says how the challenger chose its scorer (newer runs).
+SELECTION = ("selection", "Which scorer was chosen, and why")
 SECTIONS = (
     ("metrics", f"{_capitalized(_CHALLENGER)} vs {_REFERENCE}"),
     ("curves", "Ranking and calibration"),
@@ -142,14 +145,12 @@ def _metrics_table(metrics: dict[str, Any]) -> dict[str, Any]:
         scored = {n: v for n, v in values.items() if n != ORACLE and _is_number(v)}
         pick = min if key in LOWER_IS_BETTER else max
         best = pick(scored, key=scored.get) if scored else None
-        cells = [{"text": _format(values[n], fmt), "good": n == best} for n in names]
-        rows.append({"label": label, "cells": cells})
-    ci = []
-    for name in names:
-        low, high = metrics[name].get("auc_ci_low"), metrics[name].get("auc_ci_high")
-        text = "" if low is None or high is None else f"{low:.3f} - {high:.3f}"
-        ci.append({"text": text, "good": False})
-    rows.insert(1, {"label": "ROC-AUC 95 % CI", "cells": ci})
+        # an AUC is never shown without its interval
+        texts = {n: headlines.scorer_auc(metrics, n) if key == "roc_auc"
+                 else _format(values[n], fmt) for n in names}
+        cells = [{"text": texts[n], "good": n == best} for n in names]
+        rows.append({"label": f"{label} (95 % CI)" if key == "roc_auc" else label,
+                     "cells": cells})
     labels = [ORACLE_LABEL if name == ORACLE else kinds.display(name) for name in names]
     return {"columns": labels, "rows": rows}
 
@@ -345,19 +346,28 @@ def global_figures(
 def _kpis(metrics: dict[str, Any], test_leads: int) -> list[dict[str, str]]:
     """The headline numbers: the challenger's and the reference's AUC, calibration, size."""
     challenger = metrics.get(kinds.CHALLENGER, {})
-    reference = metrics.get(kinds.REFERENCE, {})
 
     def kpi(label: str, value: Any, fmt: str = "{:.3f}") -> dict[str, str]:
         return {"label": label, "value": _format(value, fmt) or "n/a"}
 
+    def auc(label: str, name: str) -> dict[str, str]:
+        return {"label": f"{label} (95 % CI)",
+                "value": headlines.scorer_auc(metrics, name) or "n/a"}
+
     kpis = [
-        kpi(f"{_CHALLENGER} ROC-AUC", challenger.get("roc_auc")),
-        kpi(f"{_REFERENCE} ROC-AUC", reference.get("roc_auc")),
+        auc(f"{_CHALLENGER} ROC-AUC", kinds.CHALLENGER),
+        auc(f"{_REFERENCE} ROC-AUC", kinds.REFERENCE),
+        {"label": f"{_CHALLENGER} minus {_REFERENCE} ROC-AUC",
+         "value": headlines.scorer_diff(metrics, kinds.CHALLENGER) or "n/a"},
         kpi(f"{_CHALLENGER} ECE", challenger.get("ece")),
         kpi("test leads", test_leads, "{:,}"),
     ]
-    if challenger.get("auc_ratio_to_oracle") is not None:
-        kpis.append(kpi(f"{_CHALLENGER} / oracle AUC", challenger["auc_ratio_to_oracle"]))
+    skill = headlines.skill_vs_oracle(metrics, kinds.CHALLENGER)
+    if skill is not None:
+        # the plain ratio flatters (a random scorer gets 0.5 / oracle): skill beside it
+        oracle = metrics["oracle"]["roc_auc"]
+        kpis.append(kpi(f"{_CHALLENGER} / oracle AUC", challenger["roc_auc"] / oracle))
+        kpis.append(kpi(f"{_CHALLENGER} skill above chance, share of the oracle's", skill))
     return kpis
 
 
@@ -397,11 +407,16 @@ def render_report(
     )
     subtitle = " ".join(part for part in (model_label, f"generated {generated} · {sizes}") if part)
     page = _environment().get_template(TEMPLATE)
+    selection = headlines.selection(metrics)
+    sections = (SELECTION, *SECTIONS) if selection else SECTIONS
     return page.render(
         dataset=dataset,
         subtitle=subtitle,
-        sections=[{"id": key, "title": title} for key, title in SECTIONS],
-        titles=dict(SECTIONS),
+        sections=[{"id": key, "title": title} for key, title in sections],
+        titles=dict(sections),
+        warnings=headlines.warnings(metrics),
+        selection=selection,
+        selection_kind=_CHALLENGER,
         kpis=_kpis(metrics, split.get("test_leads", len(test_scores))),
         notes=[str(note) for note in notes],
         diff=_auc_difference(metrics),

@@ -1,11 +1,13 @@
 """MLflow registry: aliases, the promotion gate, and the versions listing.
 
 ``@challenger`` becomes ``@champion`` only through :func:`promote_challenger`, which scores the
-challenger, the champion and the rules on the split the challenger's training saved (logged with
-its run as ``split.parquet``), never on one rebuilt from today's config and data: a challenger
-trained with ``--set`` or on a re-exported file is judged on the leads it was evaluated on, and
-never on its own training rows. Each package builds those leads' features with its own fitted
-builder. The registry uses aliases, not the deprecated stages.
+challenger, the champion, the rules and the learned points on one holdout taken from the splits
+the training runs saved (logged with each run as ``split.parquet``), never on one rebuilt from
+today's config and data. The holdout is the champion's saved test split while none of its leads
+is in the challenger's training rows; once the data moved on, the challenger's test leads that
+neither model trained on. Each package builds those leads' features with its own fitted builder.
+:func:`gate` reads paired bootstrap 95 % intervals of the differences, not point estimates. The
+registry uses aliases, not the deprecated stages.
 """
 
 from __future__ import annotations
@@ -14,11 +16,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from pipeline.data.config import Config, PromotionConfig
 from pipeline.data.errors import ModelError
-from pipeline.evaluation.metrics import ranking_metrics
+from pipeline.evaluation.metrics import paired_differences, ranking_metrics
 from pipeline.scorers import kinds
 from pipeline.stages.prepare import prepare_saved
 
@@ -72,6 +75,35 @@ def saved_split(name: str, version: str) -> pd.DataFrame:
     return pd.read_parquet(local)
 
 
+FIT_PARTS = ("train", "valid")  # the rows a training run fitted on; never judged on
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """One paired comparison of the gate: the challenger minus another scorer on the holdout."""
+
+    metric: str  # "AUC" or "Brier"
+    against: str  # "champion", "rules", "learned points"
+    diff: float
+    low: float
+    high: float
+    bound: str  # which end of the interval the rule reads: "lower" or "upper"
+    limit: float
+    passed: bool
+
+    def rule(self) -> str:
+        """The rule as read, e.g. ``lower bound > -0.005``."""
+        side = self.low if self.bound == "lower" else self.high
+        wanted = ">" if self.bound == "lower" else "<"
+        failed = "=" if side == self.limit else ("<" if wanted == ">" else ">")
+        return f"{self.bound} bound {wanted if self.passed else failed} {self.limit:g}"
+
+    def reason(self) -> str:
+        """``AUC vs champion -0.0040 (95% CI -0.0110 to +0.0030) lower bound < -0.005``."""
+        return (f"{self.metric} vs {self.against} {self.diff:+.4f} (95% CI {self.low:+.4f} to "
+                f"{self.high:+.4f}) {self.rule()}")
+
+
 @dataclass(frozen=True)
 class GateDecision:
     """Outcome of the promotion gate with the figures behind it."""
@@ -79,6 +111,8 @@ class GateDecision:
     promote: bool
     reasons: tuple[str, ...]
     figures: dict[str, float]
+    comparisons: tuple[Comparison, ...] = ()
+    holdout: str = ""
 
     def summary(self) -> str:
         """One line for the console and the registry tag."""
@@ -86,47 +120,138 @@ class GateDecision:
         return f"{verdict}: " + "; ".join(self.reasons)
 
 
-def gate(challenger: dict[str, float], champion: dict[str, float] | None,
-         rules: dict[str, float], policy: PromotionConfig) -> GateDecision:
-    """Apply the promotion policy to test metrics measured on the same leads.
+def gate(y: np.ndarray, challenger: np.ndarray, policy: PromotionConfig, *,
+         rules: np.ndarray, points: np.ndarray | None = None,
+         champion: np.ndarray | None = None, holdout: str = "unnamed holdout",
+         seed: int = 0) -> GateDecision:
+    """Apply the promotion policy to probabilities of the same holdout leads.
 
-    A challenger is promoted only if its AUC is at least the champion's minus the tolerance, it
-    beats the rules' AUC by the margin, and its ECE is under the limit.
+    Every difference is the challenger minus another scorer, with a paired bootstrap 95 %
+    interval (``policy.n_boot`` resamples seeded by ``seed``, the same rows for every scorer).
+    The challenger is promoted only if all hold:
+
+    - AUC vs the champion: lower bound > ``-auc_tolerance`` (a loss beyond the tolerance is
+      ruled out; an identical retrain has a zero-width interval and passes);
+    - AUC vs the rules: lower bound > ``rules_margin`` (significantly better than the rules);
+    - AUC vs the learned points: lower bound > ``-auc_tolerance``, i.e. not significantly worse
+      than the simple learned table by more than the tolerance;
+    - Brier vs the champion: upper bound < ``brier_tolerance``;
+    - adaptive (equal-mass) ECE of the challenger <= ``max_ece`` (the equal-width ECE is
+      reported beside it, not judged).
+
+    No champion: the champion rules are skipped (said in the reasons). ``points`` None (a
+    registry from before the learned points were registered): that rule is skipped, said too.
+    ``holdout`` names the leads in the reasons, with their lead and conversion counts.
     """
-    reasons, ok = [], True
-    figures = {"challenger_auc": challenger["roc_auc"], "challenger_ece": challenger["ece"],
-               "rules_auc": rules["roc_auc"]}
+    y = np.asarray(y)
+    others = {"rules": rules}
     if champion is not None:
-        figures["champion_auc"] = champion["roc_auc"]
-        floor = champion["roc_auc"] - policy.auc_tolerance
-        passed = challenger["roc_auc"] >= floor
-        ok &= passed
-        reasons.append(f"AUC {challenger['roc_auc']:.4f} {'>=' if passed else '<'} champion "
-                       f"{champion['roc_auc']:.4f} - {policy.auc_tolerance}")
+        others["champion"] = champion
+    if points is not None:
+        others["learned points"] = points
+    diffs = paired_differences(y, challenger, others, n_boot=policy.n_boot, seed=seed)
+    mine = ranking_metrics(y, challenger)
+
+    def compare(metric: str, against: str, bound: str, limit: float) -> Comparison:
+        key = metric.lower()
+        d = diffs[against]
+        low, high = d[f"{key}_diff_ci_low"], d[f"{key}_diff_ci_high"]
+        passed = low > limit if bound == "lower" else high < limit
+        return Comparison(metric, against, d[f"{key}_diff"], low, high, bound, limit, passed)
+
+    comparisons, reasons = [], []
+    if champion is not None:
+        comparisons.append(compare("AUC", "champion", "lower", -policy.auc_tolerance))
     else:
         reasons.append("no champion yet")
-    need = rules["roc_auc"] + policy.rules_margin
-    passed = challenger["roc_auc"] >= need
-    ok &= passed
-    reasons.append(f"AUC {challenger['roc_auc']:.4f} {'>=' if passed else '<'} rules "
-                   f"{rules['roc_auc']:.4f} + {policy.rules_margin}")
-    passed = challenger["ece"] <= policy.max_ece
-    ok &= passed
-    reasons.append(f"ECE {challenger['ece']:.4f} {'<=' if passed else '>'} {policy.max_ece}")
-    return GateDecision(bool(ok), tuple(reasons), figures)
+    comparisons.append(compare("AUC", "rules", "lower", policy.rules_margin))
+    if points is not None:
+        comparisons.append(compare("AUC", "learned points", "lower", -policy.auc_tolerance))
+    if champion is not None:
+        comparisons.append(compare("Brier", "champion", "upper", policy.brier_tolerance))
+    reasons += [c.reason() for c in comparisons]
+    if points is None:
+        reasons.append("no learned points registered with this challenger (trained before "
+                       "they were): not compared")
+    calibrated = mine["ece_adaptive"] <= policy.max_ece
+    reasons.append(f"adaptive ECE {mine['ece_adaptive']:.4f} {'<=' if calibrated else '>'} "
+                   f"{policy.max_ece:g} (equal-width {mine['ece']:.4f})")
+    leads, conversions = len(y), int(np.sum(y))
+    where = f"{holdout}, {leads} leads, {conversions} conversions"
+    reasons.append(f"holdout: {where}")
+    figures = {"challenger_auc": mine["roc_auc"], "challenger_ece": mine["ece"],
+               "challenger_ece_adaptive": mine["ece_adaptive"], "challenger_brier": mine["brier"],
+               "rules_auc": ranking_metrics(y, rules)["roc_auc"],
+               "holdout_leads": float(leads), "holdout_conversions": float(conversions)}
+    if champion is not None:
+        figures["champion_auc"] = ranking_metrics(y, champion)["roc_auc"]
+    if points is not None:
+        figures["points_auc"] = ranking_metrics(y, points)["roc_auc"]
+    ok = calibrated and all(c.passed for c in comparisons)
+    return GateDecision(bool(ok), tuple(reasons), figures, tuple(comparisons), where)
 
 
-def holdout_metrics(package, config: Config, leads: pd.DataFrame,
-                    activities: pd.DataFrame | None, split: pd.DataFrame) -> dict[str, float]:
-    """Ranking and calibration metrics of one package on the saved split's test leads."""
-    prepared = prepare_saved(config, leads, activities, split, package.builder)
+def choose_holdout(challenger_split: pd.DataFrame,
+                   champion_split: pd.DataFrame | None) -> tuple[pd.DataFrame, str]:
+    """The leads every package is judged on (rows of a saved split, all ``split='test'``).
+
+    The champion's saved test split while none of its leads is in the challenger's training or
+    validation rows (the champion's record is measured on the leads it was chosen on); when the
+    data moved on, a fresh common holdout: the challenger's test leads in neither model's
+    training or validation rows. No champion: the challenger's own saved test split.
+    """
+    def test_rows(split: pd.DataFrame) -> pd.DataFrame:
+        return split[split["split"] == "test"].assign(lead_id=lambda t: t["lead_id"].astype(str))
+
+    def fitted(split: pd.DataFrame) -> set[str]:
+        return set(split.loc[split["split"].isin(FIT_PARTS), "lead_id"].astype(str))
+
+    if champion_split is None:
+        return test_rows(challenger_split), "challenger's saved test split"
+    champion_test = test_rows(champion_split)
+    if not champion_test["lead_id"].isin(fitted(challenger_split)).any():
+        return champion_test, "champion's saved test split"
+    fresh = test_rows(challenger_split)
+    fresh = fresh[~fresh["lead_id"].isin(fitted(champion_split))]
+    if fresh["y"].nunique() < 2:
+        raise ModelError(f"no common holdout: the challenger trained on the champion's test "
+                         f"leads, and of its own test leads {len(fresh)} are new to both models "
+                         f"with {int(fresh['y'].sum())} conversions; retrain on a later export")
+    return fresh, "fresh common holdout (the data moved on)"
+
+
+def holdout_probabilities(package, config: Config, leads: pd.DataFrame,
+                          activities: pd.DataFrame | None,
+                          holdout: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """(y, probability) of one package on the holdout leads, features from its own builder."""
+    prepared = prepare_saved(config, leads, activities, holdout, package.builder)
     X, y = prepared.rows("test")
-    return ranking_metrics(y, package.scorer.predict_proba(X)[:, 1])
+    return y, package.scorer.predict_proba(X)[:, 1]
+
+
+@dataclass(frozen=True)
+class _Registered:
+    """A registered kind as the gate sees it: its name, the alias it is judged under, version."""
+
+    name: str
+    alias: str | None = None
+    version: str | None = None
+
+
+def _companion(config: Config, kind: str) -> _Registered:
+    # The rules / learned points trained with the challenger (@challenger), else the champion's.
+    name = kinds.get(kind).registered_name(config)
+    for alias in (CHALLENGER, CHAMPION):
+        version = alias_version(name, alias)
+        if version is not None:
+            return _Registered(name, alias, version)
+    return _Registered(name)
 
 
 def promote_challenger(config: Config, data, dry_run: bool = False) -> GateDecision:
-    """Compare @challenger, @champion and the rules on the challenger's saved split; maybe
-    promote the challenger (and the rules version trained with it)."""
+    """Judge @challenger against @champion, the rules and the learned points on one holdout
+    (:func:`choose_holdout`) with :func:`gate`; maybe promote the challenger and the rules and
+    learned points trained with it."""
     from mlflow import MlflowClient
 
     leads, activities = data
@@ -135,29 +260,37 @@ def promote_challenger(config: Config, data, dry_run: bool = False) -> GateDecis
     if challenger_version is None:
         raise ModelError(f"{name}: no @challenger version (run `leadscore train` first)")
     champion_version = alias_version(name, CHAMPION)
-    split = saved_split(name, challenger_version)
+    rival = champion_version not in (None, challenger_version)
+    holdout, source = choose_holdout(saved_split(name, challenger_version),
+                                     saved_split(name, champion_version) if rival else None)
 
-    def measure(uri: str) -> dict[str, float]:
-        return holdout_metrics(load_registered_package(uri), config, leads, activities, split)
+    def probabilities(uri: str) -> tuple[np.ndarray, np.ndarray]:
+        return holdout_probabilities(load_registered_package(uri), config, leads, activities,
+                                     holdout)
 
-    challenger_m = measure(model_uri(name, CHALLENGER))
-    rules_name = kinds.get(kinds.REFERENCE).registered_name(config)
-    rules_alias = CHALLENGER if alias_version(rules_name, CHALLENGER) else CHAMPION
-    rules_m = measure(model_uri(rules_name, rules_alias))
-    champion_m = None
-    if champion_version is not None and champion_version != challenger_version:
-        champion_m = measure(model_uri(name, CHAMPION))
+    y, challenger_p = probabilities(model_uri(name, CHALLENGER))
+    rules = _companion(config, kinds.REFERENCE)
+    if rules.alias is None:
+        raise ModelError(f"{rules.name}: no registered rules version (run `leadscore train`)")
+    rules_p = probabilities(model_uri(rules.name, rules.alias))[1]
+    points = _companion(config, kinds.POINTS_TABLE)
+    points_p = probabilities(model_uri(points.name, points.alias))[1] if points.alias else None
+    champion_p = None
+    if rival:
+        champion_p = probabilities(model_uri(name, CHAMPION))[1]
     elif champion_version == challenger_version:
-        champion_m = challenger_m
-    decision = gate(challenger_m, champion_m, rules_m, config.promotion)
+        champion_p = challenger_p
+    decision = gate(y, challenger_p, config.promotion, rules=rules_p, points=points_p,
+                    champion=champion_p, holdout=source, seed=config.seed)
     if not dry_run:
         client = MlflowClient()
         client.set_model_version_tag(name, challenger_version, "gate", decision.summary())
         if decision.promote:
             client.set_registered_model_alias(name, CHAMPION, challenger_version)
-            version = alias_version(rules_name, rules_alias)
-            if version is not None:
-                client.set_registered_model_alias(rules_name, CHAMPION, version)
+            for companion in (rules, points):
+                if companion.version is not None:
+                    client.set_registered_model_alias(companion.name, CHAMPION,
+                                                      companion.version)
     return decision
 
 
@@ -186,6 +319,8 @@ def list_versions(config: Config) -> list[dict[str, Any]]:
                 "aliases": ",".join(sorted(by_version.get(str(v.version), []))),
                 "roc_auc": f"{metrics['roc_auc']:.4f}" if "roc_auc" in metrics else "",
                 "ece": f"{metrics['ece']:.4f}" if "ece" in metrics else "",
+                "ece_adaptive": f"{metrics['ece_adaptive']:.4f}" if "ece_adaptive" in metrics
+                else "",
                 "created": pd.Timestamp(v.creation_timestamp, unit="ms").strftime(
                     "%Y-%m-%d %H:%M"),
                 "gate": (v.tags or {}).get("gate", ""),

@@ -163,6 +163,14 @@ class BaseScorer(BaseEstimator):
         this scorer is one."""
         return None
 
+    def selection(self) -> dict | None:
+        """Which candidate a choosing scorer shipped and why (``None``: it chose nothing)."""
+        return None
+
+    def candidate_scorers(self) -> dict[str, BaseScorer]:
+        """The fitted candidates a choosing scorer compared (empty: none)."""
+        return {}
+
 
 def factor_sum(shares: pd.DataFrame, spec: FeatureSpec) -> pd.DataFrame:
     """Sum per-feature columns into per-factor columns, in the spec's factor order."""

@@ -7,6 +7,10 @@ and under which name it is registered in MLflow, and its colour in every plot. A
 is one module with a :class:`~pipeline.scorers.base.BaseScorer` subclass and a ``build(ctx)``
 function, plus one line in :data:`KINDS`.
 
+The ``model`` kind is a choice, not one algorithm: :mod:`pipeline.scorers.selection` fits the
+candidates of ``selection.candidates`` (learned points, logistic, LightGBM) and ships the simplest
+one not significantly worse than the best on validation.
+
 Roles are named here, not by the callers: :data:`CHALLENGER` is the kind the promotion gate
 promotes, :data:`REFERENCE` the kind every AUC difference is measured against (the team's rules),
 :data:`POINTS_TABLE` the kind ``leadscore points`` writes out as a rules file by default.
@@ -39,6 +43,7 @@ class ScorerContext:
     dropped: tuple[str, ...] = ()
     segment: str | None = None
     tuned_params: dict[str, Any] | None = None
+    row_time: Any = None  # as_of by lead_id (a pandas Series), None for flat exports
 
 
 @dataclass(frozen=True)
@@ -66,9 +71,9 @@ class ScorerKind:
 KINDS: tuple[ScorerKind, ...] = (
     ScorerKind("rules", "rules (hand-made)", "pipeline.scorers.rules", "-rules", "#d97706",
                aliases=("baseline",)),
-    ScorerKind("learned_points", "learned points", "pipeline.scorers.learned_points", None,
+    ScorerKind("learned_points", "learned points", "pipeline.scorers.learned_points", "-points",
                "#059669"),
-    ScorerKind("model", "model", "pipeline.scorers.lightgbm", "", "#1f6feb"),
+    ScorerKind("model", "model", "pipeline.scorers.selection", "", "#1f6feb"),
 )
 CHALLENGER = "model"
 REFERENCE = "rules"

@@ -182,17 +182,30 @@ class LeadScorer(BaseScorer):
 
     @staticmethod
     def search_space(trial: optuna.Trial) -> dict[str, Any]:
-        """Optuna's proposal for one trial (``bagging_freq`` fixed: bagging every round)."""
+        """Optuna's proposal for one trial (``bagging_freq`` fixed: bagging every round).
+
+        Shaped after FLAML's LightGBM space, which beat the narrower one on X Education and the
+        demo world: trees from 4 leaves and leaves from 2 leads (a weak or small data set wants
+        tiny, heavily regularised trees), L1/L2 penalties over six orders of magnitude, column
+        sampling down to 10 % and the histogram resolution (``max_bin``) searched too. Unlike
+        FLAML the number of rounds is not searched: early stopping on the validation rows picks
+        it for every learning rate, which costs one fit where FLAML spends several.
+        """
         return {
-            "num_leaves": trial.suggest_int("num_leaves", 7, 127, log=True),
-            "learning_rate": trial.suggest_float("learning_rate", 0.01, 0.2, log=True),
-            "min_child_samples": trial.suggest_int("min_child_samples", 5, 300, log=True),
-            "lambda_l1": trial.suggest_float("lambda_l1", 1e-8, 10.0, log=True),
-            "lambda_l2": trial.suggest_float("lambda_l2", 1e-8, 10.0, log=True),
-            "feature_fraction": trial.suggest_float("feature_fraction", 0.4, 1.0),
+            "num_leaves": trial.suggest_int("num_leaves", 4, 256, log=True),
+            "learning_rate": trial.suggest_float("learning_rate", 0.01, 0.3, log=True),
+            "min_child_samples": trial.suggest_int("min_child_samples", 2, 256, log=True),
+            "lambda_l1": trial.suggest_float("lambda_l1", 1 / 1024, 1024.0, log=True),
+            "lambda_l2": trial.suggest_float("lambda_l2", 1 / 1024, 1024.0, log=True),
+            "feature_fraction": trial.suggest_float("feature_fraction", 0.1, 1.0),
             "bagging_fraction": trial.suggest_float("bagging_fraction", 0.5, 1.0),
+            "max_bin": trial.suggest_int("max_bin", 15, 1023, log=True),
             "bagging_freq": 1,
         }
+
+    #: Where the first trial starts for the searched names the config leaves unset: LightGBM's
+    #: own histogram and (almost) no L1 penalty, so that trial is the untuned model.
+    search_start: dict[str, Any] = {"max_bin": 255, "lambda_l1": 1 / 1024}
 
 
 def build(ctx: ScorerContext) -> BaseScorer:

@@ -10,9 +10,9 @@ global model that sees the line only as a feature; or it can overfit a small lin
   ``selection_``;
 * otherwise the segment's scorer *refines* the global one: a LightGBM model continues boosting
   from the global model's trees on that segment's training leads only (early stopping on that
-  segment's validation leads; the global calibrator, as the refined model lives in the same
-  log-odds), so it starts from everything the whole history taught and adds only what is specific
-  to the segment. It is kept only if its validation ROC-AUC
+  segment's validation leads; its own calibrator or the global one, whichever has the lower
+  Brier on the segment's validation leads), so it starts from everything the whole history
+  taught and adds only what is specific to the segment. It is kept only if its validation ROC-AUC
   beats the global scorer's on the same leads by ``min_gain``. The segment's own validation leads
   also chose its early stopping, which flatters it a little; ``min_gain`` is the guard, and the
   test split, which neither saw, reports the honest per-segment comparison.
@@ -36,7 +36,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from sklearn.base import clone
-from sklearn.metrics import roc_auc_score
+from sklearn.metrics import brier_score_loss, roc_auc_score
 
 from pipeline.scorers.base import BaseScorer
 
@@ -108,14 +108,13 @@ class SegmentedScorer(BaseScorer):
                            "for a calibrator of its own")
             else:
                 own = clone(self.template)
-                shared = None
-                if "init_model" in own.get_params() and hasattr(self.global_, "booster_"):
+                refined = "init_model" in own.get_params() and hasattr(self.global_, "booster_")
+                if refined:
                     own.set_params(init_model=self.global_.booster_)
-                    # A refined model lives in the global model's log-odds, so the calibrator
-                    # fitted on every validation lead serves it; one fitted on the segment's
-                    # few dozen conversions was noisier (worse test log-loss on both demo worlds).
-                    shared = self.global_.calibrator_
-                own.fit(X[m], y[m], X_valid[mv], y_valid[mv], calibrator=shared)
+                own.fit(X[m], y[m], X_valid[mv], y_valid[mv])
+                row["calibration"] = "own"
+                if refined:
+                    row["calibration"] = self._calibrator_choice(own, X_valid[mv], y_valid[mv])
                 auc_global = roc_auc_score(y_valid[mv], self.global_.predict_proba(
                     X_valid[mv])[:, 1])
                 auc_own = roc_auc_score(y_valid[mv], own.predict_proba(X_valid[mv])[:, 1])
@@ -133,6 +132,23 @@ class SegmentedScorer(BaseScorer):
         self.base_raw_ = self.global_.base_raw_
         self.classes_ = np.array([0, 1])
         return self
+
+    def _calibrator_choice(self, own: BaseScorer, X_valid: pd.DataFrame,
+                           y_valid: np.ndarray) -> str:
+        """Keep the segment's own calibrator or the global one, by Brier on validation.
+
+        A refined model lives in the global model's log-odds, so the calibrator fitted on every
+        validation lead can serve it, and one fitted on the segment's few dozen conversions may
+        be noisier. The segment's validation leads decide, never the test leads: the own
+        calibrator by its cross-validated Brier (judged in-sample it would always win), the
+        global one by its Brier on these leads (fitted on all validation leads, these included).
+        """
+        shared = self.global_.calibrator_
+        global_brier = brier_score_loss(y_valid, shared(own.decision_function(X_valid)))
+        if global_brier <= min(own.calibrator_.cv_brier_.values()):
+            own.calibrator_ = shared
+            return "global"
+        return "own"
 
     def _keys(self, X: pd.DataFrame) -> np.ndarray:
         return X[self.segment].astype(object).astype(str).to_numpy()

@@ -11,9 +11,11 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from sklearn.metrics import roc_auc_score
 
 from pipeline.data.config import Config
-from pipeline.evaluation.metrics import compare_scorers, metrics_by_segment
+from pipeline.evaluation.audit import check_model_leak, factor_aucs
+from pipeline.evaluation.metrics import bootstrap_auc, compare_scorers, metrics_by_segment
 from pipeline.explain.package import ScoringPackage
 from pipeline.scorers import kinds
 from pipeline.stages.prepare import Prepared, prepare_saved
@@ -63,10 +65,37 @@ def evaluate_packages(
         for name in packages:
             metrics[name]["auc_ratio_to_oracle"] = (
                 metrics[name]["roc_auc"] / metrics["oracle"]["roc_auc"])
+    if kinds.CHALLENGER in packages:
+        # A model this good on leads it never saw is a leak the column audit could not see
+        # (a combination, a renamed outcome): stop before anything is saved or registered.
+        challenger = packages[kinds.CHALLENGER].scorer
+        check_model_leak(metrics[kinds.CHALLENGER]["roc_auc"],
+                         factor_aucs(challenger.factor_points(X_test), y_test), config)
+    for pkg in packages.values():
+        choice = _selection_on_test(pkg, X_test, y_test, config, n_boot)
+        if choice is not None:
+            metrics["selection"] = choice
     metrics["split"] = prepared.training_set.summary()
     for name, pkg in packages.items():
         metrics[name]["calibration"] = pkg.scorer.calibrator_.method_
     return metrics, probs
+
+
+def _selection_on_test(pkg: ScoringPackage, X_test: pd.DataFrame, y_test: np.ndarray,
+                       config: Config, n_boot: int) -> dict[str, Any] | None:
+    """The model choice (made on validation) with how each candidate then did on test."""
+    choice = pkg.scorer.selection()
+    if choice is None:
+        return None
+    for name, scorer in pkg.scorer.candidate_scorers().items():
+        p = scorer.predict_proba(X_test)[:, 1]
+        figures = choice["candidates"][name]
+        figures["test_roc_auc"] = float(roc_auc_score(y_test, p))
+        if n_boot:
+            ci = bootstrap_auc(y_test, p, n_boot=n_boot, seed=config.seed)
+            figures["test_auc_ci_low"] = ci["auc_ci_low"]
+            figures["test_auc_ci_high"] = ci["auc_ci_high"]
+    return choice
 
 
 def evaluate_saved(

@@ -25,7 +25,7 @@ from features.settings import DeclarationError, FeatureSettings
 from pipeline.data.config import Config
 from pipeline.data.dataset import SPLITS, TrainingSet, build_training_set
 from pipeline.data.errors import ConfigError, DataError
-from pipeline.evaluation.audit import audit_columns
+from pipeline.evaluation.audit import audit_columns, declared_suspects, kept_notes
 from pipeline.scorers import kinds
 from pipeline.scorers.rules import RulesBook
 
@@ -82,7 +82,8 @@ class Prepared:
         return kinds.ScorerContext(
             config=self.config, spec=builder.spec_, rules=rules or RulesBook(),
             rules_source=rules_source, windows=tuple(builder.settings.windows_days),
-            dropped=tuple(builder.dropped_), segment=self.segment(), tuned_params=tuned_params)
+            dropped=tuple(builder.dropped_), segment=self.segment(), tuned_params=tuned_params,
+            row_time=_as_of(self.config, self.training_set))
 
     def segment(self) -> str | None:
         """The feature that routes leads to per-segment models (``dataset.segment``), if any."""
@@ -128,15 +129,41 @@ def run_audit(ts: TrainingSet, config: Config) -> pd.DataFrame:
         elif candidates[column].dtype == object or str(candidates[column].dtype) == "str":
             missing = {m.casefold() for m in fs.missing_values}
             text = candidates[column].astype("string").str.strip()
-            candidates[column] = text.where(~text.str.casefold().isin(missing)).astype(object)
+            blank = text.str.casefold().isin(missing) | (text == "")
+            candidates[column] = text.where(~blank.fillna(False)).astype(object)
+    # created_at, as_of and outcome_at of the same leads: dates are judged against them
+    leads = ts.leads.loc[train_ids]
+    times = pd.DataFrame({
+        "created_at": leads.get("created_at", pd.NaT),
+        "as_of": ts.as_of.reindex(train_ids),
+        "outcome_at": leads.get("outcome_at", pd.NaT),
+    }, index=train_ids)
     return audit_columns(
         candidates,
         ts.y.loc[train_ids].to_numpy(),
         post_contact=dict(config.dataset.leaky),
-        keep=list(config.dataset.keep_leaky),
+        keep=dict(config.dataset.keep),
         max_auc=config.audit.max_auc,
         seed=config.seed,
+        times=times,
     )
+
+
+FEATURE_LISTS = ("categorical", "numeric", "boolean", "engagement", "negative")
+
+
+def declared_features(config: Config) -> dict[str, str]:
+    """Columns the config declares as features -> the key declaring them (``features.numeric``)."""
+    fs = config.features
+    return {column: f"features.{key}" for key in reversed(FEATURE_LISTS)
+            for column in getattr(fs, key)}
+
+
+def stop_on_suspects(config: Config, audit: pd.DataFrame) -> None:
+    """DataError (exit 2) when a declared feature is a suspect the config neither excludes nor
+    keeps: dropping it silently would override the user, training on it would learn a leak."""
+    ds = config.dataset
+    declared_suspects(audit, declared_features(config), ds.leaky, ds.keep, ds.leads)
 
 
 def excluded_by_audit(audit: pd.DataFrame) -> list[str]:
@@ -149,7 +176,7 @@ def feature_settings(config: Config, excluded: list[str]) -> FeatureSettings:
     fs = config.features
     update = {
         key: [c for c in getattr(fs, key) if c not in excluded]
-        for key in ("categorical", "numeric", "boolean", "engagement", "negative")
+        for key in FEATURE_LISTS
     }
     return fs.model_copy(update=update)
 
@@ -182,6 +209,7 @@ def prepare(
     *,
     split: pd.Series | None = None,
     parts: tuple[str, ...] = SPLITS,
+    stop: bool = True,
 ) -> Prepared:
     """Prepare the training set the config defines: as_of, labels, split, audit, features.
 
@@ -195,13 +223,19 @@ def prepare(
         Train/valid/test by lead_id replacing the configured split (cross-validation folds).
     parts
         Split parts whose feature rows to build (``()``: the audit only, no features).
+    stop
+        Raise when a declared feature is a leakage suspect (:func:`stop_on_suspects`); False
+        only for ``leadscore audit``, which shows the table first and then stops.
     """
     ts = training_set(config, leads, activities)
     if split is not None:
         ts.split = split.reindex(ts.y.index)
     audit = run_audit(ts, config)
+    if stop:
+        stop_on_suspects(config, audit)
     excluded = excluded_by_audit(audit)
-    prepared = Prepared(config, ts, audit, excluded, None, None, list(ts.notes))
+    notes = [*ts.notes, *kept_notes(audit, config.dataset.keep)]
+    prepared = Prepared(config, ts, audit, excluded, None, None, notes)
     if not parts:
         return prepared
     train_ids = ts.part("train")

@@ -4,7 +4,8 @@
 the evidence for each guess: the delimiter and encoding, the id, creation, outcome and close-date
 columns, how outcome values group into won / lost / open, which columns are categorical, numeric,
 yes/no, dates or free text, which hold personal data (by name and by value pattern), which look
-like leakage (filled in for one outcome only, dates after creation, a near-perfect AUC alone),
+like leakage (the leakage audit's detectors: filled in for one outcome only, dates after
+creation or on the outcome, ids, a near-perfect value or missingness AUC alone),
 and the activity-type vocabulary with a proposed mapping onto the canonical types. A preset
 (``pipeline/data/presets/<name>.yaml``) names a CRM's standard fields; its names win where the
 export has them. ``leadscore init`` turns the profile into a starter config and rules sheet.
@@ -17,12 +18,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from pipeline.data.config import read_yaml_text
 from pipeline.data.io import read_table
-from pipeline.evaluation.audit import single_feature_auc
+from pipeline.evaluation.audit import column_suspicions
 
 PRESETS_DIR = Path(__file__).resolve().parents[1] / "data" / "presets"
 SAMPLE_BYTES = 65_536
@@ -346,7 +346,8 @@ def _profile_activities(path: Path, lead_columns: list[str], roles: dict[str, st
 def _flag_leaks(raw: pd.DataFrame, profiles: dict[str, ColumnProfile],
                 roles: dict[str, str | None], outcome_values: dict[str, list[str]],
                 p_ds: dict[str, Any], seed: int) -> None:
-    """Mark leakage suspects: preset-listed, one-outcome-only fill, later dates, AUC alone."""
+    """Mark leakage suspects: preset-listed, then the leakage audit's own detectors on the
+    decided leads (the training audit judges the same way, so init's config trains)."""
     for column, reason in (p_ds.get("leaky") or {}).items():
         if column in profiles:
             profiles[column].leak = str(reason)
@@ -360,35 +361,28 @@ def _flag_leaks(raw: pd.DataFrame, profiles: dict[str, ColumnProfile],
     if won[decided].sum() < 10 or lost[decided].sum() < 10:
         return
     y = won[decided].astype(int)
-    created = None
-    if roles.get("created_at"):
-        created = pd.to_datetime(raw[roles["created_at"]], errors="coerce", utc=True,
-                                 format="mixed")
+    times = pd.DataFrame(index=range(int(decided.sum())))
+    for role in ("created_at", "outcome_at"):
+        if roles.get(role):
+            stamps = pd.to_datetime(raw.loc[decided, roles[role]], errors="coerce", utc=True,
+                                    format="mixed")
+            times[role] = stamps.dt.tz_convert(None).to_numpy()
     skip = {v for v in roles.values() if v}
     for column, prof in profiles.items():
-        if column in skip or prof.pii or prof.leak:
+        if column in skip or prof.pii or prof.leak or prof.form == "empty":
             continue
-        filled = raw[column].notna().to_numpy() & (raw[column].astype("string").str.strip()
-                                                   != "").fillna(False).to_numpy()
-        fill_won, fill_lost = filled[won].mean(), filled[lost].mean()
-        if abs(fill_won - fill_lost) >= 0.8:
-            prof.leak = (f"filled in for {fill_won:.0%} of won and {fill_lost:.0%} of lost "
-                         "leads: recorded with the outcome")
-            continue
-        if prof.form == "date" and created is not None:
-            dates = pd.to_datetime(raw[column], errors="coerce", utc=True, format="mixed")
-            later = (dates > created + pd.Timedelta(days=1))
-            if later[dates.notna()].mean() > 0.5:
-                prof.leak = "a date after the lead's creation: known only later"
-                continue
-        if prof.form in ("numeric", "categorical", "boolean"):
-            values = raw.loc[decided, column]
-            if prof.form == "numeric":
-                values = pd.to_numeric(values, errors="coerce")
-            auc = single_feature_auc(values.reset_index(drop=True), y, seed)
-            prof.auc = float(auc)
-            if np.isfinite(auc) and auc >= LEAK_AUC:
-                prof.leak = f"AUC alone {auc:.3f} on decided leads: near-perfect, check it"
+        values = raw.loc[decided, column]
+        if prof.form == "numeric":
+            values = pd.to_numeric(values, errors="coerce")
+        else:
+            values = values.astype("string").str.strip().replace("", pd.NA).astype(object)
+        # ids and free text are never proposed as features (they go to ignore): not leaks
+        v_auc, m_auc, reasons = column_suspicions(
+            values.reset_index(drop=True), y, LEAK_AUC, seed, times,
+            ids=prof.form not in ("id", "text"))
+        prof.auc = float(max(v_auc, m_auc))
+        if reasons:
+            prof.leak = "; ".join(reasons)
 
 
 def _feature_roles(profile: ExportProfile, p_features: dict[str, Any]) -> dict[str, Any]:

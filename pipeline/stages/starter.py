@@ -100,7 +100,7 @@ def render_config(profile: ExportProfile, name: str, rules_path: Path | None) ->
     lines.append(_line("pii", profile.pii, "personal data: never a feature, never logged"))
     if profile.leaky:
         lines.append("  leaky:                   # suspected leakage: excluded from the "
-                     "features; move a column to keep_leaky only if it is known at scoring time")
+                     "features; keep one with keep: {column: why} only if known before contact")
         lines += [_line(column, reason, indent=4) for column, reason in profile.leaky.items()]
     used = set(roles.values()) | set(profile.pii) | set(profile.leaky) | {
         v for v in profile.features.values() if isinstance(v, str)}

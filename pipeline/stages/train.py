@@ -59,11 +59,17 @@ def check_minimum_data(summary: dict[str, Any], config: Config) -> list[str]:
     where = config.dataset.leads
     train = summary["train_positives"]
     if train < guard.min_train_conversions:
+        purged = sum(v for k, v in summary.items() if k.startswith("excluded_purged"))
+        # a longer horizon widens the purge gap, so it is no way out when the gap took the leads
+        way_out = (f"; the purge gap left out {purged:,} leads whose label window reaches into "
+                   "a later split (split.purge): training leads must be a horizon older than "
+                   "the test split, so collect more history or start with the rules") \
+            if purged else ("; collect more history, widen dataset.horizon_days, or start with "
+                            "the rules")
         raise DataError(
             f"{where}: only {train} converted leads in the training split, fewer than the "
             f"minimum {guard.min_train_conversions} (guard.min_train_conversions): a model "
-            "fitted on so few conversions looks good by luck; collect more history, widen "
-            "dataset.horizon_days, or start with the rules")
+            f"fitted on so few conversions looks good by luck{way_out}")
     for part in ("valid", "test"):
         if summary[f"{part}_positives"] < 5:
             raise DataError(f"{where}: only {summary[f'{part}_positives']} converted leads in the "

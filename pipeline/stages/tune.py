@@ -120,7 +120,8 @@ def tune_scorer(
         pruner=optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=30),
     )
     searched = set(_fixed_point(target.search_space))
-    defaults = {k: v for k, v in (target.params or {}).items() if k in searched}
+    start = {**getattr(target, "search_start", {}), **(target.params or {})}
+    defaults = {k: v for k, v in start.items() if k in searched}
     study.enqueue_trial(defaults, skip_if_exists=True)
 
     def after(study_: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
@@ -172,9 +173,14 @@ def tune(
     rules: RulesBook | None = None,
     on_trial: Callable[[optuna.Study, optuna.trial.FrozenTrial], None] | None = None,
     trial_logger: Callable[[int, dict[str, Any], float | None, str], None] | None = None,
+    split: pd.Series | None = None,
 ) -> TuningResult:
-    """Prepare the training and validation rows and tune the scorer of ``kind`` on them."""
-    prepared = prepare(config, leads, activities, parts=("train", "valid"))
+    """Prepare the training and validation rows and tune the scorer of ``kind`` on them.
+
+    ``split`` (train/valid/test by lead_id) replaces the configured split, as in
+    :func:`pipeline.stages.train.train_scorers`: a cross-validation fold tunes on its own rows.
+    """
+    prepared = prepare(config, leads, activities, split=split, parts=("train", "valid"))
     scorer = kinds.get(kind).build(prepared.scorer_context(rules))
     return tune_scorer(scorer, *prepared.fit_rows(), trials, timeout, config.tuning.objective,
                        config.seed, on_trial=on_trial, trial_logger=trial_logger)

@@ -74,8 +74,12 @@ def _signals(
     return flat.reshape(n, k)
 
 
-def _logit(ld: _Leads, counts: np.ndarray) -> np.ndarray:
-    """Log-odds without the intercept: fit, engagement, their interaction, negatives."""
+def _logit(ld: _Leads, counts: np.ndarray, signal: float = 1.0) -> np.ndarray:
+    """Log-odds without the intercept: fit, engagement, their interaction, negatives.
+
+    ``signal`` scales the whole dependence on the observables (1.0: the default world); a weak
+    world keeps every mechanism and only flattens the odds, so its oracle ranks worse.
+    """
     eng = (np.log1p(counts) * _ENGAGEMENT_W[ld.line]).sum(axis=1)
     neg = (
         NEGATIVE_WEIGHTS["email_bounce"] * (counts[:, _S["email_bounce"]] > 0)
@@ -83,7 +87,8 @@ def _logit(ld: _Leads, counts: np.ndarray) -> np.ndarray:
         + NEGATIVE_WEIGHTS["careers"] * np.log1p(counts[:, _S["careers"]])
     )
     hot = _sigmoid(2.5 * (ld.fit - 0.6)) * _sigmoid(2.5 * (eng - 0.9))
-    return SIGNAL * (0.8 * ld.fit + 0.9 * eng + 1.4 * hot + neg)
+    # SIGNAL * 1.0 is SIGNAL exactly, so the default world keeps its bytes.
+    return SIGNAL * signal * (0.8 * ld.fit + 0.9 * eng + 1.4 * hot + neg)
 
 
 _WON, _LOST, _OPEN = 0, 1, 2

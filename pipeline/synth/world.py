@@ -109,14 +109,14 @@ TRUTH_SCHEMA = pa.schema([("lead_id", pa.string()), ("p_convert", pa.float64())]
 
 
 @functools.lru_cache(maxsize=16)
-def _intercept(base_rate: float, end: str, months: int) -> float:
+def _intercept(base_rate: float, end: str, months: int, signal: float = 1.0) -> float:
     """Intercept b0 with mean p = ``base_rate`` on a fixed-seed probe (bisection)."""
     rng = np.random.default_rng([PROBE_SEED, 0, 2])
     ld = _leads(rng, PROBE_LEADS, 0, PROBE_LEADS, end, months, _companies(PROBE_SEED))
     ev = _Events()
     _first_fortnight(rng, ld, ev)
     lead, sec, type_code, detail = ev.arrays()
-    base = _logit(ld, _signals(PROBE_LEADS, lead, sec, type_code, detail))
+    base = _logit(ld, _signals(PROBE_LEADS, lead, sec, type_code, detail), signal)
     low, high = -20.0, 10.0
     for _ in range(60):
         mid = (low + high) / 2
@@ -128,7 +128,15 @@ def _intercept(base_rate: float, end: str, months: int) -> float:
 
 
 def _chunk(
-    seed: int, chunk: int, n: int, offset: int, total: int, end: str, months: int, b0: float
+    seed: int,
+    chunk: int,
+    n: int,
+    offset: int,
+    total: int,
+    end: str,
+    months: int,
+    b0: float,
+    signal: float = 1.0,
 ) -> tuple[pa.Table, pa.Table, pa.Table]:
     """Leads, activities and truth of one chunk as Arrow tables."""
     rng = np.random.default_rng([seed, chunk])
@@ -136,7 +144,7 @@ def _chunk(
     _, _, _, end_s = _calendar(end, months)
     ev = _Events()
     mail_cut = _first_fortnight(rng, ld, ev)
-    p = _sigmoid(b0 + _logit(ld, _signals(n, *ev.arrays())))
+    p = _sigmoid(b0 + _logit(ld, _signals(n, *ev.arrays()), signal))
 
     won, lost, decided, decided_s, outcome = _decide(rng, ld, p, end_s)
     # Organic activity stops at a won deal's close (its decision day) or after the horizon.
@@ -188,13 +196,15 @@ def _chunk(
 
 
 def _plan(
-    n_leads: int, seed: int, base_rate: float, end: str, months: int
+    n_leads: int, seed: int, base_rate: float, end: str, months: int, signal: float = 1.0
 ) -> tuple[list[tuple[int, int, int]], float]:
     """Validate the arguments; chunks as (index, size, offset) and the intercept."""
     if not isinstance(n_leads, int | np.integer) or n_leads < 1:
         raise ConfigError(f"synth: n_leads must be a positive integer, got {n_leads!r}")
     if not 0.0 < base_rate < 1.0:
         raise ConfigError(f"synth: base_rate must be in (0, 1), got {base_rate!r}")
+    if not isinstance(signal, int | float | np.number) or not 0.0 < signal <= 1.0:
+        raise ConfigError(f"synth: signal must be in (0, 1], got {signal!r}")
     if months <= DRIFT_MONTHS:
         raise ConfigError(
             f"synth: months must exceed the {DRIFT_MONTHS}-month drift quarter, got {months!r}"
@@ -209,11 +219,16 @@ def _plan(
         (i, min(CHUNK, n_leads - i * CHUNK), i * CHUNK)
         for i in range((n_leads + CHUNK - 1) // CHUNK)
     ]
-    return chunks, _intercept(float(base_rate), end, int(months))
+    return chunks, _intercept(float(base_rate), end, int(months), float(signal))
 
 
 def make_world(
-    n_leads: int, seed: int = 42, base_rate: float = 0.08, end: str = "2026-06-30", months: int = 24
+    n_leads: int,
+    seed: int = 42,
+    base_rate: float = 0.08,
+    end: str = "2026-06-30",
+    months: int = 24,
+    signal: float = 1.0,
 ) -> World:
     """Generate a synthetic CRM world in memory.
 
@@ -230,6 +245,10 @@ def make_world(
         Snapshot day: leads are created up to its last second and nothing happens after it.
     months
         Months of lead creation before ``end`` (more than the 3-month drift quarter).
+    signal
+        Strength of the true log-odds' dependence on the observables, in (0, 1]: 1.0 is the
+        default world (oracle ROC-AUC about 0.87), 0.3 a weak one (about 0.6) where a model can
+        hardly beat a points table. The intercept is solved again, so ``base_rate`` still holds.
 
     Returns
     -------
@@ -242,9 +261,9 @@ def make_world(
     ConfigError
         An argument out of range.
     """
-    chunks, b0 = _plan(n_leads, seed, base_rate, end, months)
+    chunks, b0 = _plan(n_leads, seed, base_rate, end, months, signal)
     end = str(pd.Timestamp(end).date())
-    parts = [_chunk(seed, c, n, off, n_leads, end, months, b0) for c, n, off in chunks]
+    parts = [_chunk(seed, c, n, off, n_leads, end, months, b0, signal) for c, n, off in chunks]
     return World(*(pa.concat_tables([p[k] for p in parts]).to_pandas() for k in range(3)))
 
 
@@ -256,6 +275,7 @@ def write_world(
     end: str = "2026-06-30",
     months: int = 24,
     progress: Callable[[int, int], None] | None = None,
+    signal: float = 1.0,
 ) -> dict[str, object]:
     """Stream a synthetic CRM world to ``leads``, ``activities`` and ``truth.parquet``.
 
@@ -267,7 +287,7 @@ def write_world(
     ----------
     out_dir
         Folder for the three files (created if missing; existing files are replaced).
-    n_leads, seed, base_rate, end, months
+    n_leads, seed, base_rate, end, months, signal
         As in :func:`make_world`; the files hold exactly :func:`make_world`'s frames.
     progress
         Called as ``progress(leads_done, n_leads)`` after each chunk.
@@ -284,7 +304,7 @@ def write_world(
         An argument out of range.
     """
     started = time.perf_counter()
-    chunks, b0 = _plan(n_leads, seed, base_rate, end, months)
+    chunks, b0 = _plan(n_leads, seed, base_rate, end, months, signal)
     end = str(pd.Timestamp(end).date())
     out = Path(out_dir)
     rows = {"leads": 0, "activities": 0, "positives": 0}
@@ -301,7 +321,9 @@ def write_world(
         ]
         try:
             for c, n, off in chunks:
-                leads, activities, truth = _chunk(seed, c, n, off, n_leads, end, months, b0)
+                leads, activities, truth = _chunk(
+                    seed, c, n, off, n_leads, end, months, b0, signal
+                )
                 for writer, table in zip(writers, (leads, activities, truth), strict=True):
                     writer.write_table(table, row_group_size=2 * CHUNK * 40)
                 rows["leads"] += n

@@ -121,9 +121,14 @@ def test_flat_mode_random_split_warns():
 def test_summary_counts_exclusions():
     leads = _leads([(f"L{i}", "2025-01-01", "won" if i % 3 == 0 else "lost", "2025-03-01")
                     for i in range(60)] + [("young", "2025-12-30", "open", None)])
-    ts = build_training_set(leads, None, "events", AsOfRule(days=14), 180, SplitConfig(),
+    ts = build_training_set(leads, None, "events", AsOfRule(days=14), 180, SplitConfig(purge=0),
                             seed=0, snapshot=SNAP)
     summary = ts.summary()
     assert summary["eligible"] == 60
     assert summary["excluded_as_of_after_snapshot"] == 1
     assert summary["train_leads"] + summary["valid_leads"] + summary["test_leads"] == 60
+    # with the default gap, every lead sharing the test's as_of day is purged, and counted
+    purged = build_training_set(leads, None, "events", AsOfRule(days=14), 180, SplitConfig(),
+                                seed=0, snapshot=SNAP).summary()
+    assert purged["eligible"] == purged["test_leads"] == 12
+    assert purged["excluded_purged_before_test"] == 48

@@ -210,7 +210,49 @@ def test_won_leads_have_deal_activity_after_as_of(world, age):
 
 
 @pytest.mark.parametrize("kwargs", [{"n_leads": 0}, {"base_rate": 1.5}, {"months": 3},
-                                    {"end": "not a date"}, {"seed": -1}])
+                                    {"end": "not a date"}, {"seed": -1}, {"signal": 0.0},
+                                    {"signal": 1.5}])
 def test_bad_arguments_are_config_errors(kwargs):
     with pytest.raises(ConfigError, match="synth"):
         make_world(**{"n_leads": 10, **kwargs})
+
+
+def test_weak_signal_world_has_an_oracle_auc_near_0_6():
+    # configs/weak.yaml's setting: the same mechanisms with flatter odds (issue 16).
+    weak = make_world(5_000, seed=7, signal=0.17)
+    y = (weak.leads["outcome"] == "won").to_numpy()
+    assert 0.57 <= roc_auc_score(y, weak.truth["p_convert"]) <= 0.63
+    # The intercept is solved again for the weaker signal, so the base rate still holds.
+    assert weak.truth["p_convert"].mean() == pytest.approx(0.08, abs=0.01)
+
+
+def test_default_signal_leaves_the_world_unchanged():
+    default = make_world(2_000, seed=3)
+    explicit = make_world(2_000, seed=3, signal=1.0)
+    for name in ("leads", "activities", "truth"):
+        pd.testing.assert_frame_equal(getattr(default, name), getattr(explicit, name))
+    # Golden figures of this world from the generator before `signal` existed (commit f5776d7).
+    assert default.truth["p_convert"].sum() == pytest.approx(148.64221756625085, rel=1e-12)
+    assert default.leads["outcome"].value_counts().to_dict() == {
+        "lost": 1370, "open": 488, "won": 142}
+    assert len(default.activities) == 39_780
+
+
+def test_the_synth_command_takes_the_signal_from_the_config(tmp_path):
+    # A weak-world config must give a weak world: a CLI that dropped synth.signal would quietly
+    # build the default one, and every weak-signal figure would be about the wrong world.
+    from typer.testing import CliRunner
+
+    from pipeline.cli.app import app
+    from tests.conftest import ROOT
+
+    runner = CliRunner()
+    spreads = {}
+    for name in ("demo", "weak"):
+        out = tmp_path / name
+        result = runner.invoke(app, ["synth", "--config", str(ROOT / "configs" / f"{name}.yaml"),
+                                     "--out", str(out), "--leads", "2000", "--seed", "5"])
+        assert result.exit_code == 0, result.output
+        p = pd.read_parquet(out / "truth.parquet")["p_convert"]
+        spreads[name] = float(np.log(p / (1 - p)).std())
+    assert spreads["weak"] < 0.5 * spreads["demo"]

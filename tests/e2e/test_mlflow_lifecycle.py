@@ -35,9 +35,17 @@ from tests.conftest import ROOT, write_demo_config
 pytestmark = pytest.mark.slow
 runner = CliRunner()
 
-MODEL, RULES = "leadscore-demo", "leadscore-demo-rules"
-# The stump challenger: one tree with two leaves ranks far worse than the champion.
-WORSE = ["--set", "model.n_estimators=1", "--set", "model.params.num_leaves=2"]
+MODEL, RULES, POINTS = "leadscore-demo", "leadscore-demo-rules", "leadscore-demo-points"
+REGISTERED = (MODEL, RULES, POINTS)
+# The stump challenger: one tree with two leaves ranks far worse than the champion (the model
+# kind may ship a simpler candidate instead, so LightGBM is made its only one).
+WORSE = ["--set", "model.n_estimators=1", "--set", "model.params.num_leaves=2",
+         "--set", "selection.candidates=[lightgbm]"]
+# What the gate prints when a comparison fails, e.g.
+# "AUC vs champion -0.0400 (95% CI -0.0520 to -0.0290) lower bound < -0.005".
+FAILED_AUC = (r"AUC vs champion -0\.\d{4} \(95% CI [+-]0\.\d{4} to [+-]0\.\d{4}\) "
+              r"lower bound < -0\.005")
+HOLDOUT = r"holdout: {}, (\d+) leads, (\d+) conversions"
 VENV_BIN = Path(sys.executable).parent
 SERVE_TIMEOUT = 90.0
 
@@ -59,10 +67,10 @@ def _client():
 
 
 def _registry_state() -> dict:
-    """Aliases and gate tags of every version of both registered models."""
+    """Aliases and gate tags of every version of the three registered models."""
     client = _client()
     state = {}
-    for name in (MODEL, RULES):
+    for name in REGISTERED:
         aliases = {a: str(v) for a, v in client.get_registered_model(name).aliases.items()}
         gates = {str(v.version): (client.get_model_version(name, v.version).tags or {}).get("gate")
                  for v in client.search_model_versions(f"name='{name}'")}
@@ -102,15 +110,25 @@ def _kill_group(proc: subprocess.Popen) -> None:
 
 
 @pytest.fixture(scope="module")
-def registry(small_world, tmp_path_factory):
+def demo_world(tmp_path_factory) -> Path:
+    """The demo world (`make demo`: 40,000 leads, seed 42).
+
+    The gate promotes only a challenger whose 95 % interval against the rules lies above 0: the
+    12,000-lead world's 1,600 test leads (163 conversions) give intervals about +-0.025 AUC wide,
+    too wide to show the model's ~0.015 lead over the rules; the demo world's 5,300 show it.
+    """
+    from pipeline.synth.world import write_world
+
+    data = tmp_path_factory.mktemp("demo_world") / "data"
+    write_world(data, 40_000, seed=42)
+    return data
+
+
+@pytest.fixture(scope="module")
+def registry(demo_world, tmp_path_factory):
     """A config file, a fresh tracking store, and the state right after the first `train`."""
     folder = tmp_path_factory.mktemp("mlflow_lifecycle")
-    config = write_demo_config(folder, small_world)
-    tree = yaml.safe_load(config.read_text())
-    # On the 12k-lead world the model beats the rules by ~0.0099 AUC on the test split, just
-    # under the default 0.01 margin; the lifecycle, not the margin, is under test here.
-    tree["promotion"] = {"rules_margin": 0.0}
-    config.write_text(yaml.safe_dump(tree, sort_keys=False))
+    config = write_demo_config(folder, demo_world)
     with pytest.MonkeyPatch.context() as mp:
         # setenv first so that teardown removes the variable mlflow.set_tracking_uri exports.
         mp.setenv("MLFLOW_TRACKING_URI", "unset")
@@ -124,7 +142,7 @@ def registry(small_world, tmp_path_factory):
         experiment = client.get_experiment_by_name(cfg.experiment_name)
         runs = client.search_runs([experiment.experiment_id])
         yield {
-            "folder": folder, "config": config, "cfg": cfg, "data": small_world,
+            "folder": folder, "config": config, "cfg": cfg, "data": demo_world,
             "run": run_info, "experiment": experiment, "runs": runs,
             "state": _registry_state(),
         }
@@ -222,7 +240,8 @@ def test_train_logs_one_parent_run_with_children_artifacts_and_challengers(regis
     assert params["split.valid_fraction"] == "0.15"
     assert params["model.params.learning_rate"] == "0.05"
     assert params["dataset.name"] == "demo"
-    assert params["promotion.rules_margin"] == "0.0"
+    assert params["promotion.rules_margin"] == "0.0"  # the packaged default, not an override
+    assert params["promotion.auc_tolerance"] == "0.005"
 
     metrics_file = json.loads((Path(cfg.out_dir) / "metrics.json").read_text())
     assert parent.data.metrics["model.roc_auc"] == pytest.approx(metrics_file["model"]["roc_auc"])
@@ -234,7 +253,13 @@ def test_train_logs_one_parent_run_with_children_artifacts_and_challengers(regis
         assert child.data.metrics["roc_auc"] == pytest.approx(metrics_file[kind]["roc_auc"])
         assert 0.7 < child.data.metrics["roc_auc"] < 1.0
     model_child = next(c for c in children if c.info.run_name == "model")
-    assert "lightgbm.learning_rate" in model_child.data.params
+    # whichever scorer the model kind ships, its own tracking params are on the child run
+    from pipeline.explain.package import load_package
+
+    shipped = load_package(Path(cfg.out_dir) / "packages" / "model.pkl").scorer
+    assert shipped.tracking_params()
+    assert {k: str(v) for k, v in shipped.tracking_params().items()}.items() <= \
+        model_child.data.params.items()
 
     tags = parent.data.tags
     assert re.fullmatch(r"[0-9a-f]{40}", tags["git_commit"]), tags["git_commit"]
@@ -263,7 +288,8 @@ def test_train_logs_one_parent_run_with_children_artifacts_and_challengers(regis
     state = registry["state"]
     assert state[MODEL]["aliases"] == {"challenger": "1"}
     assert state[RULES]["aliases"] == {"challenger": "1"}
-    assert run_info["versions"] == {"model": "1", "rules": "1"}
+    assert state[POINTS]["aliases"] == {"challenger": "1"}
+    assert run_info["versions"] == {"model": "1", "rules": "1", "learned_points": "1"}
     version = client.get_model_version(MODEL, "1")
     assert version.tags["run_id"] == run_info["run_id"]
     assert version.run_id == model_child.info.run_id
@@ -343,7 +369,8 @@ def test_no_personal_data_in_any_artifact(registry, lifecycle, tmp_path):
     assert {"MLmodel", "input_example.json", "serving_input_example.json", "package.pkl",
             "python_model.pkl", "metrics.json", "report.html", "roc.png"} <= names, names
     assert any(p.suffix == ".parquet" for p in files)
-    assert sum(p.name == "package.pkl" for p in files) == 6  # 3 trainings x (model, rules)
+    # 3 trainings x (model, rules, learned points)
+    assert sum(p.name == "package.pkl" for p in files) == 9
     db = Path(registry["cfg"].mlflow.tracking_uri.removeprefix("sqlite:///"))
     assert db.is_file()
 
@@ -398,26 +425,35 @@ def test_gate_judges_on_the_saved_split_after_the_data_file_changed(registry, tm
 
 
 
-def test_gate_promotes_first_refuses_worse_promotes_equal(lifecycle):
+def test_gate_promotes_first_refuses_worse_promotes_equal(registry, lifecycle):
     dry = lifecycle["dry_run_first"]
     assert "PROMOTE" in dry["output"] and "(dry run)" in dry["output"]
+    assert "Promotion gate on the challenger's saved test split" in dry["output"], dry["output"]
     assert "champion" not in dry["state"][MODEL]["aliases"]
     assert dry["state"][MODEL]["gates"] == {"1": None}
 
     first = lifecycle["promote_first"]
-    assert "PROMOTE: no champion yet" in first["output"], first["output"]
+    assert "PROMOTE: no champion yet; AUC vs rules +" in first["output"], first["output"]
+    split = pd.read_parquet(Path(registry["cfg"].out_dir) / "split.parquet")
+    test = split[split["split"] == "test"]
+    counts = re.search(HOLDOUT.format("challenger's saved test split"), first["output"])
+    assert counts and counts.groups() == (str(len(test)), str(int(test["y"].sum())))
     assert first["state"][MODEL]["aliases"] == {"challenger": "1", "champion": "1"}
     assert first["state"][MODEL]["gates"]["1"].startswith("PROMOTE")
-    assert first["state"][RULES]["aliases"] == {"challenger": "1", "champion": "1"}
+    for name in (RULES, POINTS):  # promoted with the challenger they were trained with
+        assert first["state"][name]["aliases"] == {"challenger": "1", "champion": "1"}
 
     assert lifecycle["train_worse"]["state"][MODEL]["aliases"] == {"challenger": "2",
                                                                   "champion": "1"}
     worse = lifecycle["promote_worse"]
-    assert "KEEP CHAMPION" in worse["output"], worse["output"]
-    assert re.search(r"AUC 0\.\d+ < champion 0\.\d+ - 0\.005", worse["output"]), worse["output"]
+    assert "KEEP CHAMPION: AUC vs champion -0." in worse["output"], worse["output"]
+    assert re.search(FAILED_AUC, worse["output"]), worse["output"]
+    assert re.search(HOLDOUT.format("champion's saved test split"), worse["output"])
+    assert "FAIL" in worse["output"]  # the comparison table marks the failed row
     assert worse["state"][MODEL]["aliases"] == {"challenger": "2", "champion": "1"}
-    assert worse["state"][MODEL]["gates"]["2"].startswith("KEEP CHAMPION")
-    assert worse["state"][RULES]["aliases"]["champion"] == "1"
+    assert re.search(FAILED_AUC, worse["state"][MODEL]["gates"]["2"])
+    for name in (RULES, POINTS):
+        assert worse["state"][name]["aliases"] == {"challenger": "2", "champion": "1"}
 
     again_dry = lifecycle["dry_run_again"]
     assert "PROMOTE" in again_dry["output"] and "(dry run)" in again_dry["output"]
@@ -429,8 +465,11 @@ def test_gate_promotes_first_refuses_worse_promotes_equal(lifecycle):
     final = lifecycle["promote_again"]
     assert "PROMOTE" in final["output"] and "KEEP" not in final["output"], final["output"]
     assert final["state"][MODEL]["aliases"] == {"challenger": "3", "champion": "3"}
-    assert final["state"][MODEL]["gates"]["3"].startswith("PROMOTE: AUC")
-    assert final["state"][RULES]["aliases"] == {"challenger": "3", "champion": "3"}
+    # the same config, data and seed train the same model: a zero-width paired interval
+    assert final["state"][MODEL]["gates"]["3"].startswith(
+        "PROMOTE: AUC vs champion +0.0000 (95% CI +0.0000 to +0.0000) lower bound > -0.005")
+    for name in (RULES, POINTS):
+        assert final["state"][name]["aliases"] == {"challenger": "3", "champion": "3"}
 
     client = _client()
     auc = {v: client.get_run(client.get_model_version(MODEL, v).run_id).data.metrics["roc_auc"]
@@ -443,27 +482,27 @@ def test_gate_promotes_first_refuses_worse_promotes_equal(lifecycle):
 
 
 def _listing(output: str) -> dict[tuple[str, str], dict[str, str]]:
-    header = ["model", "version", "aliases", "roc_auc", "ece", "created", "gate"]
+    header = ["model", "version", "aliases", "roc_auc", "ece", "ece_adaptive", "created", "gate"]
     assert re.search(r"model\s+┃\s+version\s+┃\s+aliases", output), output
     return {(row[0], row[1]): dict(zip(header, row, strict=True)) for row in _table_rows(output)}
 
 
 def test_models_lists_versions_with_aliases(lifecycle):
     keep = _listing(lifecycle["models_after_keep"]["output"])
-    assert set(keep) == {(MODEL, "1"), (MODEL, "2"), (RULES, "1"), (RULES, "2")}, keep
-    assert keep[(MODEL, "1")]["aliases"] == "champion"
-    assert keep[(MODEL, "2")]["aliases"] == "challenger"
-    assert keep[(RULES, "1")]["aliases"] == "champion"
-    assert keep[(RULES, "2")]["aliases"] == "challenger"
+    assert set(keep) == {(m, v) for m in REGISTERED for v in ("1", "2")}, keep
+    for name in REGISTERED:
+        assert keep[(name, "1")]["aliases"] == "champion"
+        assert keep[(name, "2")]["aliases"] == "challenger"
     assert keep[(MODEL, "1")]["gate"] == "PROMOTE"
     assert keep[(MODEL, "2")]["gate"] == "KEEP CHAMPION"
     assert float(keep[(MODEL, "1")]["roc_auc"]) > float(keep[(MODEL, "2")]["roc_auc"])
     assert 0 < float(keep[(MODEL, "1")]["ece"]) < 0.1
+    assert 0 < float(keep[(MODEL, "1")]["ece_adaptive"]) < 0.1  # both ECEs, side by side
 
     final = _listing(lifecycle["models_final"]["output"])
-    assert set(final) == {(m, v) for m in (MODEL, RULES) for v in ("1", "2", "3")}, final
+    assert set(final) == {(m, v) for m in REGISTERED for v in ("1", "2", "3")}, final
     assert final[(MODEL, "3")]["aliases"] == final[(RULES, "3")]["aliases"] == \
-        "challenger,champion"
+        final[(POINTS, "3")]["aliases"] == "challenger,champion"
     assert final[(MODEL, "1")]["aliases"] == final[(MODEL, "2")]["aliases"] == ""
     assert final[(MODEL, "3")]["gate"] == "PROMOTE"
     # newest first

@@ -91,15 +91,16 @@ def test_report_has_every_section_and_the_metrics(report):
     parser = _Tags()
     parser.feed(html)
     ids = [attrs["id"] for tag, attrs in parser.tags if tag == "h2" and "id" in attrs]
-    assert ids == list(SECTIONS)
+    # the scorer choice comes first when metrics.json has one
+    assert [i for i in ids if i != "selection"] == list(SECTIONS)
     table = "".join(parser.text["metrics"])
     for scorer in ("model", "rules"):
         for label, key, fmt in METRIC_ROWS:
             value = metrics[scorer].get(key)
             if value is not None:
                 assert fmt.format(value) in table, (scorer, label, fmt.format(value))
-        ci = f"{metrics[scorer]['auc_ci_low']:.3f} - {metrics[scorer]['auc_ci_high']:.3f}"
-        assert ci in table
+        m = metrics[scorer]  # every AUC carries its interval
+        assert f"{m['roc_auc']:.3f} ({m['auc_ci_low']:.3f}-{m['auc_ci_high']:.3f})" in table
     assert f"{metrics['model']['auc_diff']:+.3f}" in table
     kpis = "".join(parser.text[""])  # the headline numbers above the first section
     assert f"{metrics['model']['roc_auc']:.3f}" in kpis
@@ -240,10 +241,12 @@ def test_report_has_one_column_per_kind_and_empty_cells_for_missing_metrics():
     rows = {row[0]: row[1:] for row in table[1:]}
     column = kinds.names().index(missing)
     assert rows["MQL precision"][column] == ""
-    assert rows["ROC-AUC 95 % CI"][column] == ""
+    # half an interval is no interval: the AUC alone
+    assert rows["ROC-AUC (95 % CI)"][column] == f"{metrics[missing]['roc_auc']:.3f}"
     assert rows["MQL recall"][column] == f"{metrics[missing]['mql_recall']:.1%}"
     # the best value is in green, never the oracle's (the highest here)
-    roc_row = re.search(r"<tr><td>ROC-AUC</td>(.*?)</tr>", html, re.DOTALL).group(1)
+    roc_row = re.search(r"<tr><td>ROC-AUC \(95 % CI\)</td>(.*?)</tr>", html,
+                        re.DOTALL).group(1)
     good = [bool(c) for c in re.findall(r"<td( class=\"good\")?>", roc_row)]
     assert good == [*(k == kinds.names()[-1] for k in kinds.names()), False]
     # per segment: every kind, the global model just before the challenger ("selected model")

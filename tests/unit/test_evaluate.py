@@ -88,7 +88,7 @@ def test_compare_and_curves_shapes():
 def test_weighted_aucs_equal_roc_auc_score_on_each_resample_with_ties():
     from sklearn.metrics import roc_auc_score
 
-    from pipeline.evaluation.metrics import _weighted_aucs
+    from pipeline.scorers.ranking import weighted_aucs
 
     rng = np.random.default_rng(5)
     y = (rng.random(300) < 0.3).astype(float)
@@ -96,4 +96,4 @@ def test_weighted_aucs_equal_roc_auc_score_on_each_resample_with_ties():
     resamples = [rng.integers(0, 300, 300) for _ in range(25)]
     counts = np.stack([np.bincount(i, minlength=300) for i in resamples]).astype(float)
     expected = [roc_auc_score(y[i], p[i]) for i in resamples]
-    np.testing.assert_allclose(_weighted_aucs(y, p, counts), expected, atol=1e-12)
+    np.testing.assert_allclose(weighted_aucs(y, p, counts), expected, atol=1e-12)
