@@ -343,16 +343,24 @@ def refit_seconds(result, scorer=None, repeats: int = 1) -> float:
 
 
 # ------------------------------------------------------------------------- the fitted scorer
+def lightgbm_candidate(scorer):
+    """The model kind's LightGBM candidate (whichever candidate it ships), or ``scorer``."""
+    return scorer.candidate_scorers().get("lightgbm", scorer)
+
+
 def global_scorer(scorer):
     """The LightGBM ``LeadScorer`` itself, or the global one of a per-segment scorer."""
+    scorer = lightgbm_candidate(scorer)
     return getattr(scorer, "global_", scorer)
 
 
 def scorer_parts(scorer, X):
     """``(LightGBM scorer, its rows of X)`` as ``scorer`` routes them (one part if unsegmented).
 
-    Bare booster calls on these parts run exactly the trees the package runs for each lead.
+    Bare booster calls on these parts run exactly the trees the LightGBM candidate runs for each
+    lead.
     """
+    scorer = lightgbm_candidate(scorer)
     if hasattr(scorer, "routes"):
         return [(part, X.iloc[rows]) for part, rows in scorer.routes(X) if len(rows)]
     return [(scorer, X)]
@@ -362,6 +370,7 @@ def describe_scorer(scorer) -> str:
     """Trees and features of the model, and its segments when it has any."""
     booster = global_scorer(scorer).booster_
     text = f"{booster.num_trees()} trees, {booster.num_feature()} features"
+    scorer = lightgbm_candidate(scorer)
     segments = getattr(scorer, "scorers_", {})
     if segments:
         own = ", ".join(

@@ -13,7 +13,8 @@ from pipeline.scorers import kinds
 METRIC_ROWS = (
     ("ROC-AUC (95% CI)", None, None),
     ("PR-AUC", "pr_auc", "{:.3f}"), ("Brier", "brier", "{:.4f}"),
-    ("log-loss", "log_loss", "{:.4f}"), ("ECE", "ece", "{:.4f}"),
+    ("log-loss", "log_loss", "{:.4f}"), ("ECE equal-mass", "ece_adaptive", "{:.4f}"),
+    ("ECE equal-width", "ece", "{:.4f}"),
     ("conversions in top 10%", "capture_top_10", "{:.1%}"),
     ("conversions in top 20%", "capture_top_20", "{:.1%}"),
     ("conversions in top 30%", "capture_top_30", "{:.1%}"),

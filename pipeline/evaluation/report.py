@@ -42,7 +42,8 @@ METRIC_ROWS = [
     ("PR-AUC", "pr_auc", "{:.3f}"),
     ("Brier", "brier", "{:.4f}"),
     ("Log-loss", "log_loss", "{:.4f}"),
-    ("ECE (10 bins)", "ece", "{:.4f}"),
+    ("ECE, 10 equal-mass bins (the gate's)", "ece_adaptive", "{:.4f}"),
+    ("ECE, 10 equal-width bins", "ece", "{:.4f}"),
     ("Conversions in top 10 %", "capture_top_10", "{:.1%}"),
     ("Conversions in top 20 %", "capture_top_20", "{:.1%}"),
     ("Conversions in top 30 %", "capture_top_30", "{:.1%}"),
@@ -359,7 +360,7 @@ def _kpis(metrics: dict[str, Any], test_leads: int) -> list[dict[str, str]]:
         auc(f"{_REFERENCE} ROC-AUC", kinds.REFERENCE),
         {"label": f"{_CHALLENGER} minus {_REFERENCE} ROC-AUC",
          "value": headlines.scorer_diff(metrics, kinds.CHALLENGER) or "n/a"},
-        kpi(f"{_CHALLENGER} ECE", challenger.get("ece")),
+        kpi(f"{_CHALLENGER} ECE (equal-mass bins)", challenger.get("ece_adaptive")),
         kpi("test leads", test_leads, "{:,}"),
     ]
     skill = headlines.skill_vs_oracle(metrics, kinds.CHALLENGER)

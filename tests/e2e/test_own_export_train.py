@@ -42,8 +42,11 @@ def _tracked(folder: Path, config: Path) -> Path:
 def _model_digest(out_dir: Path) -> str:
     from pipeline.explain.package import load_package
 
-    booster = load_package(out_dir / "packages" / "model.pkl").scorer.booster_
-    return hashlib.sha256(booster.model_to_string().encode()).hexdigest()
+    # the choice and the boosted candidate's trees: the same config must give both back
+    scorer = load_package(out_dir / "packages" / "model.pkl").scorer
+    booster = scorer.candidate_scorers()["lightgbm"].booster_
+    text = scorer.selection()["chosen"] + booster.model_to_string()
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 @pytest.fixture(scope="module")

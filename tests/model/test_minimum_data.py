@@ -56,8 +56,11 @@ def test_a_thin_validation_split_is_trained_with_a_warning(trained):
 
 @pytest.fixture(scope="module")
 def segmented(small_world):
+    # LightGBM as the only candidate: these tests are about the per-segment models the model
+    # kind ships, and the choice could otherwise ship a points table without segments.
     cfg = demo_config(small_world, dataset={"segment": "product_line"},
-                      guard={"min_segment_conversions": 60})
+                      guard={"min_segment_conversions": 60}, split={"purge": 0},
+                      selection={"candidates": ["lightgbm"]})
     from pipeline.data.io import load_dataset
 
     leads, activities, report = load_dataset(cfg)
@@ -68,7 +71,8 @@ def segmented(small_world):
 
 def test_small_product_line_falls_back_to_the_global_model_with_the_reason(segmented):
     cfg, result = segmented
-    selection = result.packages["model"].scorer.selection_.set_index("segment")
+    segments = result.packages["model"].scorer.candidate_scorers()["lightgbm"]
+    selection = segments.selection_.set_index("segment")
     small = selection[selection["train_conversions"] < 60]
     assert len(small), "the services line should be under 60 training conversions here"
     for level, row in small.iterrows():

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import inspect
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -32,7 +34,9 @@ def test_factor_points_add_up_for_every_test_lead(trained, kind):
 
 
 def _lightgbm_scorers(scorer):
-    """The LightGBM models inside a scorer: itself, or the global and per-segment ones."""
+    """The LightGBM models inside a scorer: itself, or the global and per-segment ones (the
+    model kind holds them as its ``lightgbm`` candidate, whichever candidate it ships)."""
+    scorer = scorer.candidate_scorers().get("lightgbm", scorer)
     if hasattr(scorer, "global_"):
         return [scorer.global_, *scorer.scorers_.values()]
     return [scorer]
@@ -102,13 +106,21 @@ def test_calibrator_only_sees_validation_rows(trained, monkeypatch):
     original = Calibrator.fit
 
     def spy(self, raw, y):
-        seen.append(len(raw))
+        # the model choice's refits on folds inside train + valid are judged on those folds
+        # only and never shipped; every calibrator that ships is counted
+        if not any(frame.function == "_refit_folds" for frame in inspect.stack()):
+            seen.append(len(raw))
         return original(self, raw, y)
 
     monkeypatch.setattr(Calibrator, "fit", spy)
     again = train_scorers(cfg, leads, activities, load_rules(cfg.rules))
     n_valid = len(again.training_set.part("valid"))
-    assert seen == [n_valid] * 3  # model, rules and learned points: valid rows only
+    model = again.packages["model"].scorer
+    # rules, learned points and every candidate of the model: all the validation rows...
+    assert seen.count(n_valid) == 2 + len(model.candidate_scorers())
+    # ...and a refined segment model its segment's validation rows, nothing else
+    segments = model.candidate_scorers()["lightgbm"].selection_
+    assert set(seen) <= {n_valid, *segments["valid_leads"].astype(int)}
 
 
 def test_small_world_model_is_near_the_oracle_and_calibrated(trained):

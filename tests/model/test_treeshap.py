@@ -324,7 +324,7 @@ def test_unknown_decision_type_is_rejected():
 @pytest.mark.slow
 def test_exact_on_the_demo_models_global_and_per_product_line(trained):
     _, result, _, _ = trained
-    scorer = result.packages["model"].scorer
+    scorer = result.packages["model"].scorer.candidate_scorers()["lightgbm"]
     X = result.X.loc[result.training_set.part("test")]
     for model in [scorer.global_, *scorer.scorers_.values()]:
         assert_same_as_lightgbm(model.booster_, X)
@@ -334,6 +334,6 @@ def test_exact_on_the_demo_models_global_and_per_product_line(trained):
 @pytest.mark.realdata
 def test_exact_on_the_x_education_model(x_education_trained):
     _, result = x_education_trained
-    booster = result.packages["model"].scorer.booster_
+    booster = result.packages["model"].scorer.candidate_scorers()["lightgbm"].booster_
     assert booster.pandas_categorical, "X Education's model splits on native categoricals"
     assert_same_as_lightgbm(booster, result.X)
