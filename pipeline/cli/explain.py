@@ -94,7 +94,12 @@ def explain_lead(config: Config, paths: Paths, kind: str, lead_id: str | None, b
     values = {}
     for factor in points.index:
         members = [f.name for f in package.spec.features_of_factor(factor)]
-        best = max(members, key=lambda n: abs(shares.iloc[0][n]))
+        if not members:  # what fit and engagement add together: no value of its own
+            values[factor] = None
+            continue
+        best = package.spec.display_of(factor)
+        if best is None or _shown(X.iloc[0][best], "numeric") is None:
+            best = max(members, key=lambda n: abs(shares.iloc[0][n]))
         values[factor] = _shown(X.iloc[0][best], package.spec[best].dtype)
     fit_pts, eng_pts = group_points(expl.points, package.spec)
     result = {

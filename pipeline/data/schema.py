@@ -92,8 +92,9 @@ class ModelConfig(_Frozen):
         {}, description="feature -> -1 / 0 / +1 monotone constraint, overriding the spec's "
         "direction; categoricals stay free, unknown names fail training")
     use_spec_monotone: bool = Field(
-        True, description="constrain LightGBM by the feature spec's business directions (e.g. "
-        "negative signals such as bounces can only lower the score)")
+        True, description="constrain LightGBM and the logistic candidate by the feature spec's "
+        "business directions (e.g. more website visits can only raise the score, bounces only "
+        "lower it)")
     n_jobs: int = Field(
         2, description="threads for LightGBM training, prediction and TreeSHAP (fixed, so the "
         "float sums and hence the scores are reproducible)")

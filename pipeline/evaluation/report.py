@@ -427,4 +427,5 @@ def render_report(
         figures=_images(figures, sorted(figures, key=_figure_rank)),
         cards=_example_cards(test_scores),
         audit=None if audit is None else _table(audit),
+        time_proxies=metrics.get("time_proxies") or [],
     )

@@ -21,7 +21,11 @@ from sklearn.base import BaseEstimator
 
 from features.spec import FeatureSpec
 from pipeline.scorers.calibration import Calibrator
-from pipeline.scorers.scaling import score_from_proba, shares_to_points
+from pipeline.scorers.scaling import score_from_proba, split_points
+
+#: The points column of what fit and engagement add together beyond their separate effects
+#: (see :func:`pipeline.scorers.scaling.split_points`): no factor of the spec, no grade axis.
+INTERACTION = "Fit and engagement together"
 
 
 class BaseScorer(BaseEstimator):
@@ -110,7 +114,12 @@ class BaseScorer(BaseEstimator):
         return shares, self.factor_points(X, shares)
 
     def factor_points(self, X: pd.DataFrame, shares: pd.DataFrame | None = None) -> pd.DataFrame:
-        """Score points per business factor; each row adds up to ``score - base_score_`` (±0.5).
+        """Score points per business factor, plus the :data:`INTERACTION` column.
+
+        The fit factors are moved through the calibrator with engagement at the base and the
+        engagement factors with fit at the base, so the fit points of a lead never depend on its
+        engagement (and back); :data:`INTERACTION` holds the rest, and each row adds up to
+        ``score - base_score_`` (within 0.5).
 
         Parameters
         ----------
@@ -122,8 +131,12 @@ class BaseScorer(BaseEstimator):
         if shares is None:
             shares, _ = self.contributions(X)
         factor_shares = factor_sum(shares, self.spec)
-        points, _ = shares_to_points(factor_shares.to_numpy(), self.base_raw_, self.calibrator_)
+        group_of = {info.factor: info.group for info in self.spec.features}
+        points, interaction, _ = split_points(
+            factor_shares.to_numpy(), [group_of[f] for f in factor_shares.columns],
+            self.base_raw_, self.calibrator_)
         out = pd.DataFrame(points, index=X.index, columns=factor_shares.columns)
+        out[INTERACTION] = interaction
         out.attrs["base_score"] = self.base_score_
         return out
 
@@ -170,6 +183,18 @@ class BaseScorer(BaseEstimator):
     def candidate_scorers(self) -> dict[str, BaseScorer]:
         """The fitted candidates a choosing scorer compared (empty: none)."""
         return {}
+
+
+def monotone_directions(spec: FeatureSpec, overrides: dict[str, int] | None = None,
+                        use_spec: bool = True) -> list[int]:
+    """Monotone direction per column (the spec's, with the config's overrides): 0 for
+    categoricals, which no scorer can constrain along an order they do not have."""
+    unknown = sorted(set(overrides or {}) - set(spec.names))
+    if unknown:
+        raise ValueError(f"monotone constraints name unknown features: {unknown}")
+    return [0 if info.dtype == "categorical" else
+            int((overrides or {}).get(info.name, info.monotone if use_spec else 0))
+            for info in spec.features]
 
 
 def factor_sum(shares: pd.DataFrame, spec: FeatureSpec) -> pd.DataFrame:

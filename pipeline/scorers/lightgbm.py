@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from features.spec import FeatureSpec
-from pipeline.scorers.base import BaseScorer
+from pipeline.scorers.base import BaseScorer, monotone_directions
 from pipeline.scorers.treeshap import explain_contributions
 
 if TYPE_CHECKING:
@@ -110,18 +110,7 @@ class LeadScorer(BaseScorer):
 
     def monotone_constraints(self) -> list[int]:
         """Constraint per feature (0 for categoricals, which LightGBM cannot constrain)."""
-        base = list(self.spec.monotone_constraints()) if self.use_spec_monotone else [0] * len(
-            self.spec.names
-        )
-        overrides = self.monotone or {}
-        unknown = sorted(set(overrides) - set(self.spec.names))
-        if unknown:
-            raise ValueError(f"monotone constraints name unknown features: {unknown}")
-        out = []
-        for info, default in zip(self.spec.features, base, strict=True):
-            value = int(overrides.get(info.name, default))
-            out.append(0 if info.dtype == "categorical" else value)
-        return out
+        return monotone_directions(self.spec, self.monotone, self.use_spec_monotone)
 
     def _fit_raw(self, X, y, X_valid, y_valid, callbacks=()) -> None:
         params = self.lightgbm_params(y)

@@ -14,6 +14,15 @@ feature or factor ``i`` for one lead, ``S = sum_i s_i``):
 Additivity rule this guarantees, for every lead: ``base_score + sum_i points_i`` equals
 ``100 * g(base + S)`` to floating-point precision, hence lies within 0.5 of ``score``. Points keep
 the sign of their share, because ``g`` is monotone increasing.
+
+Split by axis (:func:`split_points`, what explanations use): the shares fall into groups (the fit
+and the engagement factors). Each group's shares are summed first, ``S_G``, and moved through
+``g`` with every other group held at the base: ``points_i = s_i * 100 * (g(base + S_G) -
+g(base)) / S_G`` for ``i`` in ``G``. A group's points then depend on its own shares only (the
+same fit shares give the same fit points at any engagement), whatever order the groups come in.
+What ``g`` adds for the groups together beyond their separate moves, ``interaction = 100 *
+g(base + S) - base_score - sum_G 100 * (g(base + S_G) - g(base))``, is reported on its own, so
+``base_score + sum_i points_i + interaction`` still equals ``100 * g(base + S)``.
 """
 
 from __future__ import annotations
@@ -79,3 +88,40 @@ def shares_to_points(
         cols = np.abs(shares[flat]).argmax(axis=1)
         points[rows, cols] += gap
     return points, 100.0 * base_p
+
+
+def split_points(
+    shares: np.ndarray, groups: np.ndarray | list[str], base: float, g: Calibration
+) -> tuple[np.ndarray, np.ndarray, float]:
+    """Score points per column, each group moved on its own, and what the groups add together.
+
+    Parameters
+    ----------
+    shares
+        Per-lead raw contributions, one column per factor (n leads x k factors).
+    groups
+        Group of each column (e.g. ``fit`` / ``engagement``), length k.
+    base, g
+        As for :func:`shares_to_points`.
+
+    Returns
+    -------
+    points, interaction, base_score
+        ``points`` has the shape of ``shares`` and a group's columns depend only on that group's
+        shares; ``base_score + points.sum(1) + interaction == 100 * g(base + S)``.
+    """
+    shares = np.asarray(shares, dtype="float64")
+    if shares.ndim != 2:
+        raise ValueError("shares must be a 2-d array (leads x factors)")
+    groups = np.asarray(groups)
+    if groups.shape != (shares.shape[1],):
+        raise ValueError(f"{groups.size} groups for {shares.shape[1]} columns of shares")
+    points = np.zeros_like(shares)
+    for group in dict.fromkeys(groups.tolist()):
+        cols = np.flatnonzero(groups == group)
+        points[:, cols], base_score = shares_to_points(shares[:, cols], base, g)
+    if not len(groups):
+        base_score = 100.0 * float(g(np.array([base]))[0])
+    total = 100.0 * g(base + shares.sum(axis=1))
+    interaction = total - base_score - points.sum(axis=1)
+    return points, interaction, base_score

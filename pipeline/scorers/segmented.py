@@ -38,7 +38,7 @@ import pandas as pd
 from sklearn.base import clone
 from sklearn.metrics import brier_score_loss, roc_auc_score
 
-from pipeline.scorers.base import BaseScorer
+from pipeline.scorers.base import INTERACTION, BaseScorer
 
 GLOBAL = "global"
 
@@ -201,7 +201,7 @@ class SegmentedScorer(BaseScorer):
         lead, as for any scorer, and the points add up to the score on one common base score.
         """
         shares = pd.DataFrame(0.0, index=X.index, columns=list(self.spec.names))
-        points = pd.DataFrame(0.0, index=X.index, columns=list(self.spec.factors))
+        points = pd.DataFrame(0.0, index=X.index, columns=[*self.spec.factors, INTERACTION])
         base = self.global_.base_score_
         segment_factor = self.spec.factor_of(self.segment)
         for scorer, rows in self.routes(X):

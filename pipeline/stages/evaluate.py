@@ -70,7 +70,8 @@ def evaluate_packages(
         # (a combination, a renamed outcome): stop before anything is saved or registered.
         challenger = packages[kinds.CHALLENGER].scorer
         check_model_leak(metrics[kinds.CHALLENGER]["roc_auc"],
-                         factor_aucs(challenger.factor_points(X_test), y_test), config)
+                         factor_aucs(challenger.factor_points(X_test)[challenger.spec.factors],
+                                     y_test), config)
     for pkg in packages.values():
         choice = _selection_on_test(pkg, X_test, y_test, config, n_boot)
         if choice is not None:

@@ -19,6 +19,7 @@ from pipeline.data.config import Config
 from pipeline.data.dataset import TrainingSet
 from pipeline.data.errors import DataError
 from pipeline.evaluation.drift import build_reference
+from pipeline.evaluation.time_proxy import flagged_proxies
 from pipeline.explain.grades import GradeCuts, group_points
 from pipeline.explain.package import ScoringPackage, settings_fingerprint
 from pipeline.scorers import kinds
@@ -168,6 +169,11 @@ def train_scorers(
 
     t0 = time.perf_counter()
     metrics, probs = evaluate_packages(config, packages, prepared, truth, n_boot)
+    # factors whose value is mostly the creation period: the report flags them (a flat export
+    # may have no creation dates: nothing to tell)
+    if "created_at" in ts.leads.columns:
+        metrics["time_proxies"] = flagged_proxies(
+            X_train, ts.leads["created_at"].reindex(X_train.index), ctx.spec)
     timings["evaluate_s"] = time.perf_counter() - t0
     return TrainingResult(ts, prepared.audit, packages, prepared.X, metrics, probs, timings,
                           notes, prepared)
