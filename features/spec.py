@@ -239,6 +239,8 @@ CATALOGUE: dict[str, _Entry] = {
                                 "Email bounced {value:.0f}x"),
     "unsubscribed": _Entry("Unsubscribed", _NEG, _ENG, "boolean", -1,
                            "Unsubscribed from emails: {value}"),
+    "lead_age_days": _Entry("Lead age", _ENG, _ENG, "numeric", 0,
+                            "Lead created {value:.0f} days ago"),
 }
 
 #: Per activity type, for its ``<type>_<w>d`` window counts (``{w}`` is the window).

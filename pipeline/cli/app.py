@@ -130,8 +130,13 @@ def load_truth(cfg):
 
     if cfg.dataset.truth is None or not cfg.dataset.truth.is_file():
         return None
+    from pipeline.synth.vocabulary import AS_OF_DAYS
+
     frame = pd.read_parquet(cfg.dataset.truth)
-    return pd.Series(frame["p_convert"].to_numpy(), index=frame["lead_id"].astype(str))
+    truth = pd.Series(frame["p_convert"].to_numpy(), index=frame["lead_id"].astype(str))
+    # the world's probability is defined at one age: on an as_of grid only those rows meet it
+    truth.attrs["as_of_days"] = AS_OF_DAYS
+    return truth
 
 
 def tracking(cfg):

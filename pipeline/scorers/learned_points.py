@@ -186,6 +186,7 @@ def learn_points(
     mql_capacity: float | None = 0.2,
     mql_precision: float | None = None,
     name: str = "Learned points",
+    sample_weight: np.ndarray | None = None,
     random_state: int = 42,
 ) -> LearnedPoints:
     """Fit a whole-point scorecard on the training leads (see the module docstring).
@@ -219,7 +220,8 @@ def learn_points(
     best: tuple[float, float, float, np.ndarray] | None = None
     for penalty in PENALTIES:
         lr = LogisticRegression(C=penalty, solver="liblinear", max_iter=500,
-                                random_state=random_state, **_L1).fit(D, y)
+                                random_state=random_state, **_L1).fit(
+                                    D, y, sample_weight=sample_weight)
         points = np.round(lr.coef_[0] * scale)
         auc = roc_auc_score(y_valid, D_valid @ points) if points.any() else 0.5
         fitted = roc_auc_score(y_valid, lr.decision_function(D_valid))
@@ -280,11 +282,12 @@ class LearnedPointsScorer(RuleScorer):
         self.mql_precision = mql_precision
         self.name = name
 
-    def _fit_raw(self, X, y, X_valid, y_valid) -> None:
+    def _fit_raw(self, X, y, X_valid, y_valid, sample_weight=None) -> None:
         self.learned_ = learn_points(
             X, y, X_valid, y_valid, self.spec, pdo=self.pdo, max_steps=self.max_steps,
             min_share=self.min_share, mql_capacity=self.mql_capacity,
-            mql_precision=self.mql_precision, name=self.name, random_state=self.random_state)
+            mql_precision=self.mql_precision, name=self.name, random_state=self.random_state,
+            sample_weight=sample_weight)
         super()._fit_raw(X, y, X_valid, y_valid)
 
     def points_book(self) -> RulesBook:

@@ -123,9 +123,9 @@ class LeadScorer(BaseScorer):
             out.append(0 if info.dtype == "categorical" else value)
         return out
 
-    def _fit_raw(self, X, y, X_valid, y_valid, callbacks=()) -> None:
+    def _fit_raw(self, X, y, X_valid, y_valid, sample_weight=None, callbacks=()) -> None:
         params = self.lightgbm_params(y)
-        train = lgb.Dataset(X, label=y, free_raw_data=False)
+        train = lgb.Dataset(X, label=y, weight=sample_weight, free_raw_data=False)
         valid = lgb.Dataset(X_valid, label=y_valid, reference=train, free_raw_data=False)
         self.evals_result_: dict[str, Any] = {}
         self.booster_ = lgb.train(

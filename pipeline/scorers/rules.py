@@ -218,7 +218,8 @@ class RuleScorer(BaseScorer):
                         + _suggest(signal, signals))
         return problems
 
-    def _fit_raw(self, X, y, X_valid, y_valid) -> None:
+    def _fit_raw(self, X, y, X_valid, y_valid, sample_weight=None) -> None:
+        # a points sheet is written by people, not fitted: the weights have nothing to move
         problems = self.check_book()
         if problems:
             raise ConfigError(problems[0], details=problems)

@@ -31,7 +31,12 @@ def test_scores_frame(result: TrainingResult) -> pd.DataFrame:
     ts = result.training_set
     test_ids = ts.part("test")
     X_test = result.X.loc[test_ids]
-    columns = {"lead_id": test_ids.astype(str), "y": ts.y.loc[test_ids].to_numpy()}
+    columns = {"lead_id": ts.lead_of.loc[test_ids].astype(str).to_numpy(),
+               "y": ts.y.loc[test_ids].to_numpy()}
+    if ts.grid:
+        columns = {"row": test_ids.astype(str), **columns}
+    if "lead_age_days" in X_test:
+        columns["lead_age_days"] = X_test["lead_age_days"].to_numpy()
     for name, package in result.packages.items():
         scored = package.score_features(X_test, explain_leads=True)
         for col in ("score", "band", "grade", "engagement_level", "mql", "status", "reason_1",

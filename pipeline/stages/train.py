@@ -85,7 +85,8 @@ def check_minimum_data(summary: dict[str, Any], config: Config) -> list[str]:
 def _stand_in_rules(prepared: Prepared, fit_rows: tuple) -> tuple[RulesBook, str]:
     """A points table learned from the training split, standing in for a missing rules sheet."""
     ctx = prepared.scorer_context(RulesBook(), "rules")
-    book = kinds.get(kinds.POINTS_TABLE).build(ctx).fit(*fit_rows).points_book()
+    book = kinds.get(kinds.POINTS_TABLE).build(ctx).fit(
+        *fit_rows, sample_weight=prepared.weights()).points_book()
     name = "a learned points table (stand-in)"
     return book.model_copy(update={"name": name}), name
 
@@ -147,7 +148,7 @@ def train_scorers(
     packages: dict[str, ScoringPackage] = {}
     for kind in kinds.KINDS:
         t0 = time.perf_counter()
-        scorer = kind.build(ctx).fit(*fit_rows)
+        scorer = kind.build(ctx).fit(*fit_rows, sample_weight=prepared.weights())
         for line in scorer.training_lines():
             say(line)
         notes += scorer.notes()
