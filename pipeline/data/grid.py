@@ -59,8 +59,8 @@ def grid_rows(leads: pd.DataFrame, rule: AsOfRule, horizon_days: int, snapshot: 
         parts.append(pd.DataFrame({"lead_id": ids[keep], "age": float(age),
                                    "as_of": as_of.to_numpy()[keep], "y": y.to_numpy()[keep]}))
     rows = pd.concat(parts, ignore_index=True)
-    rows.index = pd.Index([row_key(i, a) for i, a in zip(rows["lead_id"], rows["age"])],
-                          name="row")
+    keys = [row_key(i, a) for i, a in zip(rows["lead_id"], rows["age"], strict=True)]
+    rows.index = pd.Index(keys, name="row")
     never = ~ids.isin(rows["lead_id"])
     excluded = {str(k): int(v) for k, v in youngest[never].value_counts().sort_index().items()}
     return rows, leads, excluded, notes

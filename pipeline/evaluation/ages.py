@@ -66,3 +66,27 @@ def metrics_by_age(y: np.ndarray, probs: dict[str, np.ndarray], age_days: np.nda
                 }
         out[label] = entry
     return out
+
+
+def ages_table(metrics: dict[str, Any], scorers: list[tuple[str, str]]) -> dict[str, Any] | None:
+    """The report's table: per age bucket, rows, observed rate and each scorer's mean p / ECE.
+
+    ``scorers``: (metrics key, label) of the columns. None when the metrics have no ages.
+    """
+    by_age = metrics.get("by_age")
+    if not by_age:
+        return None
+    rows = []
+    for label, entry in by_age.items():
+        cells = []
+        for name, _ in scorers:
+            e = entry.get(name)
+            if not e:
+                cells.append("n/a")
+                continue
+            interval = ("" if e.get("ece_adaptive_ci_low") is None else
+                        f" ({e['ece_adaptive_ci_low']:.3f}-{e['ece_adaptive_ci_high']:.3f})")
+            cells.append(f"{e['mean_p']:.1%} · ECE {e['ece_adaptive']:.3f}{interval}")
+        rows.append({"bucket": label, "rows": f"{entry['rows']:,}",
+                     "observed": f"{entry['observed']:.1%}", "cells": cells})
+    return {"columns": [label for _, label in scorers], "rows": rows}

@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 
 from pipeline.evaluation import headlines
+from pipeline.evaluation.ages import ages_table
 from pipeline.evaluation.plots import (
     cohort_figure,
     dependence_figure,
@@ -423,6 +424,8 @@ def render_report(
         diff=_auc_difference(metrics),
         metrics=_metrics_table(metrics),
         segments=_segments_table(metrics),
+        ages=ages_table(metrics, [(k.name, k.display) for k in kinds.KINDS
+                                  if k.name in metrics]),
         curves=_images(plots, CURVE_ORDER),
         figures=_images(figures, sorted(figures, key=_figure_rank)),
         cards=_example_cards(test_scores),

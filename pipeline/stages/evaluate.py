@@ -14,8 +14,8 @@ import pandas as pd
 from sklearn.metrics import roc_auc_score
 
 from pipeline.data.config import Config
-from pipeline.evaluation.audit import check_model_leak, factor_aucs
 from pipeline.evaluation.ages import metrics_by_age
+from pipeline.evaluation.audit import check_model_leak, factor_aucs
 from pipeline.evaluation.metrics import (
     bootstrap_auc,
     compare_scorers,

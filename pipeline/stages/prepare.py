@@ -303,7 +303,6 @@ def prepare_saved(
     notes = [str(n) for n in split_table.attrs.get("notes", [])]
     ts = TrainingSet(kept.loc[lead_of.to_numpy()].set_axis(table.index), table["as_of"],
                      table["y"].astype("int8"), table["split"], notes=notes, lead_of=lead_of,
-                     weight=table["weight"] if "weight" in table else None,
-                     age=table["age"] if "age" in table else None)
+                     weight=table.get("weight"), age=table.get("age"))
     X = _features(config, ts, activities, builder, parts)
     return Prepared(config, ts, None, [], builder, X, list(notes))

@@ -107,7 +107,7 @@ def test_grid_rows_see_only_events_before_their_own_as_of_and_know_their_age():
                           "created_at": pd.to_datetime(["2025-01-01", "2025-01-01"])})
     ages = [0, 7, 30, 90]
     rows = pd.concat([leads.assign(age=a) for a in ages], ignore_index=True)
-    rows.index = [f"{i}@{a}d" for i, a in zip(rows["lead_id"], rows["age"])]
+    rows.index = [f"{i}@{a}d" for i, a in zip(rows["lead_id"], rows["age"], strict=True)]
     as_of = pd.Series((rows["created_at"] + pd.to_timedelta(rows["age"], unit="D")).to_numpy(),
                       index=rows.index)
     settings = FeatureSettings(mode="events", title_column=None, email_column=None,
