@@ -73,6 +73,34 @@ def trained(small_world):
     return cfg, result, leads, activities
 
 
+@pytest.fixture(scope="session")
+def demo_world(tmp_path_factory) -> Path:
+    """The demo's own 40,000-lead world (configs/demo.yaml's size and seed), generated once."""
+    from pipeline.synth.world import write_world
+
+    data = tmp_path_factory.mktemp("demo_world") / "data"
+    write_world(data, 40_000, seed=42)
+    return data
+
+
+@pytest.fixture(scope="session")
+def demo_trained(demo_world):
+    """Every kind trained on the demo world exactly as configured (the grid, the purge), no
+    bootstrap: (config, result, leads, activities)."""
+    from pipeline.data.io import load_dataset
+    from pipeline.scorers.rules import load_rules
+    from pipeline.stages.train import train_scorers
+
+    cfg = demo_config(demo_world)
+    leads, activities, report = load_dataset(cfg)
+    report.raise_if_failed()
+    truth = pd.read_parquet(demo_world / "truth.parquet")
+    truth = pd.Series(truth["p_convert"].to_numpy(), index=truth["lead_id"])
+    truth.attrs["as_of_days"] = 14
+    result = train_scorers(cfg, leads, activities, load_rules(cfg.rules), truth=truth, n_boot=0)
+    return cfg, result, leads, activities
+
+
 def write_demo_config(folder: Path, data_dir: Path, **dataset) -> Path:
     """A config file for the CLI: configs/demo.yaml with paths into ``data_dir``/``folder``."""
     import shutil

@@ -134,7 +134,7 @@ def build_grid_training_set(
                                              missing_outcome_at)
     if rows.empty:
         why = ", ".join(f"{k}: {v:,}" for k, v in excluded.items())
-        raise DataError(f"no lead of {len(leads):,} has an eligible training row ({why}); on "
+        raise DataError(f"no lead of {len(leads):,} is eligible for training ({why}); on "
                         f"the as_of grid {list(rule.ages)} with a {horizon_days}-day horizon "
                         f"up to {snapshot:%Y-%m-%d}, leads need more history")
     gap = split_config.purge_days(horizon_days) if split_config.method == "time" else 0

@@ -82,6 +82,7 @@ CURVE_ORDER = (
     "roc",
     "gains",
     "calibration",
+    "calibration_by_age",
     *(f"score_histogram_{name}" for name in _challenger_first()),
 )
 # Reading order of the "What drives the score" figures: importance (the challenger, then every

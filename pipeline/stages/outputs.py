@@ -12,6 +12,7 @@ from pipeline.data.config import Config
 from pipeline.data.io import atomic_path
 from pipeline.evaluation.metrics import curves
 from pipeline.evaluation.plots import (
+    calibration_by_age_figure,
     calibration_figure,
     gains_figure,
     roc_figure,
@@ -21,9 +22,11 @@ from pipeline.evaluation.plots import (
 from pipeline.evaluation.report import global_figures, render_report
 from pipeline.scorers import kinds
 from pipeline.scorers.scaling import score_from_proba
+from pipeline.stages.evaluate import test_ages
 from pipeline.stages.train import TrainingResult
 
-CURVE_PLOTS = ("roc", "gains", "calibration", *(f"score_histogram_{k}" for k in kinds.names()))
+CURVE_PLOTS = ("roc", "gains", "calibration", "calibration_by_age",
+               *(f"score_histogram_{k}" for k in kinds.names()))
 
 
 def test_scores_frame(result: TrainingResult) -> pd.DataFrame:
@@ -106,6 +109,11 @@ def write_plots(paths: Paths, result: TrainingResult) -> None:
     write_bytes(paths.plots / "gains.png", to_png(gains_figure(tables.gains)))
     write_bytes(paths.plots / "calibration.png", to_png(calibration_figure(tables.calibration)))
     y = result.y_test
+    ages = test_ages(result.prepared)
+    if ages is not None and kinds.CHALLENGER in result.test_probabilities:
+        write_bytes(paths.plots / "calibration_by_age.png", to_png(calibration_by_age_figure(
+            np.asarray(y), result.test_probabilities[kinds.CHALLENGER], ages,
+            title=f"{kinds.display(kinds.CHALLENGER)}: calibration by lead age")))
     for name in result.packages:
         scores = score_from_proba(result.test_probabilities[name])
         write_bytes(paths.plots / f"score_histogram_{name}.png",
