@@ -43,7 +43,8 @@ def evaluate_packages(
     X_test, y_test = prepared.rows("test")
     test_ids = prepared.ids("test")
     probs = {name: pkg.scorer.predict_proba(X_test)[:, 1] for name, pkg in packages.items()}
-    mql = {name: pkg.scorer.is_mql(X_test) for name, pkg in packages.items()}
+    # one MQL rule, each scorer's own line on its own calibrated probability
+    mql = {name: pkg.mql.flags(probs[name]) for name, pkg in packages.items()}
     if truth is not None:
         probs["oracle"] = truth.reindex(test_ids.astype(str)).to_numpy(dtype="float64")
     weekly = weekly_volume(prepared, test_ids)
@@ -78,6 +79,12 @@ def evaluate_packages(
     metrics["split"] = prepared.training_set.summary()
     for name, pkg in packages.items():
         metrics[name]["calibration"] = pkg.scorer.calibrator_.method_
+        metrics[name]["mql_rule"] = pkg.mql.describe(pkg.scale)
+        metrics[name]["bands"] = pkg.bands.describe(pkg.scale)
+    metrics["scale"] = {"unit": packages[kinds.CHALLENGER].scale.unit,
+                        "chosen": packages[kinds.CHALLENGER].scale.chosen,
+                        "text": packages[kinds.CHALLENGER].scale.explain()} \
+        if kinds.CHALLENGER in packages else {}
     return metrics, probs
 
 
