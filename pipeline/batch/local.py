@@ -144,21 +144,11 @@ def score_bucket(
                                     lead_age_days=lead_age_days(leads, as_of))
     if monitor is not None:
         monitor.update(X, scored["probability"].to_numpy())
-    scored["percentile"] = percentile_of(package, scored["probability"].to_numpy())
     scored["model_name"] = job.model_name
     scored["model_version"] = job.model_version
     scored["scored_at"] = scored_at
     scored["__row"] = lead_rows
     return scored
-
-
-def percentile_of(package: ScoringPackage, p: np.ndarray) -> np.ndarray:
-    """Share (0-100) of the training reference leads scoring below each probability."""
-    reference = np.asarray(package.reference.get("probabilities", []), dtype="float64")
-    if reference.size == 0:
-        return np.full(len(p), np.nan)
-    return np.round(100.0 * np.searchsorted(np.sort(reference), p, side="right")
-                    / reference.size, 1)
 
 
 def failpoint(name: str) -> None:

@@ -66,7 +66,7 @@ def explain_lead(config: Config, paths: Paths, kind: str, lead_id: str | None, b
     from rich.table import Table
 
     from pipeline.data.io import load_dataset
-    from pipeline.explain.grades import band_of, group_points
+    from pipeline.explain.grades import group_points
     from pipeline.explain.package import load_package
     from pipeline.explain.reasons import explain as explain_leads
 
@@ -89,7 +89,8 @@ def explain_lead(config: Config, paths: Paths, kind: str, lead_id: str | None, b
     X = package.features(row, activities, when)
     expl = explain_leads(package.scorer, X, package.grade_cuts, top=3)
     points = expl.points.iloc[0]
-    score = int(expl.score[0])
+    shown = package.shown(package.scorer.predict_proba(X)[:, 1]).iloc[0]
+    score = int(shown["score"])
     shares = expl.shares
     values = {}
     for factor in points.index:
@@ -100,7 +101,9 @@ def explain_lead(config: Config, paths: Paths, kind: str, lead_id: str | None, b
     result = {
         "lead_id": str(lead_id), "scorer": kind,
         "as_of": None if when is None else str(when), "score": score,
-        "band": str(band_of(np.array([score]), package.score_bands)[0]),
+        "probability": round(float(shown["probability"]), 6),
+        "percentile": float(shown["percentile"]), "scale": package.scale.unit,
+        "band": str(shown["band"]), "mql": bool(shown["mql"]),
         "grade": str(expl.grade[0]), "engagement_level": int(expl.engagement_level[0]),
         "base_score": round(expl.base_score, 2),
         "fit_points": round(float(fit_pts[0]), 2), "engagement_points": round(float(eng_pts[0]), 2),

@@ -159,10 +159,7 @@ def drift_report(config: Config, package: ScoringPackage, leads_path: Path,
     monitor = DriftMonitor(package.reference, config.monitor.psi_warn, config.monitor.psi_alarm)
     decided = leads["outcome"].isin(["won", "lost"]).to_numpy() if "outcome" in leads else None
     if decided is not None and decided.any():
-        from pipeline.explain.grades import band_of
-        from pipeline.scorers.scaling import score_from_proba
-
-        bands = band_of(score_from_proba(p), package.score_bands)
+        bands = package.shown(p)["band"].to_numpy()
         monitor.update(X, p, bands=bands, y=(leads["outcome"] == "won").to_numpy())
     else:
         monitor.update(X, p)

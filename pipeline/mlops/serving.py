@@ -5,8 +5,8 @@ Input: one row per lead with the export's lead columns in canonical names (``lea
 optional ``as_of`` (default: now), and in event mode an optional ``activities`` column holding the
 lead's events as a JSON list of ``{"occurred_at", "activity_type", "detail", "channel"}`` objects,
 so a CRM can send a lead with its recent history in one request. Output: ``lead_id, score,
-probability, band, grade, engagement_level, mql, reason_1..3`` plus one ``points::<factor>``
-column per business factor.
+probability, percentile, band, grade, engagement_level, mql, reason_1..3`` plus one
+``points::<factor>`` column per business factor.
 """
 
 from __future__ import annotations

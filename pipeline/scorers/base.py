@@ -95,14 +95,6 @@ class BaseScorer(BaseEstimator):
         """Integer score 0-100: the calibrated probability in percent."""
         return score_from_proba(self.predict_proba(X)[:, 1])
 
-    def is_mql(self, X: pd.DataFrame) -> np.ndarray:
-        """Marketing-qualified leads: score at or above ``mql_score``."""
-        if not hasattr(self, "mql_score"):
-            # a silent default would override the user's scoring.mql_score
-            raise TypeError(f"{type(self).__name__} has no mql_score parameter: take it from "
-                            "ctx.config.scoring.mql_score in its build(ctx), or override is_mql")
-        return self.score(X) >= self.mql_score
-
     @property
     def base_score_(self) -> float:
         """Score points of a lead with no evidence either way (the average lead's raw value)."""

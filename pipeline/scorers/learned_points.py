@@ -314,8 +314,23 @@ def build(ctx: ScorerContext) -> LearnedPointsScorer:
         spec=ctx.spec, windows=ctx.windows, calibration_methods=tuple(config.calibration.methods),
         cv_folds=config.calibration.cv_folds, random_state=config.seed, dropped=ctx.dropped,
         pdo=pc.pdo, max_steps=pc.max_steps, min_share=pc.min_share,
-        mql_capacity=pc.mql_capacity, mql_precision=pc.mql_precision,
-        name=f"Learned points ({config.dataset.name})")
+        **_mql_line(ctx), name=f"Learned points ({config.dataset.name})")
+
+
+def _mql_line(ctx: ScorerContext) -> dict[str, float | None]:
+    """Where the table's 100-point line goes: the run's one MQL rule (``scoring.mql``)."""
+    which, target = ctx.config.scoring.mql.rule()
+    if which == "precision":
+        return {"mql_capacity": None, "mql_precision": target}
+    if which == "per_week":
+        # leads a week over the prepared leads' as_of span; a flat export has no dates, and its
+        # table keeps the 20 % line (its description says so; MQL flags follow scoring.mql)
+        if ctx.row_time is None:
+            return {"mql_capacity": None, "mql_precision": None}
+        times = pd.to_datetime(ctx.row_time)
+        weeks = max((times.max() - times.min()).days / 7.0, 1.0)
+        target = min(0.99, target / (len(times) / weeks))
+    return {"mql_capacity": target, "mql_precision": None}
 
 
 def points_table(book: RulesBook, spec: FeatureSpec | None = None) -> pd.DataFrame:

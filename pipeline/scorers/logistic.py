@@ -45,19 +45,16 @@ class LogisticScorer(BaseScorer):
         A category level needs this share of the training leads to get a weight of its own.
     calibration_methods, cv_folds, random_state
         As for every scorer (the calibrator is fitted on the validation leads).
-    mql_score
-        Score at which a lead is handed to sales.
     """
 
     def __init__(self, spec: FeatureSpec, min_share: float = 0.005,
                  calibration_methods: tuple[str, ...] = ("isotonic", "sigmoid"),
-                 cv_folds: int = 5, random_state: int = 42, mql_score: int = 30):
+                 cv_folds: int = 5, random_state: int = 42):
         self.spec = spec
         self.min_share = min_share
         self.calibration_methods = calibration_methods
         self.cv_folds = cv_folds
         self.random_state = random_state
-        self.mql_score = mql_score
 
     # -- design matrix --------------------------------------------------------------------------
     def _learn_design(self, X: pd.DataFrame) -> None:
@@ -165,5 +162,4 @@ def build(ctx: ScorerContext) -> LogisticScorer:
     config = ctx.config
     return LogisticScorer(spec=ctx.spec, min_share=config.points.min_share,
                           calibration_methods=tuple(config.calibration.methods),
-                          cv_folds=config.calibration.cv_folds, random_state=config.seed,
-                          mql_score=config.scoring.mql_score)
+                          cv_folds=config.calibration.cv_folds, random_state=config.seed)

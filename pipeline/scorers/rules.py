@@ -281,10 +281,6 @@ class RuleScorer(BaseScorer):
         shares, base = self.contributions(X)
         return base + shares.to_numpy().sum(axis=1)
 
-    def is_mql(self, X: pd.DataFrame) -> np.ndarray:
-        """Marketing-qualified: points at or above the table's MQL threshold."""
-        return self.decision_function(X) >= self.points_book().mql_threshold
-
 
 def build(ctx: ScorerContext) -> RuleScorer:
     """The ``rules`` kind: the team's own points sheet (``rules:`` in the config)."""

@@ -76,11 +76,6 @@ class SegmentedScorer(BaseScorer):
         """Feature spec (the template's: every sub-scorer reads the same table)."""
         return self.template.spec
 
-    @property
-    def mql_score(self) -> int:
-        """MQL line in score points (the template's)."""
-        return getattr(self.template, "mql_score", 30)
-
     def fit(self, X: pd.DataFrame, y: pd.Series, X_valid: pd.DataFrame,
             y_valid: pd.Series, sample_weight: np.ndarray | None = None) -> SegmentedScorer:
         """Fit the global scorer, then each segment's, and keep the winner per segment."""

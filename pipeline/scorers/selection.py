@@ -225,10 +225,6 @@ class SelectedScorer(BaseScorer):
         """The chosen candidate's calibrated probability."""
         return self.chosen_scorer_.predict_proba(X)
 
-    def is_mql(self, X: pd.DataFrame) -> np.ndarray:
-        """The chosen candidate's MQL rule."""
-        return self.chosen_scorer_.is_mql(X)
-
     @property
     def base_score_(self) -> float:
         """The chosen candidate's base score."""

@@ -28,14 +28,17 @@ from pipeline.stages.prepare import Prepared, prepare_saved
 
 
 def weekly_volume(prepared: Prepared, test_ids: pd.Index) -> float:
-    """Test leads per week (a flat export without dates is assumed to span a year)."""
-    leads = prepared.training_set.leads
+    """Leads per week among these rows (a flat export without dates is assumed to span a
+    year); on the as_of grid a lead counts once, however many ages it has rows at."""
+    ts = prepared.training_set
+    leads = ts.leads
+    n_leads = float(ts.lead_of.loc[test_ids].nunique())
     created = pd.to_datetime(leads.loc[test_ids, "created_at"]) if "created_at" in leads \
         else None
     if created is None or created.isna().all():
-        return float(len(test_ids)) / 52.0
+        return n_leads / 52.0
     weeks = max((created.max() - created.min()).days / 7.0, 1.0)
-    return len(test_ids) / weeks
+    return n_leads / weeks
 
 
 def test_ages(prepared: Prepared) -> np.ndarray | None:
@@ -82,7 +85,8 @@ def evaluate_packages(
     X_test, y_test = prepared.rows("test")
     test_ids = prepared.ids("test")
     probs = {name: pkg.scorer.predict_proba(X_test)[:, 1] for name, pkg in packages.items()}
-    mql = {name: pkg.scorer.is_mql(X_test) for name, pkg in packages.items()}
+    # one MQL rule, each scorer's own line on its own calibrated probability
+    mql = {name: pkg.mql.flags(probs[name]) for name, pkg in packages.items()}
     ages = test_ages(prepared)
     oracle_rows = _oracle_rows(truth, ages)
     if truth is not None and oracle_rows is None:
@@ -125,6 +129,12 @@ def evaluate_packages(
     metrics["split"] = prepared.training_set.summary()
     for name, pkg in packages.items():
         metrics[name]["calibration"] = pkg.scorer.calibrator_.method_
+        metrics[name]["mql_rule"] = pkg.mql.describe(pkg.scale)
+        metrics[name]["bands"] = pkg.bands.describe(pkg.scale)
+    metrics["scale"] = {"unit": packages[kinds.CHALLENGER].scale.unit,
+                        "chosen": packages[kinds.CHALLENGER].scale.chosen,
+                        "text": packages[kinds.CHALLENGER].scale.explain()} \
+        if kinds.CHALLENGER in packages else {}
     return metrics, probs
 
 

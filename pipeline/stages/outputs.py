@@ -42,8 +42,8 @@ def test_scores_frame(result: TrainingResult) -> pd.DataFrame:
         columns["lead_age_days"] = X_test["lead_age_days"].to_numpy()
     for name, package in result.packages.items():
         scored = package.score_features(X_test, explain_leads=True)
-        for col in ("score", "band", "grade", "engagement_level", "mql", "status", "reason_1",
-                    "reason_2", "reason_3"):
+        for col in ("score", "probability", "percentile", "band", "grade", "engagement_level",
+                    "mql", "status", "reason_1", "reason_2", "reason_3"):
             columns[f"{name}_{col}"] = scored[col].to_numpy()
         points = package.scorer.factor_points(X_test)
         for factor in points.columns:
