@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import pandas as pd
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -61,15 +60,15 @@ def trained(small_world):
     from pipeline.data.io import load_dataset
     from pipeline.scorers.rules import load_rules
     from pipeline.stages.train import train_scorers
+    from pipeline.synth.world import read_truth
 
     # No purge gap: on 12,000 leads the 180-day gap halves the training split (5,228 -> 2,721
     # leads), and these fixtures test the scorers, not the split (tests/data/test_purge.py does).
     cfg = demo_config(small_world, split={"purge": 0})
     leads, activities, report = load_dataset(cfg)
     report.raise_if_failed()
-    truth = pd.read_parquet(small_world / "truth.parquet")
     result = train_scorers(cfg, leads, activities, load_rules(cfg.rules),
-                           truth=pd.Series(truth["p_convert"].to_numpy(), index=truth["lead_id"]))
+                           truth=read_truth(small_world / "truth.parquet"))
     return cfg, result, leads, activities
 
 
@@ -90,14 +89,13 @@ def demo_trained(demo_world):
     from pipeline.data.io import load_dataset
     from pipeline.scorers.rules import load_rules
     from pipeline.stages.train import train_scorers
+    from pipeline.synth.world import read_truth
 
     cfg = demo_config(demo_world)
     leads, activities, report = load_dataset(cfg)
     report.raise_if_failed()
-    truth = pd.read_parquet(demo_world / "truth.parquet")
-    truth = pd.Series(truth["p_convert"].to_numpy(), index=truth["lead_id"])
-    truth.attrs["as_of_days"] = 14
-    result = train_scorers(cfg, leads, activities, load_rules(cfg.rules), truth=truth, n_boot=0)
+    result = train_scorers(cfg, leads, activities, load_rules(cfg.rules),
+                           truth=read_truth(demo_world / "truth.parquet"), n_boot=0)
     return cfg, result, leads, activities
 
 

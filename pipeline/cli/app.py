@@ -126,17 +126,12 @@ def load_rules(cfg):
 
 def load_truth(cfg):
     """True conversion probabilities by lead_id (synthetic worlds only), or None."""
-    import pandas as pd
 
     if cfg.dataset.truth is None or not cfg.dataset.truth.is_file():
         return None
-    from pipeline.synth.vocabulary import AS_OF_DAYS
+    from pipeline.synth.world import read_truth
 
-    frame = pd.read_parquet(cfg.dataset.truth)
-    truth = pd.Series(frame["p_convert"].to_numpy(), index=frame["lead_id"].astype(str))
-    # the world's probability is defined at one age: on an as_of grid only those rows meet it
-    truth.attrs["as_of_days"] = AS_OF_DAYS
-    return truth
+    return read_truth(cfg.dataset.truth)
 
 
 def tracking(cfg):

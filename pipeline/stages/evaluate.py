@@ -57,6 +57,7 @@ def _oracle_rows(truth: pd.Series | None, ages: np.ndarray | None) -> np.ndarray
     """
     at = None if truth is None else truth.attrs.get("as_of_days")
     if at is None or ages is None:
+        # an oracle of unknown age is not compared with grid rows (evaluate_packages)
         return None
     rows = np.isclose(ages, float(at), atol=0.5)
     return None if rows.all() else rows
@@ -89,7 +90,8 @@ def evaluate_packages(
     mql = {name: pkg.mql.flags(probs[name]) for name, pkg in packages.items()}
     ages = test_ages(prepared)
     oracle_rows = _oracle_rows(truth, ages)
-    if truth is not None and oracle_rows is None:
+    grid = prepared.training_set.grid
+    if truth is not None and oracle_rows is None and not grid:
         probs["oracle"] = truth.reindex(test_ids.astype(str)).to_numpy(dtype="float64")
     weekly = weekly_volume(prepared, test_ids)
     metrics: dict[str, Any] = compare_scorers(
