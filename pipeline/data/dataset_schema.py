@@ -71,7 +71,8 @@ class ActivityColumns(_Frozen):
         "a lead of the leads file")
     occurred_at: str = Field(
         "occurred_at", description="activity log column holding the event time; events before "
-        "the lead's creation or after the snapshot (or now) are refused")
+        "the lead's creation are refused, and so are events after the snapshot (or now) in "
+        "training and after now at scoring")
     activity_type: str = Field(
         "activity_type", description="activity log column holding the event type (mapped by "
         "`dataset.activity_types`); empty types are refused")
@@ -214,8 +215,9 @@ class DatasetConfig(_Frozen):
         180, gt=0, description="a lead counts as converted when won within this many days after "
         "its as_of; leads whose horizon ends after the snapshot are left out")
     snapshot: datetime | None = Field(
-        None, description="when the export was taken: later leads and events are refused, "
-        "horizons must end by it; null: the export's latest date (now for event checks)")
+        None, description="when the training export was taken: later leads and events are "
+        "refused in training (scoring is not bounded by it), horizons must end by it; null: the "
+        "export's latest date (now for event checks)")
     read: ReadOptions = ReadOptions()
 
     @field_validator("outcome_values", mode="before")

@@ -81,11 +81,18 @@ def activities_to_json(activities: pd.DataFrame, lead_ids: pd.Series) -> list[st
 def predict_frame(
     package: Any, frame: pd.DataFrame, now: pd.Timestamp | None = None
 ) -> pd.DataFrame:
-    """Score a pyfunc request frame with a :class:`~pipeline.explain.package.ScoringPackage`."""
+    """Score a pyfunc request frame with a :class:`~pipeline.explain.package.ScoringPackage`.
+
+    Leads created after the training snapshot score like any other (the snapshot bounds
+    training only); a lead created after its as_of is refused (:class:`DataError`).
+    """
+    from pipeline.data.scoring_time import check_created_by, resolve_as_of
+
     leads, activities, as_of = split_request(frame)
     if package.mode == "events":
         if as_of is None:
-            as_of = now or pd.Timestamp.now(tz="UTC").tz_localize(None)
+            as_of = resolve_as_of(now).as_of
+        check_created_by(leads, as_of, "request", "created_at")
     else:
         as_of = None
     X = package.features(leads, activities, as_of)
