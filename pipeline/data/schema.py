@@ -240,6 +240,8 @@ class PointsConfig(_Frozen):
     """The learned points table (:mod:`pipeline.scorers.learned_points`)."""
 
     pdo: float = Field(20.0, gt=0, description="points that double the odds of conversion")
+    max_rules: int | None = Field(25, ge=1, description="most rules of the table (levels, flags, "
+                                  "steps, per-event rules); null: no limit")
     max_steps: int = Field(4, ge=1, le=10, description="most threshold steps per numeric field")
     min_share: float = Field(0.005, ge=0, lt=0.5,
                              description="smallest share of training leads a rule must fire on")
