@@ -137,6 +137,7 @@ def load(name: str, seed: int):
     from pipeline.data.config import load_config
     from pipeline.data.io import load_dataset
     from pipeline.scorers.rules import load_rules
+    from pipeline.synth.world import read_truth
 
     path = CONFIGS[name]
     if name not in ("x_education", "x_education_cv"):
@@ -148,8 +149,7 @@ def load(name: str, seed: int):
     report.raise_if_failed()
     oracle = None
     if config.dataset.truth:
-        frame = pd.read_parquet(config.dataset.truth)
-        oracle = pd.Series(frame["p_convert"].to_numpy(), index=frame["lead_id"].astype(str))
+        oracle = read_truth(config.dataset.truth)
     return config, leads, activities, load_rules(config.rules), oracle
 
 

@@ -320,6 +320,9 @@ CATALOGUE: dict[str, _Entry] = {
                                 "Email bounced once", "No email bounces"),
     "unsubscribed": _Entry("Unsubscribed", _NEG, _ENG, "boolean", -1,
                            "Unsubscribed from emails: {value}"),
+    "lead_age_days": _Entry("Lead age", _ENG, _ENG, "numeric", 0,
+                            "Lead created {value:.0f} days ago", one="Lead created 1 day ago",
+                            zero="Lead created today"),
 }
 
 #: Per activity type, for its ``<type>_<w>d`` window counts (``{w}`` is the window). Direction
@@ -483,3 +486,35 @@ def describe_feature(
                        entry.monotone, template or entry.template, one=one, zero=zero,
                        missing=entry.missing, count=entry.count, display=entry.display)
     return info if dtype is None or dtype != "categorical" else replace(info, monotone=0)
+
+
+# ------------------------------------------------------------------------------ source fields
+#: Features computed from the same lead column or activity type as another feature: a points
+#: table encodes a field once, so these share their field's name.
+SAME_FIELD: dict[str, str] = {
+    "company_size_band": "company_employees", "company_revenue_band": "company_revenue",
+    "is_student": "seniority", "email_bounce_ever": "email_bounce",
+    "unsubscribed": "email_unsubscribe"}
+#: Summaries computed across activity types or as ratios and decayed sums: no CRM holds them
+#: as a field a scoring rule could read.
+NOT_A_CRM_FIELD = frozenset({
+    "high_value_visits_30d", "low_value_visits_30d", "activity_total",
+    "days_since_first_activity", "decayed_activity", "email_open_rate", "email_click_rate",
+    "webinar_attend_rate", "active_days_30d", "events_per_active_day_30d"})
+
+
+def source_field(name: str) -> str | None:
+    """The CRM field a feature column is computed from, or None for a derived summary.
+
+    Window counts name their activity signal (``page_pricing_30d`` -> ``page_pricing``,
+    ``demo_request_7d`` -> ``demo_request``: the name a rules file's ``activities`` uses);
+    bands and flags derived from another column name that column (:data:`SAME_FIELD`).
+    """
+    if name in NOT_A_CRM_FIELD:
+        return None
+    if name in SAME_FIELD:
+        return SAME_FIELD[name]
+    window = None if name in CATALOGUE else _WINDOW.fullmatch(name)
+    if window is not None:
+        return f"page_{window['base']}" if window["page"] else window["base"]
+    return name

@@ -116,5 +116,6 @@ def load_dataset(config, leads_path=None, activities_path=None, scoring: bool = 
     if ds.mode == "events" and act_file is not None and report.ok:
         act_file = Path(act_file)
         raw_act = read_table(act_file, ds.read.delimiter, ds.read.encoding)
-        activities = canonical_activities(raw_act, leads, config, str(act_file), report)
+        activities = canonical_activities(raw_act, leads, config, str(act_file), report,
+                                          scoring=scoring)
     return leads, activities, report

@@ -38,15 +38,18 @@ class BaseScorer(BaseEstimator):
 
     def fit(
         self, X: pd.DataFrame, y: pd.Series, X_valid: pd.DataFrame, y_valid: pd.Series,
-        calibrator: Calibrator | None = None, **fit_params,
+        calibrator: Calibrator | None = None, sample_weight: np.ndarray | None = None,
+        **fit_params,
     ) -> BaseScorer:
         """Fit the raw model on the training rows and the calibrator on the validation rows.
 
         ``calibrator``: an already fitted one to use instead (a model refined from another one
-        shares its raw space, hence its calibrator). ``fit_params`` go to the raw fit (e.g. the
-        tuner's pruning callbacks).
+        shares its raw space, hence its calibrator). ``sample_weight``: the training rows' fit
+        weights (an as_of grid's per-lead weights); the calibrator is fitted unweighted, on the
+        rows as scoring will see them. ``fit_params`` go to the raw fit (e.g. the tuner's
+        pruning callbacks).
         """
-        self.fit_raw(X, y, X_valid, y_valid, **fit_params)
+        self.fit_raw(X, y, X_valid, y_valid, sample_weight=sample_weight, **fit_params)
         self.calibrator_ = calibrator or Calibrator(
             methods=self.calibration_methods, cv_folds=self.cv_folds,
             random_state=self.random_state,
@@ -55,11 +58,14 @@ class BaseScorer(BaseEstimator):
         return self
 
     def fit_raw(self, X: pd.DataFrame, y: pd.Series, X_valid: pd.DataFrame, y_valid: pd.Series,
-                **fit_params) -> BaseScorer:
+                sample_weight: np.ndarray | None = None, **fit_params) -> BaseScorer:
         """Fit the additive raw model only (no calibrator): what a tuning trial judges."""
         self._check_columns(X)
         self._check_columns(X_valid)
-        self._fit_raw(X, np.asarray(y), X_valid, np.asarray(y_valid), **fit_params)
+        if sample_weight is not None and len(sample_weight) != len(X):
+            raise ValueError(f"{len(sample_weight)} sample weights for {len(X)} training rows")
+        self._fit_raw(X, np.asarray(y), X_valid, np.asarray(y_valid),
+                      sample_weight=sample_weight, **fit_params)
         return self
 
     def _check_columns(self, X: pd.DataFrame) -> None:
@@ -71,7 +77,8 @@ class BaseScorer(BaseEstimator):
                              f"unexpected {extra}")
 
     # -- to be supplied by subclasses -----------------------------------------------------------
-    def _fit_raw(self, X, y, X_valid, y_valid, **fit_params) -> None:  # pragma: no cover
+    def _fit_raw(self, X, y, X_valid, y_valid, sample_weight=None,
+                 **fit_params) -> None:  # pragma: no cover
         raise NotImplementedError
 
     def decision_function(self, X: pd.DataFrame) -> np.ndarray:  # pragma: no cover - abstract
@@ -91,14 +98,6 @@ class BaseScorer(BaseEstimator):
     def score(self, X: pd.DataFrame) -> np.ndarray:
         """Integer score 0-100: the calibrated probability in percent."""
         return score_from_proba(self.predict_proba(X)[:, 1])
-
-    def is_mql(self, X: pd.DataFrame) -> np.ndarray:
-        """Marketing-qualified leads: score at or above ``mql_score``."""
-        if not hasattr(self, "mql_score"):
-            # a silent default would override the user's scoring.mql_score
-            raise TypeError(f"{type(self).__name__} has no mql_score parameter: take it from "
-                            "ctx.config.scoring.mql_score in its build(ctx), or override is_mql")
-        return self.score(X) >= self.mql_score
 
     @property
     def base_score_(self) -> float:

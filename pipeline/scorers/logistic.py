@@ -50,8 +50,6 @@ class LogisticScorer(BaseScorer):
         A category level needs this share of the training leads to get a weight of its own.
     calibration_methods, cv_folds, random_state
         As for every scorer (the calibrator is fitted on the validation leads).
-    mql_score
-        Score at which a lead is handed to sales.
     monotone, use_spec_monotone
         Direction overrides per feature, and whether the spec's directions apply (as for
         LightGBM: ``model.monotone``, ``model.use_spec_monotone``).
@@ -59,7 +57,7 @@ class LogisticScorer(BaseScorer):
 
     def __init__(self, spec: FeatureSpec, min_share: float = 0.005,
                  calibration_methods: tuple[str, ...] = ("isotonic", "sigmoid"),
-                 cv_folds: int = 5, random_state: int = 42, mql_score: int = 30,
+                 cv_folds: int = 5, random_state: int = 42,
                  monotone: dict[str, int] | None = None, use_spec_monotone: bool = True):
         self.spec = spec
         self.min_share = min_share
@@ -68,7 +66,6 @@ class LogisticScorer(BaseScorer):
         self.calibration_methods = calibration_methods
         self.cv_folds = cv_folds
         self.random_state = random_state
-        self.mql_score = mql_score
 
     # -- design matrix --------------------------------------------------------------------------
     def _learn_design(self, X: pd.DataFrame) -> None:
@@ -115,7 +112,7 @@ class LogisticScorer(BaseScorer):
         return np.column_stack(blocks) if blocks else np.zeros((len(X), 0)), owners
 
     # -- the scorer contract --------------------------------------------------------------------
-    def _fit_raw(self, X, y, X_valid, y_valid, **_) -> None:
+    def _fit_raw(self, X, y, X_valid, y_valid, sample_weight=None, **_) -> None:
         self._learn_design(X)
         design, self.owners_ = self._design(X)
         design_valid, _ = self._design(X_valid)
@@ -124,7 +121,7 @@ class LogisticScorer(BaseScorer):
         signs = self._design_signs()
         best = None
         for strength in STRENGTHS:
-            coef, intercept = _fit_directed(design, y, strength, signs)
+            coef, intercept = _fit_directed(design, y, strength, signs, sample_weight)
             auc = float(roc_auc_score(y_valid, intercept + design_valid @ coef))
             self.valid_auc_by_strength_[strength] = auc
             # ties keep the stronger penalty: the simpler model
@@ -169,8 +166,8 @@ class LogisticScorer(BaseScorer):
         return {"logistic.C": str(self.strength_)}
 
 
-def _fit_directed(design: np.ndarray, y: np.ndarray, strength: float, signs: np.ndarray
-                  ) -> tuple[np.ndarray, float]:
+def _fit_directed(design: np.ndarray, y: np.ndarray, strength: float, signs: np.ndarray,
+                  sample_weight: np.ndarray | None = None) -> tuple[np.ndarray, float]:
     """L2 logistic weights with every directed weight of its sign (``signs``: +1 / -1 / 0).
 
     An active set: weights of the wrong sign are fixed at 0 and the rest refitted, until none is
@@ -182,7 +179,8 @@ def _fit_directed(design: np.ndarray, y: np.ndarray, strength: float, signs: np.
         # Newton-Cholesky: exact in a few steps for this many columns (at most 1/min_share levels
         # per category); lbfgs took 15x longer on X Education for the same fit
         model = LogisticRegression(C=strength, solver="newton-cholesky",
-                                   max_iter=200).fit(design[:, free], y)
+                                   max_iter=200).fit(design[:, free], y,
+                                                     sample_weight=sample_weight)
         coef = np.zeros(design.shape[1])
         coef[free] = model.coef_.ravel()
         wrong = coef * signs < 0
@@ -206,6 +204,5 @@ def build(ctx: ScorerContext) -> LogisticScorer:
     return LogisticScorer(spec=ctx.spec, min_share=config.points.min_share,
                           calibration_methods=tuple(config.calibration.methods),
                           cv_folds=config.calibration.cv_folds, random_state=config.seed,
-                          mql_score=config.scoring.mql_score,
                           monotone=dict(config.model.monotone),
                           use_spec_monotone=config.model.use_spec_monotone)

@@ -267,6 +267,20 @@ def make_world(
     return World(*(pa.concat_tables([p[k] for p in parts]).to_pandas() for k in range(3)))
 
 
+def read_truth(path: Path | str) -> pd.Series:
+    """A world's true probabilities by lead_id, tagged with the age they hold at.
+
+    The probability is the lead's chance as seen at ``AS_OF_DAYS`` after creation
+    (:mod:`pipeline.synth.outcomes`); on an as_of grid only the rows of that age can be judged
+    against it, so the age travels with the series (``attrs["as_of_days"]``).
+    """
+    frame = pd.read_parquet(path)
+    truth = pd.Series(frame["p_convert"].to_numpy(), index=frame["lead_id"].astype(str),
+                      name="p_convert")
+    truth.attrs["as_of_days"] = float(AS_OF_DAYS)
+    return truth
+
+
 def write_world(
     out_dir: str | Path,
     n_leads: int,

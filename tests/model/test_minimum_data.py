@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
@@ -10,6 +9,7 @@ from pipeline.cli.app import app
 from pipeline.data.errors import DataError
 from pipeline.scorers.rules import load_rules
 from pipeline.stages.train import train_scorers
+from pipeline.synth.world import read_truth
 from tests.conftest import demo_config, write_demo_config
 
 pytestmark = pytest.mark.slow
@@ -17,8 +17,7 @@ runner = CliRunner()
 
 
 def _truth(world):
-    truth = pd.read_parquet(world / "truth.parquet")
-    return pd.Series(truth["p_convert"].to_numpy(), index=truth["lead_id"])
+    return read_truth(world / "truth.parquet")
 
 
 def test_training_refuses_too_few_conversions_with_exit_2(small_world, tmp_path):
