@@ -227,7 +227,7 @@ def train_from_config(config_path: Path, truth: bool = False) -> Trained:
     load_s = time.perf_counter() - started
     oracle = None
     if truth and config.dataset.truth:
-        from pipeline.synth.world import read_truth
+        from pipeline.data.io import read_truth
 
         oracle = read_truth(config.dataset.truth)
     started = time.perf_counter()

@@ -135,9 +135,8 @@ def _ci(values: np.ndarray) -> tuple[float, float]:
 def load(name: str, seed: int):
     """Config, leads, activities, rules and oracle of one data set (worlds generated once)."""
     from pipeline.data.config import load_config
-    from pipeline.data.io import load_dataset
+    from pipeline.data.io import load_dataset, read_truth
     from pipeline.scorers.rules import load_rules
-    from pipeline.synth.world import read_truth
 
     path = CONFIGS[name]
     if name not in ("x_education", "x_education_cv"):

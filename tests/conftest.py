@@ -57,10 +57,9 @@ def small_world(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def trained(small_world):
     """Model and rules trained on the small world (config, result, leads, activities)."""
-    from pipeline.data.io import load_dataset
+    from pipeline.data.io import load_dataset, read_truth
     from pipeline.scorers.rules import load_rules
     from pipeline.stages.train import train_scorers
-    from pipeline.synth.world import read_truth
 
     # No purge gap: on 12,000 leads the 180-day gap halves the training split (5,228 -> 2,721
     # leads), and these fixtures test the scorers, not the split (tests/data/test_purge.py does).
@@ -86,10 +85,9 @@ def demo_world(tmp_path_factory) -> Path:
 def demo_trained(demo_world):
     """Every kind trained on the demo world exactly as configured (the grid, the purge), no
     bootstrap: (config, result, leads, activities)."""
-    from pipeline.data.io import load_dataset
+    from pipeline.data.io import load_dataset, read_truth
     from pipeline.scorers.rules import load_rules
     from pipeline.stages.train import train_scorers
-    from pipeline.synth.world import read_truth
 
     cfg = demo_config(demo_world)
     leads, activities, report = load_dataset(cfg)

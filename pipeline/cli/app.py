@@ -129,7 +129,7 @@ def load_truth(cfg):
 
     if cfg.dataset.truth is None or not cfg.dataset.truth.is_file():
         return None
-    from pipeline.synth.world import read_truth
+    from pipeline.data.io import read_truth
 
     return read_truth(cfg.dataset.truth)
 

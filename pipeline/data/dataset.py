@@ -75,9 +75,12 @@ class TrainingSet:
         for name in SPLITS:
             ids = self.part(name)
             out[f"{name}_leads"] = int(self.lead_of.loc[ids].nunique())
+            # positives are converted leads (what the guards count), however many rows each has
+            won = self.y.loc[ids].to_numpy() == 1
+            out[f"{name}_positives"] = int(self.lead_of.loc[ids][won].nunique())
             if self.grid:
                 out[f"{name}_rows"] = int(len(ids))
-            out[f"{name}_positives"] = int(self.y.loc[ids].sum())
+                out[f"{name}_positive_rows"] = int(won.sum())
         out.update({f"excluded_{k}": v for k, v in self.excluded.items()})
         return out
 

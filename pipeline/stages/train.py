@@ -160,7 +160,8 @@ def train_scorers(
     p_train = {name: s.predict_proba(X_train)[:, 1] for name, s in scorers.items()}
     # one displayed scale for the run, resolved on the model's training probabilities
     scale = ScoreScale.fit(config.scoring.scale, p_train[kinds.CHALLENGER],
-                           config.scoring.odds.model_dump())
+                           {name: getattr(config.scoring.odds, name)
+                            for name in type(config.scoring.odds).model_fields})
     say(scale.chosen)
     if config.scoring.scale == "auto" and scale.unit != "probability":
         notes.append(scale.chosen)

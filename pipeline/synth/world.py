@@ -105,7 +105,10 @@ ACTIVITIES_SCHEMA = pa.schema(
         ("channel", pa.string()),
     ]
 )
-TRUTH_SCHEMA = pa.schema([("lead_id", pa.string()), ("p_convert", pa.float64())])
+# The probability is the lead's chance as seen AS_OF_DAYS after creation: the file says so, since
+# on an as_of grid only the rows of that age can be judged against it (data/io.read_truth).
+TRUTH_SCHEMA = pa.schema([("lead_id", pa.string()), ("p_convert", pa.float64())],
+                         metadata={b"as_of_days": str(AS_OF_DAYS).encode()})
 
 
 @functools.lru_cache(maxsize=16)
@@ -265,20 +268,6 @@ def make_world(
     end = str(pd.Timestamp(end).date())
     parts = [_chunk(seed, c, n, off, n_leads, end, months, b0, signal) for c, n, off in chunks]
     return World(*(pa.concat_tables([p[k] for p in parts]).to_pandas() for k in range(3)))
-
-
-def read_truth(path: Path | str) -> pd.Series:
-    """A world's true probabilities by lead_id, tagged with the age they hold at.
-
-    The probability is the lead's chance as seen at ``AS_OF_DAYS`` after creation
-    (:mod:`pipeline.synth.outcomes`); on an as_of grid only the rows of that age can be judged
-    against it, so the age travels with the series (``attrs["as_of_days"]``).
-    """
-    frame = pd.read_parquet(path)
-    truth = pd.Series(frame["p_convert"].to_numpy(), index=frame["lead_id"].astype(str),
-                      name="p_convert")
-    truth.attrs["as_of_days"] = float(AS_OF_DAYS)
-    return truth
 
 
 def write_world(

@@ -21,10 +21,10 @@ pytestmark = pytest.mark.slow
 
 @pytest.mark.parametrize("name", ["weak", "weak_small"])
 def test_the_chosen_scorer_is_within_the_best_candidates_interval(tmp_path, name):
-    from pipeline.data.io import load_dataset
+    from pipeline.data.io import load_dataset, read_truth
     from pipeline.scorers.rules import load_rules
     from pipeline.stages.train import train_scorers
-    from pipeline.synth.world import read_truth, write_world
+    from pipeline.synth.world import write_world
 
     world = yaml.safe_load((ROOT / "configs" / f"{name}.yaml").read_text())["synth"]
     data = tmp_path / "data"
