@@ -2,7 +2,7 @@
 
 The score a scorer computes is always its calibrated conversion probability; this section says
 how it is shown (``scale``), where the hot / warm / cold bands start (``bands``: shares of the
-training leads by default, or fixed cut-offs) and which leads are marketing-qualified (``mql``:
+validation leads by default, or fixed cut-offs) and which leads are marketing-qualified (``mql``:
 one rule applied to every scorer through its own calibrated probability,
 :mod:`pipeline.explain.thresholds`).
 """
@@ -47,11 +47,11 @@ class OddsScale(_Frozen):
 
 
 class BandsConfig(_Frozen):
-    """Hot / warm / cold: shares of the training leads (learned at train time) or fixed scores."""
+    """Hot / warm / cold: shares of the validation leads (learned at train time) or fixed scores."""
 
     shares: dict[str, float] = Field(
         {"hot": 0.1, "warm": 0.2, "cold": 0.7}, description="band name -> share of the "
-        "training leads in it, best band first, adding up to 1 (cut-offs learned at train time "
+        "validation leads in it, best band first, adding up to 1 (cut-offs learned at train time "
         "on each scorer's calibrated probability, shown in score units); unused when `scores` "
         "is set")
     scores: dict[str, float] | None = Field(
@@ -94,7 +94,7 @@ class MqlConfig(_Frozen):
 
     share: float | None = Field(
         0.2, gt=0, lt=1, description="capacity: share of leads sales can work (the top "
-        "share of training leads by each scorer's calibrated probability); unset when "
+        "share of validation leads by each scorer's calibrated probability); unset when "
         "per_week or precision is given")
     per_week: float | None = Field(
         None, gt=0, description="or capacity in leads per week, turned into a share with the "

@@ -70,6 +70,15 @@ def nice_number(value: float) -> float:
     return float(math.copysign(mantissa * exponent, value))
 
 
+def nice_floor(value: float) -> float:
+    """The largest edge a person would type that is at most ``value`` (``value`` >= 0)."""
+    if value < 10:
+        return float(math.floor(value))
+    exponent = 10.0 ** math.floor(math.log10(value))
+    return max(m * e for e in (exponent / 10, exponent) for m in NICE_MANTISSAS
+               if m * e <= value)
+
+
 def nice_edges(values: np.ndarray, n_quantiles: int = EDGE_QUANTILES) -> list[float]:
     """Candidate step edges of a numeric field: nice numbers at quantiles of its known values.
 
@@ -86,8 +95,9 @@ def nice_edges(values: np.ndarray, n_quantiles: int = EDGE_QUANTILES) -> list[fl
         else np.array([])
     edges = {nice_number(q) for q in quantiles}
     edges = {e for e in edges if e != 0 and e > low and e <= known.max()}
-    if known.size < values.size and low != 0 and float(low).is_integer():
-        edges.add(low)
+    if known.size < values.size and low >= 1:
+        # every known value is at or above it: the step says "known", at a number people type
+        edges.add(nice_floor(low))
     return sorted(edges)
 
 

@@ -172,15 +172,15 @@ def train_scorers(
         grade_cuts = GradeCuts.fit(fit_pts, eng_pts, config.scoring.grade_quantiles,
                                    config.scoring.engagement_quantiles)
         own_scale = ScoreScale(scale.unit, p_train[name], scale.odds, scale.chosen)
-        mql = learn_mql(config.scoring.mql, p_train[name], scorer.predict_proba(X_valid)[:, 1],
-                        np.asarray(y_valid), weekly)
+        p_valid = scorer.predict_proba(X_valid)[:, 1]
+        mql = learn_mql(config.scoring.mql, p_train[name], p_valid, np.asarray(y_valid), weekly)
         if mql.threshold is None:
             notes.append(f"{name}: no MQL line reaches scoring.mql.precision "
                          f"{mql.target:.0%} on the validation leads: no lead is MQL (n/a)")
         packages[name] = ScoringPackage(
             dataset=config.dataset.name, mode=config.dataset.mode, builder=prepared.builder,
             scorer=scorer, grade_cuts=grade_cuts, scale=own_scale,
-            bands=learn_bands(config.scoring.bands, p_train[name]), mql=mql,
+            bands=learn_bands(config.scoring.bands, p_valid), mql=mql,
             top_reasons=config.scoring.top_reasons,
             settings_hash=settings_fingerprint(config.features),
             reference=build_reference(X_train, p_train[name]),

@@ -89,7 +89,7 @@ def test_the_three_scorers_flag_the_same_share(world):
     assert max(shares.values()) - min(shares.values()) <= 0.03, f"{name}: {shares}"
     for kind in kinds.names():
         assert np.isfinite(result.metrics[kind]["mql_precision"])
-        assert "top 20% of training leads" in result.metrics[kind]["mql_rule"]
+        assert "top 20% of validation leads" in result.metrics[kind]["mql_rule"]
 
 
 def test_an_unreachable_precision_target_reads_na(world):

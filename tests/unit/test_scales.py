@@ -75,7 +75,7 @@ def test_learned_bands_take_their_shares_of_the_training_leads(a, b):
     bands = cuts.band(p, scale.display(p))
     shares = {name: float(np.mean(bands == name)) for name in ("hot", "warm", "cold")}
     assert shares == pytest.approx({"hot": 0.1, "warm": 0.2, "cold": 0.7}, abs=0.005)
-    assert "hot >= " in cuts.describe(scale) and "learned on training leads" in cuts.describe(
+    assert "hot >= " in cuts.describe(scale) and "learned on validation leads" in cuts.describe(
         scale)
 
 
