@@ -58,7 +58,7 @@ class MqlRule:
     """One scorer's MQL line: flag a lead when its calibrated probability reaches ``threshold``.
 
     ``which`` / ``target``: the ``scoring.mql`` setting (share, per_week or precision);
-    ``share``: the share of (validation) leads a capacity aims at; ``threshold`` ``None``: undefined.
+    ``share``: the share of leads a capacity aims at; ``threshold`` ``None``: undefined.
     """
 
     which: str
