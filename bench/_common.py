@@ -214,7 +214,6 @@ def train_from_config(config_path: Path, truth: bool = False) -> Trained:
     -----
     ``n_boot=0``: the bootstrap intervals are not benchmarked and would only add time.
     """
-    import pandas as pd
 
     from pipeline.data.config import load_config
     from pipeline.data.io import load_dataset
@@ -228,8 +227,9 @@ def train_from_config(config_path: Path, truth: bool = False) -> Trained:
     load_s = time.perf_counter() - started
     oracle = None
     if truth and config.dataset.truth:
-        frame = pd.read_parquet(config.dataset.truth)
-        oracle = pd.Series(frame["p_convert"].to_numpy(), index=frame["lead_id"].astype(str))
+        from pipeline.data.io import read_truth
+
+        oracle = read_truth(config.dataset.truth)
     started = time.perf_counter()
     result = train_scorers(
         config, leads, activities, load_rules(config.rules), truth=oracle, n_boot=0

@@ -135,7 +135,7 @@ def _ci(values: np.ndarray) -> tuple[float, float]:
 def load(name: str, seed: int):
     """Config, leads, activities, rules and oracle of one data set (worlds generated once)."""
     from pipeline.data.config import load_config
-    from pipeline.data.io import load_dataset
+    from pipeline.data.io import load_dataset, read_truth
     from pipeline.scorers.rules import load_rules
 
     path = CONFIGS[name]
@@ -148,8 +148,7 @@ def load(name: str, seed: int):
     report.raise_if_failed()
     oracle = None
     if config.dataset.truth:
-        frame = pd.read_parquet(config.dataset.truth)
-        oracle = pd.Series(frame["p_convert"].to_numpy(), index=frame["lead_id"].astype(str))
+        oracle = read_truth(config.dataset.truth)
     return config, leads, activities, load_rules(config.rules), oracle
 
 

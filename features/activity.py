@@ -33,6 +33,7 @@ Columns (``T`` an activity type, ``P`` a tracked page, ``w`` a window)
 * ``days_since_first_activity``: days since the first engagement event, NaN when there was none
   (a missing value rather than a made-up large number: LightGBM routes missing values itself,
   and the rules do not read it);
+* ``lead_age_days``: days from creation to as_of (NaN when ``created_at`` is unknown);
 * ``decayed_activity``: sum of ``0.5 ** (age_days / half_life_days)`` over engagement events;
 * ``email_open_rate`` (opens / sent), ``email_click_rate`` (clicks / opens),
   ``webinar_attend_rate`` (attended / registered), over the widest window, clipped to [0, 1]
@@ -75,7 +76,7 @@ SUMMARY_COLUMNS = ("high_value_visits_30d", "low_value_visits_30d", "activity_to
                    "days_since_last_activity", "days_since_first_activity", "decayed_activity",
                    "email_open_rate", "email_click_rate", "webinar_attend_rate",
                    "active_days_30d", "events_per_active_day_30d", "email_bounce_ever",
-                   "unsubscribed")
+                   "unsubscribed", "lead_age_days")
 _NAT = np.iinfo(np.int64).min
 
 
@@ -355,6 +356,9 @@ def build_engagement_features(
         active, out=np.zeros(n), where=active > 0)
     summary["email_bounce_ever"] = of_type("email_bounce", ever)
     summary["unsubscribed"] = of_type("email_unsubscribe", ever) > 0
+    # Constant (and dropped) at one as_of per lead; on the as_of grid it lets the score mean the
+    # lead's chance at its own age.
+    summary["lead_age_days"] = since_created
 
     for name in SUMMARY_COLUMNS:
         out[:, col] = summary[name]

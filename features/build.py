@@ -10,6 +10,8 @@ the same rows (the Spark path calls it per partition).
 
 from __future__ import annotations
 
+import hashlib
+
 import numpy as np
 import pandas as pd
 
@@ -64,14 +66,21 @@ class FeatureBuilder:
         return self.settings if self.settings is not None else FeatureSettings()
 
     @staticmethod
-    def _check_leads(leads: pd.DataFrame) -> None:
-        """Refuse leads without unique, non-null ids."""
+    def _rows_as_of(leads: pd.DataFrame, as_of: object) -> bool:
+        """Whether ``leads`` are training rows: a lead repeated once per as_of of a grid, keyed
+        by a unique row index that ``as_of`` shares."""
+        return (isinstance(as_of, pd.Series) and leads.index.is_unique
+                and as_of.index.equals(leads.index) and not leads["lead_id"].is_unique)
+
+    @classmethod
+    def _check_leads(cls, leads: pd.DataFrame, as_of: object = None) -> None:
+        """Refuse leads without unique, non-null ids (rows of an as_of grid may repeat one)."""
         if not isinstance(leads, pd.DataFrame) or "lead_id" not in leads:
             raise ValueError("leads must be a DataFrame with a 'lead_id' column")
         ids = leads["lead_id"]
         if ids.isna().any():
             raise ValueError(f"leads have {int(ids.isna().sum())} missing lead_id value(s)")
-        if not ids.is_unique:
+        if not ids.is_unique and not cls._rows_as_of(leads, as_of):
             dup = ids[ids.duplicated()].astype(str).unique()[:3].tolist()
             raise ValueError(f"leads have duplicate lead_id values (e.g. {dup})")
 
@@ -83,6 +92,8 @@ class FeatureBuilder:
                    as_of: pd.Series | pd.Timestamp | None,
                    activity_types: list[str]) -> pd.DataFrame:
         """Fit columns, then (events mode) engagement columns, before encoding."""
+        if self._events_mode() and self._rows_as_of(leads, as_of):
+            return self._rows_table(leads, activities, as_of, activity_types)
         settings = self._settings()
         fit = build_fit_features(leads, settings)
         if not self._events_mode():
@@ -95,6 +106,19 @@ class FeatureBuilder:
                                                created_at=created,
                                                activity_types=activity_types)
         return pd.concat([fit, engagement], axis=1)
+
+    def _rows_table(self, leads: pd.DataFrame, activities: pd.DataFrame | None,
+                    as_of: pd.Series, activity_types: list[str]) -> pd.DataFrame:
+        """The raw table of grid rows, indexed by row key: one pass per layer of distinct leads
+        (a lead's k-th row is in layer k), since each pass looks at a lead at one as_of."""
+        layer = leads.groupby("lead_id", sort=False).cumcount().to_numpy()
+        parts = []
+        for k in np.unique(layer):
+            rows = leads[layer == k]
+            at = pd.Series(as_of.to_numpy()[layer == k], index=rows["lead_id"].astype(str))
+            table = self._raw_table(rows.reset_index(drop=True), activities, at, activity_types)
+            parts.append(table.set_axis(rows.index))
+        return pd.concat(parts).loc[leads.index]
 
     def _describe(self, name: str, dtype: str | None = None) -> FeatureInfo:
         """Spec entry of one column (catalogue tags + the config's overrides)."""
@@ -149,7 +173,7 @@ class FeatureBuilder:
             ``self``, fitted.
         """
         settings = self._settings()
-        self._check_leads(leads)
+        self._check_leads(leads, as_of)
         self.activity_types_ = self._learn_types(activities) if self._events_mode() else []
         table = self._raw_table(leads, activities, as_of, self.activity_types_)
         declared = declared_columns(settings)
@@ -180,11 +204,29 @@ class FeatureBuilder:
                 only = values.iloc[0] if len(values) else None
                 shown = "missing" if pd.isna(only) else repr(only)
                 self.dropped_[name] = f"constant in the training leads (always {shown})"
+        self._drop_copies(encoded)
         self.levels_ = {k: v for k, v in self.levels_.items() if k not in self.dropped_}
         self.seen_levels_ = {k: v for k, v in self.seen_levels_.items() if k in self.levels_}
         self.spec_ = FeatureSpec([infos[n] for n in encoded.columns if n not in self.dropped_])
         self.n_leads_fit_ = len(leads)
         return self
+
+    def _drop_copies(self, encoded: pd.DataFrame) -> None:
+        """Drop, once, a column equal to an earlier kept one on every training row: the 30- and
+        90-day windows are the same count when no row is older than 30 days, and two copies
+        would split one factor's points between them."""
+        kept: dict[bytes, str] = {}
+        for name in encoded.columns:
+            if name in self.dropped_ or name in self.levels_:
+                continue
+            # NaN as inf and 0.0 for -0.0, so equal columns hash equal
+            values = np.where(np.isnan(encoded[name].to_numpy(dtype="float64")), np.inf,
+                              encoded[name].to_numpy(dtype="float64")) + 0.0
+            key = hashlib.blake2b(values.tobytes(), digest_size=16).digest()
+            if key in kept:
+                self.dropped_[name] = f"identical to {kept[key]} in the training leads"
+            else:
+                kept[key] = name
 
     def transform(self, leads: pd.DataFrame, activities: pd.DataFrame | None = None,
                   as_of: pd.Series | pd.Timestamp | None = None,
@@ -219,7 +261,7 @@ class FeatureBuilder:
         """
         if not hasattr(self, "spec_"):
             raise ValueError("FeatureBuilder is not fitted: call fit() first")
-        self._check_leads(leads)
+        self._check_leads(leads, as_of)
         table = self._raw_table(leads, activities, as_of, self.activity_types_)
         missing = [n for n in self.spec_.names if n not in table.columns]
         if missing:

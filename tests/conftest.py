@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import pandas as pd
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -58,7 +57,7 @@ def small_world(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def trained(small_world):
     """Model and rules trained on the small world (config, result, leads, activities)."""
-    from pipeline.data.io import load_dataset
+    from pipeline.data.io import load_dataset, read_truth
     from pipeline.scorers.rules import load_rules
     from pipeline.stages.train import train_scorers
 
@@ -67,9 +66,34 @@ def trained(small_world):
     cfg = demo_config(small_world, split={"purge": 0})
     leads, activities, report = load_dataset(cfg)
     report.raise_if_failed()
-    truth = pd.read_parquet(small_world / "truth.parquet")
     result = train_scorers(cfg, leads, activities, load_rules(cfg.rules),
-                           truth=pd.Series(truth["p_convert"].to_numpy(), index=truth["lead_id"]))
+                           truth=read_truth(small_world / "truth.parquet"))
+    return cfg, result, leads, activities
+
+
+@pytest.fixture(scope="session")
+def demo_world(tmp_path_factory) -> Path:
+    """The demo's own 40,000-lead world (configs/demo.yaml's size and seed), generated once."""
+    from pipeline.synth.world import write_world
+
+    data = tmp_path_factory.mktemp("demo_world") / "data"
+    write_world(data, 40_000, seed=42)
+    return data
+
+
+@pytest.fixture(scope="session")
+def demo_trained(demo_world):
+    """Every kind trained on the demo world exactly as configured (the grid, the purge), no
+    bootstrap: (config, result, leads, activities)."""
+    from pipeline.data.io import load_dataset, read_truth
+    from pipeline.scorers.rules import load_rules
+    from pipeline.stages.train import train_scorers
+
+    cfg = demo_config(demo_world)
+    leads, activities, report = load_dataset(cfg)
+    report.raise_if_failed()
+    result = train_scorers(cfg, leads, activities, load_rules(cfg.rules),
+                           truth=read_truth(demo_world / "truth.parquet"), n_boot=0)
     return cfg, result, leads, activities
 
 

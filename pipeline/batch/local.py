@@ -49,9 +49,22 @@ from pipeline.batch.guard import (
 )
 from pipeline.batch.spill import count_rows, read_bucket, spill
 from pipeline.data.config import Config
-from pipeline.data.contracts import ContractReport, canonical_activities, canonical_leads
+from pipeline.data.contracts import (
+    MAX_EXAMPLES,
+    ContractReport,
+    canonical_activities,
+    canonical_leads,
+    parse_dates,
+)
 from pipeline.data.errors import DataError, EnvironmentFault, LeadScoreError, describe_os_error
 from pipeline.data.io import atomic_path
+from pipeline.data.scoring_time import (
+    GIVEN,
+    NewestDates,
+    before_creation_error,
+    check_created_by,
+    resolve_as_of,
+)
 from pipeline.evaluation.drift import DriftMonitor
 from pipeline.explain.package import ScoringPackage, lead_age_days
 
@@ -115,11 +128,11 @@ def score_bucket(
     if report.ok:
         for column, features in missing_sources(package, leads_raw.columns).items():
             report.add(file, column, f"missing (the model builds {', '.join(features)} from it)")
-    if report.ok and as_of is not None and "created_at" in leads:
-        report.add(file, config.dataset.columns.created_at or "created_at",
-                   f"created after the scoring time --as-of {as_of:%Y-%m-%d %H:%M}: a lead "
-                   "cannot be scored before it exists", leads["created_at"] > as_of)
     _reindex_rows(report, lead_rows).raise_if_failed()
+    if as_of is not None:
+        # the local engine checks the whole file first (_check_created); Spark relies on this
+        check_created_by(leads, as_of, file, config.dataset.columns.created_at or "created_at",
+                         rows=lead_rows)
     activities = None
     if package.mode == "events":
         if activities_raw is None:
@@ -129,8 +142,10 @@ def score_bucket(
             else np.arange(len(activities_raw))
         report = ContractReport()
         activities = canonical_activities(activities_raw, leads, config,
-                                          str(job.activities_path), report)
+                                          str(job.activities_path), report, scoring=True)
         _reindex_rows(report, act_rows).raise_if_failed()
+    if notes is not None:
+        notes.newest.update(leads, activities)
     if job.open_only and "outcome" in leads:
         keep = (leads["outcome"] == "open").to_numpy()
         leads, lead_rows = leads[keep].reset_index(drop=True), lead_rows[keep]
@@ -144,21 +159,11 @@ def score_bucket(
                                     lead_age_days=lead_age_days(leads, as_of))
     if monitor is not None:
         monitor.update(X, scored["probability"].to_numpy())
-    scored["percentile"] = percentile_of(package, scored["probability"].to_numpy())
     scored["model_name"] = job.model_name
     scored["model_version"] = job.model_version
     scored["scored_at"] = scored_at
     scored["__row"] = lead_rows
     return scored
-
-
-def percentile_of(package: ScoringPackage, p: np.ndarray) -> np.ndarray:
-    """Share (0-100) of the training reference leads scoring below each probability."""
-    reference = np.asarray(package.reference.get("probabilities", []), dtype="float64")
-    if reference.size == 0:
-        return np.full(len(p), np.nan)
-    return np.round(100.0 * np.searchsorted(np.sort(reference), p, side="right")
-                    / reference.size, 1)
 
 
 def failpoint(name: str) -> None:
@@ -178,6 +183,7 @@ class JobNotes:
 
     warnings: dict[str, int] = field(default_factory=dict)
     notices: list[str] = field(default_factory=list)
+    newest: NewestDates = field(default_factory=NewestDates)  # for the staleness warning
 
     def warn(self, message: str, count: int) -> None:
         """Add ``count`` rows to a warning (same message: counts add up across buckets)."""
@@ -238,6 +244,7 @@ def _run_locked(package: ScoringPackage, config: Config, job: ScoreJob,
                             + " changed since the interrupted run; run without --resume to "
                             "start over")
         signature["as_of"] = state["signature"]["as_of"]
+        signature["as_of_source"] = state["signature"].get("as_of_source", GIVEN)
         done = {int(b) for b in state.get("done", [])}
         notes.notices.append(f"resuming: {len(done)} finished batch(es) kept, as of "
                              f"{signature['as_of']}")
@@ -247,7 +254,8 @@ def _run_locked(package: ScoringPackage, config: Config, job: ScoreJob,
     elif parts.exists():
         notes.notices.append(f"discarded the interrupted run in {parts} (--resume continues one)")
     if signature["as_of"] is None:
-        signature["as_of"] = pd.Timestamp.now(tz="UTC").tz_localize(None).floor("s").isoformat()
+        when = resolve_as_of(None)
+        signature.update(as_of=when.as_of.isoformat(), as_of_source=when.source)
     as_of = pd.Timestamp(signature["as_of"])
     resumed = job.resume and state is not None
     try:
@@ -259,6 +267,8 @@ def _run_locked(package: ScoringPackage, config: Config, job: ScoreJob,
             signature.update(n_leads=state["signature"]["n_leads"],
                              n_buckets=state["signature"]["n_buckets"])
         n_leads, n_buckets = signature["n_leads"], signature["n_buckets"]
+        if package.mode == "events":
+            _check_created(config, job, parts, n_buckets, as_of)
         scored_rows = 0
         for bucket in range(n_buckets):
             if bucket not in done:
@@ -281,7 +291,8 @@ def _run_locked(package: ScoringPackage, config: Config, job: ScoreJob,
     seconds = time.perf_counter() - started
     return {"input_rows": n_leads, "output_rows": written, "buckets": n_buckets,
             "seconds": round(seconds, 2), "rows_per_second": round(n_leads / max(seconds, 1e-9)),
-            "as_of": signature["as_of"]}
+            "as_of": signature["as_of"], "as_of_source": signature.get("as_of_source", GIVEN),
+            "newest": notes.newest.state()}
 
 
 def _spill_inputs(package: ScoringPackage, config: Config, job: ScoreJob, signature: dict,
@@ -325,9 +336,45 @@ def _score_one(package: ScoringPackage, config: Config, job: ScoreJob, parts: Pa
     scored = scored.sort_values("__row", kind="mergesort")
     with atomic_path(parts / f"part-{bucket:05d}.parquet", suffix=".parquet.tmp") as tmp:
         scored.to_parquet(tmp, index=False)
-    side = {"drift": monitor.state() if monitor else None, "warnings": bucket_notes.warnings}
+    side = {"drift": monitor.state() if monitor else None, "warnings": bucket_notes.warnings,
+            "newest": bucket_notes.newest.state()}
     with atomic_path(parts / f"notes-{bucket:05d}.json") as tmp:
         tmp.write_text(json.dumps(side))
+
+
+def _check_created(config: Config, job: ScoreJob, parts: Path, n_buckets: int,
+                   as_of: pd.Timestamp) -> None:
+    """Refuse the whole file, before anything is scored, when a lead was created after as_of.
+
+    One pass over the spilled created_at column, so the error counts every such lead of the
+    file (a bucket's own check would count only its own).
+    """
+    column, id_column = config.dataset.columns.created_at, config.dataset.columns.lead_id
+    if not column:
+        return
+    late: list[pd.DataFrame] = []
+    count = 0
+    for bucket in range(n_buckets):
+        path = parts / "spill" / f"leads-{bucket:05d}.parquet"
+        if not path.is_file():
+            continue
+        names = pq.ParquetFile(path).schema_arrow.names
+        if column not in names:
+            return  # reported as a missing column by the bucket's contract
+        frame = pd.read_parquet(path, columns=[c for c in (column, id_column, "__row")
+                                               if c and c in names])
+        hit = (parse_dates(frame[column]) > as_of).to_numpy(dtype=bool)
+        if hit.any():
+            count += int(hit.sum())
+            rows = frame.loc[hit, "__row"]
+            ids = frame.loc[hit, id_column].astype("string").str.strip() if id_column \
+                else rows + 1
+            late.append(pd.DataFrame({"row": rows.to_numpy() + 1, "lead_id": ids.to_numpy()}
+                                     ).head(MAX_EXAMPLES))
+    if count:
+        first = pd.concat(late).sort_values("row")
+        raise before_creation_error(str(job.leads_path), column, as_of,
+                                    first["row"].to_numpy(), first["lead_id"].to_numpy(), count)
 
 
 def _part_rows(parts: Path, bucket: int) -> int:
@@ -347,6 +394,7 @@ def _collect_bucket_notes(parts: Path, n_buckets: int, monitor: DriftMonitor | N
             monitor.merge(side["drift"])
         for message, count in side.get("warnings", {}).items():
             notes.warn(message, count)
+        notes.newest.merge(side.get("newest"))
 
 
 def _remove_stale_temporaries(output: Path) -> None:

@@ -50,6 +50,7 @@ from pipeline.data import errors as errors
 from pipeline.data.config import Config
 from pipeline.data.contracts import suggest_column
 from pipeline.data.errors import DataError, LeadScoreError
+from pipeline.data.scoring_time import resolve_as_of
 from pipeline.explain.package import ScoringPackage
 
 APP_NAME = "leadscore-score"
@@ -181,8 +182,8 @@ def run_spark_job(
 def _run_locked(package: ScoringPackage, config: Config, job: ScoreJob, master: str,
                 conf: dict[str, str] | None) -> dict:
     started = time.perf_counter()
-    if job.as_of is None:
-        job = replace(job, as_of=pd.Timestamp.now(tz="UTC").tz_localize(None).floor("s"))
+    when = resolve_as_of(job.as_of)
+    job = replace(job, as_of=when.as_of)
     _check_file(job.leads_path)
     with_activities = job.activities_path is not None and package.mode == "events"
     if with_activities:
@@ -207,7 +208,22 @@ def _run_locked(package: ScoringPackage, config: Config, job: ScoreJob, master: 
     seconds = time.perf_counter() - started
     return {"input_rows": n_leads, "output_rows": written, "buckets": n_buckets,
             "seconds": round(seconds, 2), "rows_per_second": round(n_leads / max(seconds, 1e-9)),
-            "as_of": job.as_of.isoformat()}
+            "as_of": job.as_of.isoformat(), "as_of_source": when.source,
+            "newest": _newest(config, job, with_activities) if when.defaulted else None}
+
+
+def _newest(config: Config, job: ScoreJob, with_activities: bool) -> dict:
+    """The newest lead creation and event of the inputs, for the staleness warning."""
+    from pipeline.batch.spill import newest_date
+    from pipeline.data.scoring_time import NewestDates
+
+    newest = NewestDates()
+    if config.dataset.columns.created_at:
+        newest.created = newest_date(job.leads_path, config.dataset.columns.created_at, config)
+    if with_activities:
+        newest.event = newest_date(job.activities_path,
+                                   config.dataset.activity_columns.occurred_at, config)
+    return newest.state()
 
 
 def _run(spark, package: ScoringPackage, config: Config, job: ScoreJob, with_activities: bool,

@@ -148,5 +148,35 @@ def spill(path: Path, id_column: str | None, config: Config, n_buckets: int, out
     return rows
 
 
+def newest_date(path: Path, column: str, config: Config) -> pd.Timestamp | None:
+    """The latest date in one column of a file (one streaming pass over that column only).
+
+    For the Spark engine's staleness warning, which has no local buckets to collect it from;
+    unparseable and missing cells are left to the contract and ignored here.
+    """
+    from pipeline.data.contracts import parse_dates
+
+    if path.suffix.lower() in (".parquet", ".pq"):
+        if column not in pq.read_schema(path).names:
+            return None
+        batches = (b.to_pandas() for b in pq.ParquetFile(path).iter_batches(
+            batch_size=500_000, columns=[column]))
+    else:
+        read = config.dataset.read
+        reader = pacsv.open_csv(
+            path, read_options=pacsv.ReadOptions(block_size=8 << 20, encoding=read.encoding),
+            parse_options=pacsv.ParseOptions(delimiter=read.delimiter),
+            convert_options=pacsv.ConvertOptions(
+                include_columns=[column], include_missing_columns=True,
+                column_types={column: pa.string()}))
+        batches = (b.to_pandas() for b in reader)
+    newest = None
+    for batch in batches:
+        latest = parse_dates(batch[column]).max()
+        if pd.notna(latest) and (newest is None or latest > newest):
+            newest = pd.Timestamp(latest)
+    return newest
+
+
 def read_bucket(path: Path) -> pd.DataFrame | None:
     return pd.read_parquet(path) if path.is_file() else None

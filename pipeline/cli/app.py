@@ -126,12 +126,12 @@ def load_rules(cfg):
 
 def load_truth(cfg):
     """True conversion probabilities by lead_id (synthetic worlds only), or None."""
-    import pandas as pd
 
     if cfg.dataset.truth is None or not cfg.dataset.truth.is_file():
         return None
-    frame = pd.read_parquet(cfg.dataset.truth)
-    return pd.Series(frame["p_convert"].to_numpy(), index=frame["lead_id"].astype(str))
+    from pipeline.data.io import read_truth
+
+    return read_truth(cfg.dataset.truth)
 
 
 def tracking(cfg):

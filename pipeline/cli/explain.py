@@ -17,6 +17,7 @@ if TYPE_CHECKING:
 
     from pipeline.data.artifacts import Paths
     from pipeline.data.config import Config
+    from pipeline.data.scoring_time import ScoringTime
 
 FORMATS = ("table", "json")
 
@@ -30,8 +31,9 @@ def explain(
         "--best-open", help="Explain the highest-scored open lead.")] = False,
     scorer: Annotated[str, typer.Option(
         "--scorer", help=f"Scorer kind: {', '.join(kinds.names())}.")] = kinds.CHALLENGER,
-    as_of: Annotated[str | None, typer.Option("--as-of", help="Score as of (default: the "
-                                                             "data snapshot).")] = None,
+    as_of: Annotated[str | None, typer.Option("--as-of", help="Score as of (default: "
+                                              "dataset.snapshot, else the export's latest "
+                                              "date).")] = None,
     fmt: Annotated[str, typer.Option("--format", help="table or json.")] = "table",
     set_: SetOpt = None,
 ) -> None:
@@ -45,18 +47,23 @@ def explain(
     explain_lead(cfg, paths_of(cfg), kind, lead_id, best_open, as_of, fmt)
 
 
-def _as_of(config: Config, leads: pd.DataFrame, activities, as_of: str | None):
+def _as_of(config: Config, leads: pd.DataFrame, activities, as_of: str | None
+           ) -> ScoringTime | None:
+    """The as_of of the explanation and where it came from (explain reads the training export,
+    so its default is that export's own date, never the wall clock)."""
     import pandas as pd
+
+    from pipeline.data.scoring_time import GIVEN, ScoringTime
 
     if config.dataset.mode != "events":
         return None
     if as_of:
-        return as_of_option(as_of)
+        return ScoringTime(as_of_option(as_of), GIVEN)
     if config.dataset.snapshot is not None:
-        return pd.Timestamp(config.dataset.snapshot)
+        return ScoringTime(pd.Timestamp(config.dataset.snapshot), "dataset.snapshot")
     from pipeline.data.dataset import data_snapshot
 
-    return data_snapshot(leads, activities)
+    return ScoringTime(data_snapshot(leads, activities), "the export's latest date")
 
 
 def explain_lead(config: Config, paths: Paths, kind: str, lead_id: str | None, best_open: bool,
@@ -66,7 +73,8 @@ def explain_lead(config: Config, paths: Paths, kind: str, lead_id: str | None, b
     from rich.table import Table
 
     from pipeline.data.io import load_dataset
-    from pipeline.explain.grades import band_of, group_points
+    from pipeline.data.scoring_time import check_created_by
+    from pipeline.explain.grades import group_points
     from pipeline.explain.package import load_package
     from pipeline.explain.reasons import explain as explain_leads
 
@@ -74,11 +82,16 @@ def explain_lead(config: Config, paths: Paths, kind: str, lead_id: str | None, b
     package.check_settings(config.features, str(config.source))
     leads, activities, report = load_dataset(config)
     report.raise_if_failed()
-    when = _as_of(config, leads, activities, as_of)
+    timing = _as_of(config, leads, activities, as_of)
+    when = None if timing is None else timing.as_of
+    created_column = config.dataset.columns.created_at or "created_at"
     if best_open:
         pool = leads[leads["outcome"] == "open"]
         if pool.empty:
             raise DataError(f"{config.dataset.leads}: no open leads to explain")
+        if when is not None:
+            check_created_by(pool, when, str(config.dataset.leads), created_column,
+                             rows=np.flatnonzero((leads["outcome"] == "open").to_numpy()))
         scores = package.scorer.predict_proba(package.features(pool, activities, when))[:, 1]
         lead_id = str(pool["lead_id"].iloc[int(np.argmax(scores))])
     if lead_id is None:
@@ -86,21 +99,33 @@ def explain_lead(config: Config, paths: Paths, kind: str, lead_id: str | None, b
     row = leads[leads["lead_id"].astype(str) == str(lead_id)]
     if row.empty:
         raise DataError(f"{config.dataset.leads}: column 'lead_id': no lead {lead_id!r}")
+    if when is not None:
+        check_created_by(row, when, str(config.dataset.leads), created_column,
+                         rows=np.flatnonzero(leads["lead_id"].astype(str) == str(lead_id)))
     X = package.features(row, activities, when)
     expl = explain_leads(package.scorer, X, package.grade_cuts, top=3)
     points = expl.points.iloc[0]
-    score = int(expl.score[0])
+    shown = package.shown(package.scorer.predict_proba(X)[:, 1]).iloc[0]
+    score = int(shown["score"])
     shares = expl.shares
     values = {}
     for factor in points.index:
         members = [f.name for f in package.spec.features_of_factor(factor)]
-        best = max(members, key=lambda n: abs(shares.iloc[0][n]))
+        if not members:  # what fit and engagement add together: no value of its own
+            values[factor] = None
+            continue
+        best = package.spec.display_of(factor)
+        if best is None or _shown(X.iloc[0][best], "numeric") is None:
+            best = max(members, key=lambda n: abs(shares.iloc[0][n]))
         values[factor] = _shown(X.iloc[0][best], package.spec[best].dtype)
     fit_pts, eng_pts = group_points(expl.points, package.spec)
     result = {
         "lead_id": str(lead_id), "scorer": kind,
-        "as_of": None if when is None else str(when), "score": score,
-        "band": str(band_of(np.array([score]), package.score_bands)[0]),
+        "as_of": None if when is None else str(when),
+        "as_of_source": None if timing is None else timing.source, "score": score,
+        "probability": round(float(shown["probability"]), 6),
+        "percentile": float(shown["percentile"]), "scale": package.scale.unit,
+        "band": str(shown["band"]), "mql": bool(shown["mql"]),
         "grade": str(expl.grade[0]), "engagement_level": int(expl.engagement_level[0]),
         "base_score": round(expl.base_score, 2),
         "fit_points": round(float(fit_pts[0]), 2), "engagement_points": round(float(eng_pts[0]), 2),
@@ -113,7 +138,7 @@ def explain_lead(config: Config, paths: Paths, kind: str, lead_id: str | None, b
         return result
     title = (f"Lead {lead_id}: score {score} ({result['band']}), grade "
              f"{result['grade']}{result['engagement_level']}, "
-             f"{result['scorer']} as of {result['as_of'] or 'export'}")
+             f"{result['scorer']} as of {timing or 'export'}")
     table = Table(title=title, title_justify="left")
     table.add_column("factor")
     table.add_column("value", justify="right")

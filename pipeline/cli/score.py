@@ -35,9 +35,9 @@ def score(
     activities: Annotated[Path | None, typer.Option("--activities", help="Activity log.")] = None,
     model: Annotated[str | None, typer.Option(
         "--model", help="models:/NAME@ALIAS or a model.pkl (default: the champion).")] = None,
-    as_of: Annotated[str | None, typer.Option("--as-of", help="Score as of (default: now).")] = (
-        None
-    ),
+    as_of: Annotated[str | None, typer.Option(
+        "--as-of", help="Score as of (default: now, the wall clock in UTC; a warning says when "
+        "the input looks older than the inactivity limit).")] = None,
     engine: Annotated[str, typer.Option("--engine", help="local or spark.")] = "local",
     spark_master: Annotated[str, typer.Option(
         "--spark-master", help="Spark master URL for --engine spark (local[*], spark://...).")
@@ -55,10 +55,12 @@ def score(
     set_: SetOpt = None,
 ) -> None:
     """Score leads in bounded memory; atomic output; resumable; local or Spark engine."""
+    import pandas as pd
 
     from pipeline.batch.local import JobNotes, ScoreJob, run_score_job
     from pipeline.data.artifacts import write_json
     from pipeline.data.errors import ConfigError
+    from pipeline.data.scoring_time import ScoringTime, inactivity_limit, staleness_warning
     from pipeline.evaluation.drift import DriftMonitor
 
     cfg = load(config, set_)
@@ -69,10 +71,10 @@ def score(
     package, model_name, model_version = resolve_model(cfg, model)
     package.check_settings(cfg.features, str(cfg.source))
     # Without --as-of a fresh job scores as of now and a resumed one as of its first run.
-    when = as_of_option(as_of) if as_of else None
+    given = as_of_option(as_of) if as_of else None
     job = ScoreJob(
         leads_path=input_path, output_path=output,
-        activities_path=activities if activities else None, as_of=when,
+        activities_path=activities if activities else None, as_of=given,
         explain=explain_leads, batch_size=batch_size or cfg.scoring.batch_size, resume=resume,
         top=top, min_score=min_score, output_format=fmt, model_name=model_name,
         model_version=model_version, open_only=open_only,
@@ -84,6 +86,7 @@ def score(
         from pipeline.batch.spark import run_spark_job
 
         summary = run_spark_job(package, cfg, job, master=spark_master)
+        notes.newest.merge(summary.get("newest"))
     else:
         from pipeline.cli.console import progress
 
@@ -96,8 +99,13 @@ def score(
 
             summary = run_score_job(package, cfg, job, progress=_advance, monitor=monitor,
                                     notes=notes)
+    when = ScoringTime(pd.Timestamp(summary["as_of"]), summary.get("as_of_source", "--as-of"))
     for notice in notes.notices:
         err.print(f"[cyan]note:[/] {notice}", highlight=False, soft_wrap=True)
+    stale = staleness_warning(notes.newest, when, inactivity_limit(package, cfg), str(input_path),
+                              str(activities) if activities else None)
+    if stale and package.mode == "events":
+        err.print(f"[yellow]warning:[/] {stale}", highlight=False, soft_wrap=True)
     for message, count in notes.warnings.items():
         err.print(f"[yellow]warning:[/] {message} ({count:,} rows)", highlight=False,
                   soft_wrap=True)
@@ -112,7 +120,7 @@ def score(
                           f"{r.feature} {r.psi:.2f}" for r in flagged.head(5).itertuples()))
     out.print(f"[green]scored[/] {summary['input_rows']:,} leads -> {output} "
               f"({summary['output_rows']:,} rows, {summary['rows_per_second']:,} leads/s, "
-              f"model {model_name} {model_version}, as of {summary.get('as_of', when)})")
+              f"model {model_name} {model_version}, as of {when})")
 
 
 @app.command()
@@ -142,27 +150,27 @@ def drift_report(config: Config, package: ScoringPackage, leads_path: Path,
                  activities_path: Path | None, as_of: pd.Timestamp | None,
                  output: Path) -> pd.DataFrame:
     """Count the new leads into the training bins; write the report; raise on an alarm."""
-    import pandas as pd
     from rich.table import Table
 
     from pipeline.data.artifacts import write_bytes, write_json
     from pipeline.data.errors import DriftAlarm
     from pipeline.data.io import load_dataset
+    from pipeline.data.scoring_time import check_created_by, wall_clock
     from pipeline.evaluation.drift import DriftMonitor
     from pipeline.evaluation.plots import importance_figure, to_png
 
     leads, activities, report = load_dataset(config, leads_path, activities_path, scoring=True)
     report.raise_if_failed()
-    when = as_of if as_of is not None else pd.Timestamp.now(tz="UTC").tz_localize(None)
+    when = as_of if as_of is not None else wall_clock()
+    if package.mode == "events":
+        check_created_by(leads, when, str(leads_path), config.dataset.columns.created_at
+                         or "created_at")
     X = package.features(leads, activities, when if package.mode == "events" else None)
     p = package.scorer.predict_proba(X)[:, 1]
     monitor = DriftMonitor(package.reference, config.monitor.psi_warn, config.monitor.psi_alarm)
     decided = leads["outcome"].isin(["won", "lost"]).to_numpy() if "outcome" in leads else None
     if decided is not None and decided.any():
-        from pipeline.explain.grades import band_of
-        from pipeline.scorers.scaling import score_from_proba
-
-        bands = band_of(score_from_proba(p), package.score_bands)
+        bands = package.shown(p)["band"].to_numpy()
         monitor.update(X, p, bands=bands, y=(leads["outcome"] == "won").to_numpy())
     else:
         monitor.update(X, p)

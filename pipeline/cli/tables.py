@@ -19,6 +19,7 @@ METRIC_ROWS = (
     ("conversions in top 20%", "capture_top_20", "{:.1%}"),
     ("conversions in top 30%", "capture_top_30", "{:.1%}"),
     ("lift, top decile", "lift_decile_1", "{:.2f}x"),
+    ("MQL share", "mql_share", "{:.1%}"),
     ("MQL precision", "mql_precision", "{:.1%}"), ("MQL recall", "mql_recall", "{:.1%}"),
     ("conversions/week to sales", "conversions_handed_per_week", "{:.1f}"),
 )
@@ -44,12 +45,21 @@ def comparison_table(metrics: dict) -> None:
             m = metrics[name]
             if key is None:
                 cells.append(headlines.scorer_auc(metrics, name))
-            elif key in m and m[key] is not None:
+            elif key in m and m[key] is not None and m[key] == m[key]:
                 cells.append(fmt.format(m[key]))
+            elif key.startswith("mql_") and key in m:
+                cells.append("n/a")  # undefined (nothing flagged, no conversion), never 0 %
             else:
                 cells.append("")
         table.add_row(label, *cells)
     out.print(table)
+    scale = metrics.get("scale") or {}
+    if scale.get("text"):
+        out.print(scale["text"], highlight=False)
+    for name in kinds.names():
+        if isinstance(metrics.get(name), dict) and metrics[name].get("mql_rule"):
+            out.print(f"{name}: MQL {metrics[name]['mql_rule']}; bands {metrics[name]['bands']}",
+                      highlight=False)
     for name in kinds.names():
         diff = headlines.scorer_diff(metrics, name)
         if diff:

@@ -307,11 +307,12 @@ def points(
                  title_justify="left")
     for col in table.columns:
         view.add_column(col, justify="right" if col == "points" else "left")
-    for row in table.head(25).itertuples(index=False):
+    shown = 40  # a table of the default 25 rules prints whole, with its start and MQL line
+    for row in table.head(shown).itertuples(index=False):
         view.add_row(*["" if pd.isna(v) else str(v) for v in row])
     out.print(view)
-    if len(table) > 25:
-        out.print(f"... {len(table) - 25} more rows in {csv_path}")
+    if len(table) > shown:
+        out.print(f"... {len(table) - shown} more rows in {csv_path}")
     if paths.metrics.is_file():
         comparison_table(json.loads(paths.metrics.read_text()))
     out.print(f"wrote {target} and {csv_path}")

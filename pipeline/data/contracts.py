@@ -115,6 +115,11 @@ def _parse_dates(
     return parsed
 
 
+def parse_dates(raw: pd.Series) -> pd.Series:
+    """Dates read as the contract reads them (tz-naive UTC); unparseable ones become NaT."""
+    return _parse_dates(ContractReport(), "", raw, "", False)
+
+
 def _parse_numeric(report: ContractReport, file: str, raw: pd.Series, column: str) -> pd.Series:
     if pd.api.types.is_bool_dtype(raw):
         return raw.astype("float64")
@@ -205,7 +210,8 @@ def canonical_leads(
     report
         Collects violations.
     scoring
-        At scoring time outcome columns are optional (new leads have none).
+        At scoring time outcome columns are optional (new leads have none) and leads created
+        after ``dataset.snapshot`` are accepted (the snapshot bounds training only).
     """
     ds = config.dataset
     fs = config.features
@@ -284,7 +290,8 @@ def canonical_leads(
             what = "negative count" if name in fs.engagement or name in fs.negative else \
                 "negative value (a company size or revenue)"
             report.add(file, name, what, out[name].to_numpy(dtype="float64", na_value=np.nan) < 0)
-    if events and ds.snapshot is not None:
+    if events and ds.snapshot is not None and not scoring:
+        # the snapshot bounds the training export; new leads after it are what scoring is for
         future = out["created_at"] > pd.Timestamp(ds.snapshot)
         report.add(file, cols.created_at or "created_at", "created after the snapshot date", future)
     names = {"lead_id": cols.lead_id, "created_at": cols.created_at,
@@ -390,11 +397,13 @@ def canonical_activities(
     file: str,
     report: ContractReport,
     now: pd.Timestamp | None = None,
+    scoring: bool = False,
 ) -> pd.DataFrame:
     """Map a raw activity log onto the canonical activity frame, recording every violation.
 
     Events must belong to a known lead, carry a parseable ``occurred_at`` that is neither before
-    the lead's creation nor after ``now`` (the snapshot date, or the wall clock), and a known,
+    the lead's creation nor after ``now`` (default: the snapshot date, or the wall clock; at
+    ``scoring`` always the wall clock, since the snapshot bounds training only), and a known,
     non-empty ``activity_type``.
     """
     ac = config.dataset.activity_columns
@@ -429,7 +438,7 @@ def canonical_activities(
             lead_created = out["lead_id"].map(created)
             early = known & (out["occurred_at"] < lead_created)
             report.add(file, ac.occurred_at, "event before the lead was created", early)
-    horizon = now if now is not None else _now(config)
+    horizon = now if now is not None else _now(config, scoring)
     report.add(file, ac.occurred_at, f"event in the future (after {horizon:%Y-%m-%d %H:%M})",
                out["occurred_at"] > horizon)
     if config.dataset.unknown_activity == "drop":
@@ -481,7 +490,7 @@ def _map_activity_types(report: ContractReport, file: str, types: pd.Series, con
     return mapped.where(mapped.notna(), None)
 
 
-def _now(config: Config) -> pd.Timestamp:
-    if config.dataset.snapshot is not None:
+def _now(config: Config, scoring: bool = False) -> pd.Timestamp:
+    if config.dataset.snapshot is not None and not scoring:
         return pd.Timestamp(config.dataset.snapshot)
     return pd.Timestamp.now(tz="UTC").tz_localize(None)

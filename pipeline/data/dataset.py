@@ -34,7 +34,12 @@ class FlatSplitWarning(UserWarning):
 
 @dataclass
 class TrainingSet:
-    """Eligible training leads with their as_of, label and split (all indexed by lead_id)."""
+    """Eligible training rows with their as_of, label and split (all indexed by row key).
+
+    With one as_of per lead the row key is the lead_id. On an as_of grid a lead has one row per
+    age, keyed ``<lead_id>@<age>d`` (:func:`row_key`); ``lead_of`` maps rows back to leads and
+    ``weight`` holds the fit weight of each row (None: every row weighs 1).
+    """
 
     leads: pd.DataFrame
     as_of: pd.Series
@@ -42,20 +47,47 @@ class TrainingSet:
     split: pd.Series
     excluded: dict[str, int] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    lead_of: pd.Series | None = None
+    weight: pd.Series | None = None
+    age: pd.Series | None = None
+
+    def __post_init__(self) -> None:
+        if self.lead_of is None:
+            self.lead_of = pd.Series(self.y.index.astype(str), index=self.y.index,
+                                     name="lead_id")
+
+    @property
+    def grid(self) -> bool:
+        """Whether a lead may have several rows (an as_of grid)."""
+        return not self.lead_of.is_unique
 
     def part(self, name: str) -> pd.Index:
-        """lead_ids of one split."""
+        """Row keys of one split."""
         return self.split.index[self.split.to_numpy() == name]
+
+    def leads_of(self, rows: pd.Index) -> pd.Index:
+        """The distinct lead_ids of these rows, in first-seen order."""
+        return pd.Index(pd.unique(self.lead_of.loc[rows].to_numpy()), name="lead_id")
 
     def summary(self) -> dict[str, object]:
         """Counts per split, positives and exclusions (for the printed summary and MLflow)."""
-        out: dict[str, object] = {"eligible": int(len(self.y))}
+        out: dict[str, object] = {"eligible": int(self.lead_of.nunique())}
         for name in SPLITS:
             ids = self.part(name)
-            out[f"{name}_leads"] = int(len(ids))
-            out[f"{name}_positives"] = int(self.y.loc[ids].sum())
+            out[f"{name}_leads"] = int(self.lead_of.loc[ids].nunique())
+            # positives are converted leads (what the guards count), however many rows each has
+            won = self.y.loc[ids].to_numpy() == 1
+            out[f"{name}_positives"] = int(self.lead_of.loc[ids][won].nunique())
+            if self.grid:
+                out[f"{name}_rows"] = int(len(ids))
+                out[f"{name}_positive_rows"] = int(won.sum())
         out.update({f"excluded_{k}": v for k, v in self.excluded.items()})
         return out
+
+
+def row_key(lead_id: object, age: float) -> str:
+    """The key of a lead's training row at one age: ``L1@14d``."""
+    return f"{lead_id}@{age:g}d"
 
 
 def data_snapshot(leads: pd.DataFrame, activities: pd.DataFrame | None) -> pd.Timestamp:

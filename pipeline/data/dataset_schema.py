@@ -71,7 +71,8 @@ class ActivityColumns(_Frozen):
         "a lead of the leads file")
     occurred_at: str = Field(
         "occurred_at", description="activity log column holding the event time; events before "
-        "the lead's creation or after the snapshot (or now) are refused")
+        "the lead's creation are refused, and so are events after the snapshot (or now) in "
+        "training and after now at scoring")
     activity_type: str = Field(
         "activity_type", description="activity log column holding the event type (mapped by "
         "`dataset.activity_types`); empty types are refused")
@@ -85,19 +86,39 @@ class ActivityColumns(_Frozen):
 
 
 class AsOfRule(_Frozen):
-    """When a training lead is scored: the moment its features are frozen.
+    """When a training lead is looked at: the moments its features are frozen.
 
-    ``days_after_created``: ``created_at + days``. ``snapshot``: one fixed ``date`` for every lead.
-    ``points_threshold``: the first moment the lead's rule points reach ``points`` (leads that never
-    reach it use ``created_at + days``).
+    ``grid`` (the default): one training row per age in ``grid_days`` while the lead is still
+    undecided, each labelled by its own horizon, with the lead's age as a feature; scoring then
+    asks the model about a lead at its real age, any age. ``days_after_created``: one row per
+    lead at ``created_at + days``. ``snapshot``: one fixed ``date`` for every lead.
+    ``points_threshold``: the first moment the lead's rule points reach ``points`` (leads that
+    never reach it use ``created_at + days``).
     """
 
-    rule: Literal["days_after_created", "snapshot", "points_threshold"] = Field(
-        "days_after_created", description="how a training lead's as_of is set (events mode, see "
-        "above); `points_threshold` is not wired into training yet: it raises")
-    days: float = Field(14.0, ge=0, description="days after creation (0: at first contact)")
+    rule: Literal["grid", "days_after_created", "snapshot", "points_threshold"] = Field(
+        "grid", description="how a training lead's as_of is set (events mode): `grid` one row "
+        "per age in grid_days; `days_after_created` one row at `days`; `snapshot` one `date`; "
+        "`points_threshold` is not wired into training yet: it raises. `{days: N}` alone means "
+        "days_after_created")
+    days: float = Field(14.0, ge=0, description="days after creation (0: at first contact); "
+                        "days_after_created and points_threshold only")
+    grid_days: list[float] = Field(
+        [0, 3, 7, 14, 30, 60, 90, 120, 180], min_length=1,
+        description="lead ages (days after creation) of the training rows, rule grid only")
+    weights: Literal["per_lead", "per_row"] = Field(
+        "per_lead", description="grid only: per_lead weighs each of a lead's rows 1/(its rows) "
+        "in the fit, so long-lived leads do not dominate; per_row weighs every row 1")
     date: datetime | None = None
     points: float | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _days_alone_means_one_age(cls, data: Any) -> Any:
+        # `{days: 14}` was the whole rule before the grid: keep its meaning, never reinterpret it
+        if isinstance(data, dict) and "rule" not in data and "days" in data:
+            return {**data, "rule": "days_after_created"}
+        return data
 
     @model_validator(mode="after")
     def _check_rule_inputs(self) -> AsOfRule:
@@ -105,7 +126,20 @@ class AsOfRule(_Frozen):
             raise ValueError("rule 'snapshot' needs a 'date'")
         if self.rule == "points_threshold" and self.points is None:
             raise ValueError("rule 'points_threshold' needs 'points'")
+        given = self.model_fields_set
+        if self.rule == "grid" and "days" in given:
+            raise ValueError("rule 'grid' takes grid_days, not days: write grid_days: [0, 14, "
+                             "30] or rule: days_after_created with days")
+        if self.rule != "grid" and "grid_days" in given:
+            raise ValueError(f"grid_days needs rule: grid (rule is {self.rule!r})")
+        if any(d < 0 for d in self.grid_days) or len(set(self.grid_days)) != len(self.grid_days):
+            raise ValueError(f"grid_days must be distinct ages >= 0, got {self.grid_days}")
         return self
+
+    @property
+    def ages(self) -> tuple[float, ...]:
+        """The training rows' ages in days, youngest first (one age unless the rule is grid)."""
+        return tuple(sorted(self.grid_days)) if self.rule == "grid" else (self.days,)
 
 
 class ReadOptions(_Frozen):
@@ -181,8 +215,9 @@ class DatasetConfig(_Frozen):
         180, gt=0, description="a lead counts as converted when won within this many days after "
         "its as_of; leads whose horizon ends after the snapshot are left out")
     snapshot: datetime | None = Field(
-        None, description="when the export was taken: later leads and events are refused, "
-        "horizons must end by it; null: the export's latest date (now for event checks)")
+        None, description="when the training export was taken: later leads and events are "
+        "refused in training (scoring is not bounded by it), horizons must end by it; null: the "
+        "export's latest date (now for event checks)")
     read: ReadOptions = ReadOptions()
 
     @field_validator("outcome_values", mode="before")

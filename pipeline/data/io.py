@@ -94,6 +94,24 @@ def check_delimiter(path: Path, header: str, delimiter: str) -> None:
                             f"looks '{shown}'-delimited; set dataset.read.delimiter")
 
 
+def read_truth(path: str | os.PathLike):
+    """A synthetic world's true probabilities by lead_id (``p_convert``).
+
+    ``attrs["as_of_days"]`` holds the lead age the probability is defined at, from the file's
+    metadata (None when the file does not say): on an as_of grid only rows of that age can be
+    judged against it.
+    """
+    import pandas as pd
+    import pyarrow.parquet as pq
+
+    frame = pd.read_parquet(path)
+    truth = pd.Series(frame["p_convert"].to_numpy(), index=frame["lead_id"].astype(str),
+                      name="p_convert")
+    at = (pq.read_schema(path).metadata or {}).get(b"as_of_days")
+    truth.attrs["as_of_days"] = None if at is None else float(at)
+    return truth
+
+
 def load_dataset(config, leads_path=None, activities_path=None, scoring: bool = False):
     """Read and validate the leads (and activity log) named by ``config`` or the given paths.
 
@@ -116,5 +134,6 @@ def load_dataset(config, leads_path=None, activities_path=None, scoring: bool = 
     if ds.mode == "events" and act_file is not None and report.ok:
         act_file = Path(act_file)
         raw_act = read_table(act_file, ds.read.delimiter, ds.read.encoding)
-        activities = canonical_activities(raw_act, leads, config, str(act_file), report)
+        activities = canonical_activities(raw_act, leads, config, str(act_file), report,
+                                          scoring=scoring)
     return leads, activities, report

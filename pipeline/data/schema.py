@@ -26,6 +26,13 @@ from pipeline.data.dataset_schema import (  # noqa: F401 - re-exported with the 
     _Frozen,
     as_text,
 )
+from pipeline.data.scoring_schema import (  # noqa: F401 - re-exported with the schema
+    BandsConfig,
+    MqlConfig,
+    OddsScale,
+    ScoringConfig,
+    refuse_retired,
+)
 
 
 class SplitConfig(_Frozen):
@@ -92,8 +99,9 @@ class ModelConfig(_Frozen):
         {}, description="feature -> -1 / 0 / +1 monotone constraint, overriding the spec's "
         "direction; categoricals stay free, unknown names fail training")
     use_spec_monotone: bool = Field(
-        True, description="constrain LightGBM by the feature spec's business directions (e.g. "
-        "negative signals such as bounces can only lower the score)")
+        True, description="constrain LightGBM and the logistic candidate by the feature spec's "
+        "business directions (e.g. more website visits can only raise the score, bounces only "
+        "lower it)")
     n_jobs: int = Field(
         2, description="threads for LightGBM training, prediction and TreeSHAP (fixed, so the "
         "float sums and hence the scores are reproducible)")
@@ -123,36 +131,6 @@ class CalibrationConfig(_Frozen):
     cv_folds: int = Field(
         5, ge=2, description="folds of that cross-validation within the validation split "
         "(capped at the rarer class's number of validation leads)")
-
-
-class ScoringConfig(_Frozen):
-    """Score bands and the fit/engagement grade cut points (quantiles of training leads)."""
-
-    bands: dict[str, int] = Field(
-        {"hot": 50, "warm": 20, "cold": 0}, description="band name -> lowest 0-100 score of the "
-        "band (a lead takes the highest band its score reaches); one band must start at 0")
-    grade_quantiles: list[float] = Field(
-        [0.8, 0.5, 0.2], description="quantiles of the training leads' fit-factor points that "
-        "cut grades A / B / C / D, best first", min_length=3, max_length=3)
-    engagement_quantiles: list[float] = Field(
-        [0.8, 0.5, 0.2], description="quantiles of the training leads' engagement-factor points "
-        "that cut levels 1 / 2 / 3 / 4", min_length=3, max_length=3)
-    mql_score: int = Field(
-        30, ge=0, le=100, description="the model flags a lead as MQL when its 0-100 score "
-        "(calibrated probability in %) is at least this; points tables use their own line")
-    batch_size: int = Field(
-        50_000, gt=0, description="leads per bucket of `leadscore score` (`--batch-size` wins): "
-        "inputs are spilled into ceil(leads / batch_size) buckets")
-    top_reasons: int = Field(
-        3, ge=1, le=3, description="reasons shown per scored lead (largest factor points first): "
-        "the output's reason_1..reason_3")
-
-    @field_validator("bands")
-    @classmethod
-    def _bands_descending(cls, bands: dict[str, int]) -> dict[str, int]:
-        if not bands or min(bands.values()) != 0:
-            raise ValueError("bands need a lowest band starting at 0")
-        return dict(sorted(bands.items(), key=lambda kv: -kv[1]))
 
 
 class TuningConfig(_Frozen):
@@ -263,13 +241,17 @@ class PointsConfig(_Frozen):
     """The learned points table (:mod:`pipeline.scorers.learned_points`)."""
 
     pdo: float = Field(20.0, gt=0, description="points that double the odds of conversion")
+    max_rules: int | None = Field(25, ge=1, description="most rules of the table (levels, flags, "
+                                  "steps, per-event rules); null: no limit")
     max_steps: int = Field(4, ge=1, le=10, description="most threshold steps per numeric field")
     min_share: float = Field(0.005, ge=0, lt=0.5,
                              description="smallest share of training leads a rule must fire on")
-    mql_capacity: float | None = Field(0.2, gt=0, lt=1,
-                                       description="share of leads sales can work (MQL line)")
-    mql_precision: float | None = Field(None, gt=0, le=1,
-                                        description="or: MQL line where precision reaches this")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _retired(cls, data: Any) -> Any:
+        # the table's MQL line follows scoring.mql, the one rule of every scorer
+        return refuse_retired(data, "points")
 
 
 class SelectionConfig(_Frozen):

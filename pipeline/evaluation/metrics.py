@@ -99,14 +99,18 @@ def ranking_metrics(y: np.ndarray, p: np.ndarray) -> dict[str, float]:
 
 
 def mql_metrics(y: np.ndarray, mql: np.ndarray) -> dict[str, float]:
-    """Precision and recall of the leads flagged as marketing-qualified."""
+    """Precision and recall of the leads flagged as marketing-qualified.
+
+    Undefined figures are NaN (shown as n/a), never 0: precision when no lead is flagged (a
+    precision target no line reached), recall when the leads hold no conversion.
+    """
     y = np.asarray(y).astype(bool)
     mql = np.asarray(mql).astype(bool)
     flagged = int(mql.sum())
     hits = int((mql & y).sum())
     return {
         "mql_share": float(mql.mean()),
-        "mql_precision": hits / flagged if flagged else 0.0,
+        "mql_precision": hits / flagged if flagged else float("nan"),
         "mql_recall": hits / int(y.sum()) if y.any() else float("nan"),
     }
 

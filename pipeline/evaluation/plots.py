@@ -77,6 +77,34 @@ def calibration_figure(calibration: pd.DataFrame) -> Figure:
     return fig
 
 
+def calibration_by_age_figure(y: np.ndarray, p: np.ndarray, age_days: np.ndarray,
+                              title: str = "Calibration by lead age") -> Figure:
+    """One reliability line per age bucket (equal-mass bins): a score that is a probability at
+    every age keeps every line on the diagonal."""
+    from pipeline.evaluation.ages import AGE_BUCKETS, age_bucket
+
+    fig, ax = _figure()
+    buckets = age_bucket(age_days)
+    top = 0.0
+    for i, (label, _, _) in enumerate(AGE_BUCKETS):
+        rows = np.flatnonzero(buckets == label)
+        if len(rows) < 100:
+            continue
+        parts = np.array_split(rows[np.argsort(p[rows], kind="stable")], 10)
+        x = [100 * p[part].mean() for part in parts]
+        observed = [100 * y[part].mean() for part in parts]
+        top = max(top, *x, *observed)
+        ax.plot(x, observed, marker="o", lw=1.5, color=plt.cm.viridis(i / len(AGE_BUCKETS)),
+                label=f"{label} days ({len(rows):,} rows)")
+    top = min(100.0, 1.05 * top or 100.0)
+    ax.plot([0, top], [0, top], ls="--", color="#9ca3af", lw=1, label="perfect")
+    ax.set(xlabel="Score (predicted conversion %)", ylabel="Observed conversion %", title=title,
+           xlim=(0, top), ylim=(0, top))
+    ax.legend(loc="upper left", frameon=False)
+    fig.tight_layout()
+    return fig
+
+
 def score_histogram_figure(scores: np.ndarray, y: np.ndarray, title: str = "Score") -> Figure:
     """Score distribution of converted vs not converted leads (densities)."""
     fig, ax = _figure()

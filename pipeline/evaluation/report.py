@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 
 from pipeline.evaluation import headlines
+from pipeline.evaluation.ages import ages_table
 from pipeline.evaluation.plots import (
     cohort_figure,
     dependence_figure,
@@ -48,6 +49,7 @@ METRIC_ROWS = [
     ("Conversions in top 20 %", "capture_top_20", "{:.1%}"),
     ("Conversions in top 30 %", "capture_top_30", "{:.1%}"),
     ("Lift, top decile", "lift_decile_1", "{:.2f}x"),
+    ("MQL share", "mql_share", "{:.1%}"),
     ("MQL precision", "mql_precision", "{:.1%}"),
     ("MQL recall", "mql_recall", "{:.1%}"),
     ("Conversions/week handed to sales", "conversions_handed_per_week", "{:.1f}"),
@@ -81,6 +83,7 @@ CURVE_ORDER = (
     "roc",
     "gains",
     "calibration",
+    "calibration_by_age",
     *(f"score_histogram_{name}" for name in _challenger_first()),
 )
 # Reading order of the "What drives the score" figures: importance (the challenger, then every
@@ -149,6 +152,9 @@ def _metrics_table(metrics: dict[str, Any]) -> dict[str, Any]:
         # an AUC is never shown without its interval
         texts = {n: headlines.scorer_auc(metrics, n) if key == "roc_auc"
                  else _format(values[n], fmt) for n in names}
+        for n in names:  # computed but undefined (nothing flagged, no conversion): n/a
+            if key.startswith("mql_") and key in metrics[n] and not _is_number(values[n]):
+                texts[n] = "n/a"
         cells = [{"text": texts[n], "good": n == best} for n in names]
         rows.append({"label": f"{label} (95 % CI)" if key == "roc_auc" else label,
                      "cells": cells})
@@ -421,10 +427,17 @@ def render_report(
         kpis=_kpis(metrics, split.get("test_leads", len(test_scores))),
         notes=[str(note) for note in notes],
         diff=_auc_difference(metrics),
+        scale=(metrics.get("scale") or {}).get("text", ""),
+        mql_rules=[{"scorer": kinds.display(n), "mql": metrics[n]["mql_rule"],
+                    "bands": metrics[n].get("bands", "")}
+                   for n in kinds.names() if metrics.get(n, {}).get("mql_rule")],
         metrics=_metrics_table(metrics),
         segments=_segments_table(metrics),
+        ages=ages_table(metrics, [(k.name, k.display) for k in kinds.KINDS
+                                  if k.name in metrics]),
         curves=_images(plots, CURVE_ORDER),
         figures=_images(figures, sorted(figures, key=_figure_rank)),
         cards=_example_cards(test_scores),
         audit=None if audit is None else _table(audit),
+        time_proxies=metrics.get("time_proxies") or [],
     )

@@ -216,8 +216,8 @@ def package_summary(run: Run) -> pd.DataFrame:
             "business factors": str(len(package.spec.factors)),
             "fit points for grade A / B / C": cuts(package.grade_cuts.fit_cuts),
             "engagement points for level 1 / 2 / 3": cuts(package.grade_cuts.engagement_cuts),
-            "score bands (lowest score)": ", ".join(
-                f"{name} {low}" for name, low in package.score_bands.items()),
+            "score bands": package.bands.describe(package.scale),
+            "MQL line": package.mql.describe(package.scale),
         }
 
     return pd.DataFrame({name: describe(run.package(name)) for name in SCORERS})

@@ -1,8 +1,8 @@
-"""Grades: the fit grade (A-D), the engagement level (1-4) and the score band of each lead.
+"""Grades: the fit grade (A-D) and the engagement level (1-4) of each lead.
 
 The fit factors' points make the grade, the engagement factors' points the engagement level, with
 cut points learned as quantiles of the training leads' points and stored with the model; the score
-band (hot / warm / cold) is cut from the 0-100 score by the config's ``scoring.bands``.
+band (hot / warm / cold) is cut by :mod:`pipeline.explain.thresholds`.
 """
 
 from __future__ import annotations
@@ -70,12 +70,3 @@ def group_points(points: pd.DataFrame, spec: FeatureSpec) -> tuple[np.ndarray, n
     fit_cols = [c for c in points.columns if groups.get(c) == "fit"]
     eng_cols = [c for c in points.columns if groups.get(c) == "engagement"]
     return points[fit_cols].sum(axis=1).to_numpy(), points[eng_cols].sum(axis=1).to_numpy()
-
-
-def band_of(scores: np.ndarray, bands: dict[str, int]) -> np.ndarray:
-    """Band name (e.g. hot / warm / cold) of each score; ``bands`` maps name -> lowest score."""
-    ordered = sorted(bands.items(), key=lambda kv: -kv[1])
-    out = np.full(len(scores), ordered[-1][0], dtype=object)
-    for name, low in reversed(ordered):
-        out[np.asarray(scores) >= low] = name
-    return out

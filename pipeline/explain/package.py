@@ -18,15 +18,19 @@ import numpy as np
 import pandas as pd
 
 from pipeline.data.errors import ModelError
-from pipeline.explain.grades import GradeCuts, band_of
+from pipeline.explain.grades import GradeCuts
 from pipeline.explain.reasons import explain
+from pipeline.explain.thresholds import BandCuts, MqlRule
 from pipeline.scorers.base import BaseScorer
+from pipeline.scorers.scaling import ScoreScale
 
-PACKAGE_FORMAT = 3  # 3: training ranges, seen levels, canonical bytes; 2: layered packages
+# 4: score scale, learned bands and MQL line; 3: training ranges, seen levels, canonical bytes;
+# 2: layered packages
+PACKAGE_FORMAT = 4
 
 OUTPUT_COLUMNS = [
-    "lead_id", "score", "probability", "band", "grade", "engagement_level", "mql", "status",
-    "status_reason", "reason_1", "reason_2", "reason_3",
+    "lead_id", "score", "probability", "percentile", "band", "grade", "engagement_level", "mql",
+    "status", "status_reason", "reason_1", "reason_2", "reason_3",
 ]
 ACTIVE, DISQUALIFIED = "active", "disqualified"
 
@@ -46,7 +50,9 @@ class ScoringPackage:
     builder: Any  # features.build.FeatureBuilder (fitted)
     scorer: BaseScorer
     grade_cuts: GradeCuts
-    score_bands: dict[str, int]
+    scale: ScoreScale
+    bands: BandCuts
+    mql: MqlRule
     top_reasons: int = 3
     settings_hash: str = ""
     reference: dict[str, Any] = field(default_factory=dict)
@@ -105,16 +111,19 @@ class ScoringPackage:
             reasons[present] = [f"{r}; {text}" if r else text for r in reasons[present]]
         return reasons
 
+    def shown(self, p: np.ndarray) -> pd.DataFrame:
+        """Displayed score, percentile, band and MQL flag of calibrated probabilities ``p``."""
+        p = np.asarray(p, dtype="float64")
+        score = self.scale.display(p)
+        return pd.DataFrame({"score": score, "probability": p,
+                             "percentile": self.scale.percentile(p),
+                             "band": self.bands.band(p, score), "mql": self.mql.flags(p)})
+
     def score_features(self, X: pd.DataFrame, explain_leads: bool = True,
                        lead_age_days: np.ndarray | None = None) -> pd.DataFrame:
         """Score an already built feature table (see :meth:`score_leads`)."""
-        p = self.scorer.predict_proba(X)[:, 1]
-        from pipeline.scorers.scaling import score_from_proba
-
-        score = score_from_proba(p)
-        out = pd.DataFrame({"lead_id": X.index.astype(str), "score": score, "probability": p})
-        out["band"] = band_of(score, self.score_bands)
-        out["mql"] = self.scorer.is_mql(X)
+        out = self.shown(self.scorer.predict_proba(X)[:, 1])
+        out.insert(0, "lead_id", X.index.astype(str))
         why = self.disqualified(X, lead_age_days)
         out["status"] = np.where(why != "", DISQUALIFIED, ACTIVE)
         out["status_reason"] = why
@@ -142,8 +151,9 @@ class ScoringPackage:
     ) -> pd.DataFrame:
         """Score canonical leads: one output row per input lead, in input order.
 
-        Columns: ``lead_id, score, probability, band, grade, engagement_level, mql, status,
-        status_reason, reason_1..3``.
+        Columns: ``lead_id, score, probability, percentile, band, grade, engagement_level, mql,
+        status, status_reason, reason_1..3``: ``score`` on the package's scale
+        (``scoring.scale``), ``probability`` the calibrated probability unrounded.
         """
         X = self.features(leads, activities, as_of)
         return self.score_features(X, explain_leads, lead_age_days(leads, as_of))
@@ -213,8 +223,10 @@ def load_package(path: str | Path) -> ScoringPackage:
         raise ModelError(f"{path}: not a LeadScore model ({type(exc).__name__})") from None
     if not isinstance(package, ScoringPackage):
         raise ModelError(f"{path}: not a LeadScore model")
-    if package.format != PACKAGE_FORMAT:
+    if getattr(package, "format", None) != PACKAGE_FORMAT:
         raise ModelError(
-            f"{path}: model format {package.format}, this LeadScore reads {PACKAGE_FORMAT}"
+            f"{path}: model format {getattr(package, 'format', '?')}, this LeadScore reads "
+            f"{PACKAGE_FORMAT} (format 4 added the score scale, learned bands and the MQL "
+            "line): retrain with `leadscore train`"
         )
     return package

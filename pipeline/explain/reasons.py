@@ -2,11 +2,13 @@
 
 Any :class:`~pipeline.scorers.base.BaseScorer` goes through the same code: its per-feature raw
 shares (TreeSHAP log-odds for the model, rule points for the rules) are summed per business factor
-and moved into score points by :func:`pipeline.scorers.scaling.shares_to_points`, so that for every
-lead ``base_score + sum(points) = score`` within the 0.5 of rounding. The fit factors' points make
-the grade (A-D), the engagement factors' points the engagement level (1-4), with cut points learned
-on the training leads and stored with the model. Reasons are sentences from the feature spec's
-templates filled with the lead's own values.
+and moved into score points by :func:`pipeline.scorers.scaling.split_points`, the fit factors with
+engagement at the base and the engagement factors with fit at the base, plus what the two add
+together; for every lead ``base_score + sum(points) = score`` within the 0.5 of rounding. The fit
+factors' points make the grade (A-D), the engagement factors' points the engagement level (1-4),
+with cut points learned on the training leads and stored with the model, so a lead's grade never
+moves with its engagement. Reasons are the feature spec's sentences for the lead's own values: an
+absence ("No sales calls in the last 30 days") only ever as a reason against the lead.
 """
 
 from __future__ import annotations
@@ -19,21 +21,6 @@ import pandas as pd
 from features.spec import FeatureSpec
 from pipeline.explain.grades import GradeCuts, group_points
 from pipeline.scorers.base import BaseScorer
-
-
-def _format(template: str, value: object) -> str:
-    try:
-        return template.format(value=value)
-    except (ValueError, TypeError, KeyError, IndexError):
-        return template.replace("{value}", str(value)).split("{")[0].strip() or str(value)
-
-
-def _display_value(value: object, dtype: str = "numeric") -> object:
-    if value is None or (isinstance(value, float) and np.isnan(value)):
-        return "unknown"
-    if dtype == "boolean":
-        return "yes" if float(value) >= 0.5 else "no"
-    return value
 
 
 @dataclass
@@ -49,6 +36,47 @@ class Explanation:
     reasons: pd.DataFrame  # leads x [reason_1.., positive_1.., negative_1..]
 
 
+def _voices(points: pd.DataFrame, shares: pd.DataFrame, X: pd.DataFrame, spec: FeatureSpec
+            ) -> tuple[np.ndarray, np.ndarray]:
+    """Per lead and factor: the column of ``X`` that voices it (-1: none) and whether it may.
+
+    A factor speaks through its display feature whenever that value is known (the value a person
+    recognises), else through its feature pushing hardest in the direction of its points. A count
+    of 0, or an unknown value read as "none yet", is an absence: it may only be a reason against
+    the lead, never for it.
+    """
+    pts = points.to_numpy(dtype="float64")
+    share_values = shares.to_numpy(dtype="float64")
+    share_col = {name: j for j, name in enumerate(shares.columns)}
+    x_col = {name: j for j, name in enumerate(X.columns)}
+    voice = np.full(pts.shape, -1, dtype="int64")
+    speakable = np.ones(pts.shape, dtype=bool)
+    for j, factor in enumerate(points.columns):
+        infos = [i for i in spec.features
+                 if i.factor == factor and i.name in share_col and i.name in x_col]
+        if not infos:
+            continue
+        s = share_values[:, [share_col[i.name] for i in infos]]
+        aligned = np.where(np.sign(s) == np.sign(pts[:, [j]]), np.abs(s), -1.0)
+        pick = np.where(aligned.max(axis=1) > 0, aligned.argmax(axis=1),
+                        np.abs(s).argmax(axis=1))
+        chosen = np.asarray([x_col[i.name] for i in infos])[pick]
+        shown = spec.display_of(factor)
+        if shown in x_col:
+            chosen = np.where(X[shown].notna().to_numpy(), x_col[shown], chosen)
+        voice[:, j] = chosen
+        absent = np.zeros(len(X), dtype=bool)
+        for info in infos:
+            if info.count or info.missing:
+                values = pd.to_numeric(X[info.name], errors="coerce").to_numpy(dtype="float64")
+                none = (np.abs(values) < 0.5) if info.count else np.zeros(len(X), dtype=bool)
+                if info.missing:
+                    none |= np.isnan(values)
+                absent |= (chosen == x_col[info.name]) & none
+        speakable[:, j] = ~absent | (pts[:, j] < -0.5)
+    return voice, speakable
+
+
 def reason_texts(
     points: pd.DataFrame,
     shares: pd.DataFrame,
@@ -59,54 +87,48 @@ def reason_texts(
     """Top reasons per lead as sentences with the lead's own values and their points.
 
     Columns ``reason_1..top`` (largest effects of either sign), ``positive_1..top`` and
-    ``negative_1..top``. Each factor is voiced by its feature with the largest |share| for that
-    lead, through that feature's template (e.g. ``"Visited pricing 4x in 30 days: +14"``).
+    ``negative_1..top``. Each factor is voiced by one feature (see :func:`_voices`) through that
+    feature's sentence for the lead's value (``"Visited pricing 4 times in 30 days: +14"``, ``"No
+    sales calls in the last 30 days: -3"``). A column of ``points`` that is no factor (what fit
+    and engagement add together) is never a reason: it says nothing about the lead a person could
+    check or act on, and for an inactive lead it is about minus its fit points, so voicing it
+    would crowd out the reasons that are (explanations and the points columns still show it).
     """
+    points = points[[f for f in points.columns if f in set(spec.factors)]]
     factors = list(points.columns)
-    features_of = {f: [i for i in spec.features if i.factor == f] for f in factors}
-    share_values = shares.to_numpy()
-    col_of = {name: j for j, name in enumerate(shares.columns)}
-    # For each factor, which of its features speaks for it on each row.
-    voice: dict[str, np.ndarray] = {}
-    for factor, infos in features_of.items():
-        cols = [col_of[i.name] for i in infos if i.name in col_of]
-        if not cols:
-            continue
-        pick = np.abs(share_values[:, cols]).argmax(axis=1)
-        voice[factor] = np.asarray(cols)[pick]
-    infos_by_col = {col_of[i.name]: i for i in spec.features if i.name in col_of}
+    voice, speakable = _voices(points, shares, X, spec)
+    infos_by_col = {j: spec[name] for j, name in enumerate(X.columns) if name in spec}
     values = X.to_numpy(dtype=object)
     cache: dict[tuple[str, object], str] = {}
 
-    def sentence(row: int, factor: str, pts: float) -> str:
-        col = int(voice[factor][row]) if factor in voice else -1
-        if col < 0:
-            text = factor
-        else:
-            info = infos_by_col[col]
-            value = _display_value(values[row, col], info.dtype)
-            key = (info.template, value)
-            text = cache.get(key)
-            if text is None:
-                text = cache[key] = _format(info.template, value)
+    def sentence(row: int, j: int, pts: float) -> str:
+        col = int(voice[row, j])
+        if col < 0:  # a factor none of whose features is in X
+            return f"{factors[j]}: {pts:+.0f}"
+        info, value = infos_by_col[col], values[row, col]
+        key = (info.name, value)
+        text = cache.get(key)
+        if text is None:
+            text = cache[key] = info.reason(value)
         return f"{text}: {pts:+.0f}"
 
-    pts = points.to_numpy()
-    order_abs = np.argsort(-np.abs(pts), axis=1, kind="stable")[:, :top]
-    order_pos = np.argsort(-pts, axis=1, kind="stable")[:, :top]
-    order_neg = np.argsort(pts, axis=1, kind="stable")[:, :top]
+    pts = points.to_numpy(dtype="float64")
+    # what rounds to +0 / -0 is no reason, nor is what may not speak
+    shown = speakable & (np.abs(pts) > 0.5)
+    orders = {
+        "reason": np.argsort(np.where(shown, -np.abs(pts), np.inf), axis=1, kind="stable"),
+        "positive": np.argsort(np.where(shown & (pts > 0), -pts, np.inf), axis=1, kind="stable"),
+        "negative": np.argsort(np.where(shown & (pts < 0), pts, np.inf), axis=1, kind="stable"),
+    }
+    wanted = {"reason": shown, "positive": shown & (pts > 0), "negative": shown & (pts < 0)}
     columns: dict[str, list[str]] = {}
     for k in range(top):
-        for prefix, order, keep in (
-            ("reason", order_abs, lambda v: abs(v) >= 0.5),
-            ("positive", order_pos, lambda v: v >= 0.5),
-            ("negative", order_neg, lambda v: v <= -0.5),
-        ):
+        for prefix in ("reason", "positive", "negative"):
+            order, ok = orders[prefix], wanted[prefix]
             col_values = []
             for row in range(len(pts)):
-                j = order[row, k] if k < order.shape[1] else -1
-                value = pts[row, j] if j >= 0 else 0.0
-                col_values.append(sentence(row, factors[j], value) if j >= 0 and keep(value)
+                j = int(order[row, k]) if k < order.shape[1] else -1
+                col_values.append(sentence(row, j, pts[row, j]) if j >= 0 and ok[row, j]
                                   else "")
             columns[f"{prefix}_{k + 1}"] = col_values
     return pd.DataFrame(columns, index=points.index)

@@ -5,8 +5,8 @@ Input: one row per lead with the export's lead columns in canonical names (``lea
 optional ``as_of`` (default: now), and in event mode an optional ``activities`` column holding the
 lead's events as a JSON list of ``{"occurred_at", "activity_type", "detail", "channel"}`` objects,
 so a CRM can send a lead with its recent history in one request. Output: ``lead_id, score,
-probability, band, grade, engagement_level, mql, reason_1..3`` plus one ``points::<factor>``
-column per business factor.
+probability, percentile, band, grade, engagement_level, mql, reason_1..3`` plus one
+``points::<factor>`` column per business factor.
 """
 
 from __future__ import annotations
@@ -81,11 +81,18 @@ def activities_to_json(activities: pd.DataFrame, lead_ids: pd.Series) -> list[st
 def predict_frame(
     package: Any, frame: pd.DataFrame, now: pd.Timestamp | None = None
 ) -> pd.DataFrame:
-    """Score a pyfunc request frame with a :class:`~pipeline.explain.package.ScoringPackage`."""
+    """Score a pyfunc request frame with a :class:`~pipeline.explain.package.ScoringPackage`.
+
+    Leads created after the training snapshot score like any other (the snapshot bounds
+    training only); a lead created after its as_of is refused (:class:`DataError`).
+    """
+    from pipeline.data.scoring_time import check_created_by, resolve_as_of
+
     leads, activities, as_of = split_request(frame)
     if package.mode == "events":
         if as_of is None:
-            as_of = now or pd.Timestamp.now(tz="UTC").tz_localize(None)
+            as_of = resolve_as_of(now).as_of
+        check_created_by(leads, as_of, "request", "created_at")
     else:
         as_of = None
     X = package.features(leads, activities, as_of)

@@ -21,7 +21,11 @@ from sklearn.base import BaseEstimator
 
 from features.spec import FeatureSpec
 from pipeline.scorers.calibration import Calibrator
-from pipeline.scorers.scaling import score_from_proba, shares_to_points
+from pipeline.scorers.scaling import score_from_proba, split_points
+
+#: The points column of what fit and engagement add together beyond their separate effects
+#: (see :func:`pipeline.scorers.scaling.split_points`): no factor of the spec, no grade axis.
+INTERACTION = "Fit and engagement together"
 
 
 class BaseScorer(BaseEstimator):
@@ -34,15 +38,18 @@ class BaseScorer(BaseEstimator):
 
     def fit(
         self, X: pd.DataFrame, y: pd.Series, X_valid: pd.DataFrame, y_valid: pd.Series,
-        calibrator: Calibrator | None = None, **fit_params,
+        calibrator: Calibrator | None = None, sample_weight: np.ndarray | None = None,
+        **fit_params,
     ) -> BaseScorer:
         """Fit the raw model on the training rows and the calibrator on the validation rows.
 
         ``calibrator``: an already fitted one to use instead (a model refined from another one
-        shares its raw space, hence its calibrator). ``fit_params`` go to the raw fit (e.g. the
-        tuner's pruning callbacks).
+        shares its raw space, hence its calibrator). ``sample_weight``: the training rows' fit
+        weights (an as_of grid's per-lead weights); the calibrator is fitted unweighted, on the
+        rows as scoring will see them. ``fit_params`` go to the raw fit (e.g. the tuner's
+        pruning callbacks).
         """
-        self.fit_raw(X, y, X_valid, y_valid, **fit_params)
+        self.fit_raw(X, y, X_valid, y_valid, sample_weight=sample_weight, **fit_params)
         self.calibrator_ = calibrator or Calibrator(
             methods=self.calibration_methods, cv_folds=self.cv_folds,
             random_state=self.random_state,
@@ -51,11 +58,14 @@ class BaseScorer(BaseEstimator):
         return self
 
     def fit_raw(self, X: pd.DataFrame, y: pd.Series, X_valid: pd.DataFrame, y_valid: pd.Series,
-                **fit_params) -> BaseScorer:
+                sample_weight: np.ndarray | None = None, **fit_params) -> BaseScorer:
         """Fit the additive raw model only (no calibrator): what a tuning trial judges."""
         self._check_columns(X)
         self._check_columns(X_valid)
-        self._fit_raw(X, np.asarray(y), X_valid, np.asarray(y_valid), **fit_params)
+        if sample_weight is not None and len(sample_weight) != len(X):
+            raise ValueError(f"{len(sample_weight)} sample weights for {len(X)} training rows")
+        self._fit_raw(X, np.asarray(y), X_valid, np.asarray(y_valid),
+                      sample_weight=sample_weight, **fit_params)
         return self
 
     def _check_columns(self, X: pd.DataFrame) -> None:
@@ -67,7 +77,8 @@ class BaseScorer(BaseEstimator):
                              f"unexpected {extra}")
 
     # -- to be supplied by subclasses -----------------------------------------------------------
-    def _fit_raw(self, X, y, X_valid, y_valid, **fit_params) -> None:  # pragma: no cover
+    def _fit_raw(self, X, y, X_valid, y_valid, sample_weight=None,
+                 **fit_params) -> None:  # pragma: no cover
         raise NotImplementedError
 
     def decision_function(self, X: pd.DataFrame) -> np.ndarray:  # pragma: no cover - abstract
@@ -88,14 +99,6 @@ class BaseScorer(BaseEstimator):
         """Integer score 0-100: the calibrated probability in percent."""
         return score_from_proba(self.predict_proba(X)[:, 1])
 
-    def is_mql(self, X: pd.DataFrame) -> np.ndarray:
-        """Marketing-qualified leads: score at or above ``mql_score``."""
-        if not hasattr(self, "mql_score"):
-            # a silent default would override the user's scoring.mql_score
-            raise TypeError(f"{type(self).__name__} has no mql_score parameter: take it from "
-                            "ctx.config.scoring.mql_score in its build(ctx), or override is_mql")
-        return self.score(X) >= self.mql_score
-
     @property
     def base_score_(self) -> float:
         """Score points of a lead with no evidence either way (the average lead's raw value)."""
@@ -110,7 +113,12 @@ class BaseScorer(BaseEstimator):
         return shares, self.factor_points(X, shares)
 
     def factor_points(self, X: pd.DataFrame, shares: pd.DataFrame | None = None) -> pd.DataFrame:
-        """Score points per business factor; each row adds up to ``score - base_score_`` (±0.5).
+        """Score points per business factor, plus the :data:`INTERACTION` column.
+
+        The fit factors are moved through the calibrator with engagement at the base and the
+        engagement factors with fit at the base, so the fit points of a lead never depend on its
+        engagement (and back); :data:`INTERACTION` holds the rest, and each row adds up to
+        ``score - base_score_`` (within 0.5).
 
         Parameters
         ----------
@@ -122,8 +130,12 @@ class BaseScorer(BaseEstimator):
         if shares is None:
             shares, _ = self.contributions(X)
         factor_shares = factor_sum(shares, self.spec)
-        points, _ = shares_to_points(factor_shares.to_numpy(), self.base_raw_, self.calibrator_)
+        group_of = {info.factor: info.group for info in self.spec.features}
+        points, interaction, _ = split_points(
+            factor_shares.to_numpy(), [group_of[f] for f in factor_shares.columns],
+            self.base_raw_, self.calibrator_)
         out = pd.DataFrame(points, index=X.index, columns=factor_shares.columns)
+        out[INTERACTION] = interaction
         out.attrs["base_score"] = self.base_score_
         return out
 
@@ -170,6 +182,18 @@ class BaseScorer(BaseEstimator):
     def candidate_scorers(self) -> dict[str, BaseScorer]:
         """The fitted candidates a choosing scorer compared (empty: none)."""
         return {}
+
+
+def monotone_directions(spec: FeatureSpec, overrides: dict[str, int] | None = None,
+                        use_spec: bool = True) -> list[int]:
+    """Monotone direction per column (the spec's, with the config's overrides): 0 for
+    categoricals, which no scorer can constrain along an order they do not have."""
+    unknown = sorted(set(overrides or {}) - set(spec.names))
+    if unknown:
+        raise ValueError(f"monotone constraints name unknown features: {unknown}")
+    return [0 if info.dtype == "categorical" else
+            int((overrides or {}).get(info.name, info.monotone if use_spec else 0))
+            for info in spec.features]
 
 
 def factor_sum(shares: pd.DataFrame, spec: FeatureSpec) -> pd.DataFrame:

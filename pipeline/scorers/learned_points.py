@@ -1,145 +1,62 @@
-"""Learned points table: an additive scorecard fitted from data, in the rules format CRMs run.
+"""Learned points table: a short scorecard fitted from data, in the rules format CRMs run.
 
 Many teams can only run points rules inside their CRM's native scoring. This module learns such a
 table from the training leads and writes it in exactly the format
 :class:`~pipeline.scorers.rules.RuleScorer` reads, so it is evaluated on the same split as the
 hand-made rules and the model, and loads unchanged.
 
-How: every feature of the table becomes the indicators a points rule can express,
+What a rule may be is :mod:`pipeline.scorers.points_table`'s business: levels of categorical
+fields, yes/no flags, steps at nice edges of numeric fields, and per-event points of an activity
+in one recency window with a cap, each CRM field encoded one way only. This module chooses among
+those candidates by **greedy forward selection** on the training leads:
 
-* a categorical fit feature: one indicator per level (``industry = software``) -> ``attributes``;
-* a yes/no feature: ``is true`` -> ``flags``;
-* a numeric feature (including activity counts per window): cumulative steps ``x >= edge`` at a
-  few quantile edges of the training values -> ``thresholds``; the last step is the cap.
+1. start from the base rate; at each step add the candidate with the largest Rao score statistic
+   (the gain in log-likelihood a one-step Newton move would give it, given the rules already in
+   the table: the squared gradient over the candidate's information left after the chosen
+   columns are projected out), among candidates still allowed: its field is free or already
+   encoded by the same feature, a numeric field has fewer than ``max_steps`` steps, an activity
+   signal has no rule yet, and its gradient has the sign the spec's business direction asks;
+2. refit an L2-logistic regression on the chosen columns (scikit-learn); a column whose weight
+   came out against its direction leaves the table for good;
+3. round the weights to whole points on the scorecard scale ``points = coef * pdo / ln 2``
+   (``pdo`` points double the odds) and note the validation AUC of the rounded table.
 
-An L1-penalised logistic regression on those indicators (training leads only; the penalty chosen
-by the validation AUC of the *rounded* table, which is what ships) gives log-odds per indicator.
-They become whole points on the usual scorecard scale, ``points = coef * pdo / ln 2`` (``pdo``
-points double the odds). Because the indicators are exactly what the RuleScorer computes, the
-shipped table reproduces the fitted model up to the rounding. Missing values switch no indicator
-on, as in the RuleScorer. The MQL line is placed where the chosen share of validation leads
-(sales capacity) or the chosen precision is reached, and ``base_points`` (what every lead starts
-with) is set so that this line is the familiar 100 points.
+It stops at ``max_rules`` rules with non-zero points, when no candidate's score passes the
+5 % chi-square entry level, or when ``patience`` steps brought no better validation AUC; the
+table shipped is the step with the best validation AUC of the *rounded* table (the shorter on a
+tie). Because the candidates' columns are what the RuleScorer computes, the shipped table
+reproduces the fitted model up to the rounding. The MQL line is placed where the chosen share of
+validation leads (sales capacity) or the chosen precision is reached, and ``base_points`` (what
+every lead starts with) is set so that this line is the familiar 100 points.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from collections import Counter
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
-import sklearn
+from scipy.stats import chi2
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
 
 from features.spec import FeatureSpec
-from pipeline.scorers.rules import RulesBook, RuleScorer, Step
+from pipeline.scorers import points_table as table_mod
+from pipeline.scorers.points_table import Candidate, book_of, candidates, design
+from pipeline.scorers.rules import RulesBook, RuleScorer
 
 if TYPE_CHECKING:
     from pipeline.scorers.kinds import ScorerContext
 
-PENALTIES = (0.003, 0.01, 0.03, 0.1, 0.3, 1.0)
 MQL_POINTS = 100.0
-# scikit-learn 1.8 spells an L1 penalty l1_ratio=1 and deprecates penalty="l1".
-_L1 = {"l1_ratio": 1.0} if tuple(int(v) for v in sklearn.__version__.split(".")[:2]) >= (1, 8) \
-    else {"penalty": "l1"}
-
-
-@dataclass(frozen=True)
-class _Indicator:
-    section: str  # attributes | flags | thresholds
-    feature: str
-    level: str | None = None  # attributes
-    edge: float | None = None  # thresholds
-
-
-def _readable(value: float) -> float:
-    """``value`` rounded to two significant digits (whole numbers stay whole below 100)."""
-    if value == 0 or abs(value) < 100 and float(value).is_integer():
-        return value
-    return float(f"{value:.2g}")
-
-
-def _edges(values: np.ndarray, max_steps: int) -> list[float]:
-    """Step edges of a numeric feature: observed values at quantiles of those above the minimum.
-
-    For counts (mostly zeros) this gives "at least 1", then steps among the leads that have any;
-    for continuous columns plain quantiles. An edge at the minimum itself is kept only when some
-    values are missing, since it then separates "known" from "missing".
-    """
-    known = values[np.isfinite(values)]
-    if known.size == 0:
-        return []
-    low = float(known.min())
-    above = np.unique(known[known > low])
-    edges: list[float] = []
-    if above.size:
-        quantiles = np.quantile(known[known > low], np.linspace(0, 1, max_steps + 1)[:-1])
-        # The smallest observed value at or above each quantile, to two significant digits,
-        # keeps edges readable ("3", "180,000,000"; not 2.7 or 175,882,113).
-        picked = above[np.minimum(np.searchsorted(above, quantiles), above.size - 1)]
-        edges = sorted({_readable(float(v)) for v in picked} - {low})
-    if known.size < values.size:
-        edges = [low, *edges]
-    return edges
-
-
-def _indicators(X: pd.DataFrame, spec: FeatureSpec, max_steps: int,
-                min_share: float) -> list[_Indicator]:
-    out: list[_Indicator] = []
-    min_rows = max(1, int(min_share * len(X)))
-    for info in spec.features:
-        column = X[info.name]
-        if info.dtype == "categorical":
-            counts = column.astype(object).astype(str).str.casefold().value_counts()
-            out += [_Indicator("attributes", info.name, level=str(level))
-                    for level, n in counts.items() if level != "nan" and n >= min_rows]
-        elif info.dtype == "boolean":
-            if (column.fillna(0).to_numpy(dtype="float64") > 0).sum() >= min_rows:
-                out.append(_Indicator("flags", info.name))
-        else:
-            values = column.to_numpy(dtype="float64")
-            for edge in _edges(values, max_steps):
-                if (values >= edge).sum() >= min_rows:
-                    out.append(_Indicator("thresholds", info.name, edge=edge))
-    return out
-
-
-def _design(X: pd.DataFrame, indicators: list[_Indicator]) -> np.ndarray:
-    """0/1 matrix of the indicators, computed exactly as the RuleScorer computes its rules."""
-    mat = np.zeros((len(X), len(indicators)), dtype="float64")
-    text: dict[str, pd.Series] = {}
-    for j, ind in enumerate(indicators):
-        if ind.section == "attributes":
-            if ind.feature not in text:
-                text[ind.feature] = X[ind.feature].astype(object).astype(str).str.casefold()
-            mat[:, j] = (text[ind.feature] == ind.level).to_numpy()
-        elif ind.section == "flags":
-            mat[:, j] = X[ind.feature].fillna(0).to_numpy(dtype="float64") > 0
-        else:
-            mat[:, j] = X[ind.feature].to_numpy(dtype="float64") >= ind.edge
-    return mat
-
-
-def _book(indicators: list[_Indicator], points: np.ndarray, name: str, description: str,
-          base_points: float) -> RulesBook:
-    attributes: dict[str, dict[str, float]] = {}
-    flags: dict[str, float] = {}
-    thresholds: dict[str, list[Step]] = {}
-    for ind, pts in zip(indicators, points, strict=True):
-        if pts == 0:
-            continue
-        if ind.section == "attributes":
-            attributes.setdefault(ind.feature, {})[ind.level] = float(pts)
-        elif ind.section == "flags":
-            flags[ind.feature] = float(pts)
-        else:
-            thresholds.setdefault(ind.feature, []).append(Step(min=ind.edge, points=float(pts)))
-    return RulesBook(name=name, description=description, mql_threshold=MQL_POINTS,
-                     base_points=base_points, attributes=attributes, flags=flags,
-                     thresholds=thresholds)
+#: Entry level of the score test: a rule whose evidence is weaker than this does not join.
+ENTRY_P = 0.05
+#: L2 strength of the refits (scikit-learn's C): mild, keeps rare rules from running away.
+REFIT_C = 1.0
+points_table = table_mod.points_table  # `leadscore points` prints it
 
 
 def place_mql_threshold(points: np.ndarray, y: np.ndarray, capacity: float | None = None,
@@ -167,10 +84,114 @@ class LearnedPoints:
     """The learned table and how it was chosen."""
 
     book: RulesBook
-    penalty: float
     valid_auc: float
     fitted_valid_auc: float
     n_rules: int
+    #: (rules with points, validation AUC of the rounded table) after every selection step
+    path: list[tuple[int, float]] = field(default_factory=list)
+
+
+@dataclass
+class _Step:
+    chosen: list[int]
+    points: np.ndarray
+    valid_auc: float
+    fitted_valid_auc: float
+
+    @property
+    def n_rules(self) -> int:
+        return int(np.count_nonzero(self.points))
+
+
+def _allowed(rules: list[Candidate], chosen: list[int], refused: set[int],
+             max_steps: int) -> np.ndarray:
+    """Candidates that may join: one feature per field, ``max_steps`` steps, one rule a signal."""
+    owner = {rules[j].field: rules[j].feature for j in chosen}
+    steps = Counter(rules[j].feature for j in chosen if rules[j].section == "thresholds")
+    ok = np.ones(len(rules), dtype=bool)
+    for j, rule in enumerate(rules):
+        taken = owner.get(rule.field)
+        ok[j] = (j not in refused and j not in chosen
+                 and (taken is None or taken == rule.feature and rule.section != "activities")
+                 and (rule.section != "thresholds" or steps[rule.feature] < max_steps))
+    return ok
+
+
+def _scores(D: np.ndarray, D2: np.ndarray, y: np.ndarray, p: np.ndarray,
+            chosen: list[int], sw: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Gradient and Rao score statistic of every candidate at the current (weighted) fit."""
+    w = sw * p * (1.0 - p)
+    gradient = D.T @ (sw * (y - p))
+    fitted = np.column_stack([np.ones(len(y)), D[:, chosen]])
+    # Information left in each candidate once the chosen columns (and the intercept) explain
+    # what they can: a near-copy of a chosen rule scores nothing.
+    cross = (fitted * w[:, None]).T @ D
+    gram = (fitted * w[:, None]).T @ fitted
+    explained = np.einsum("ij,ij->j", cross, np.linalg.lstsq(gram, cross, rcond=None)[0])
+    left = w @ D2 - explained
+    with np.errstate(divide="ignore", invalid="ignore"):
+        score = np.where(left > 1e-9 * len(y), gradient ** 2 / left, 0.0)
+    return gradient, score
+
+
+def _refit(D: np.ndarray, y: np.ndarray, chosen: list[int], random_state: int,
+           sw: np.ndarray):
+    # Newton-Cholesky: exact in a few steps for a table's few dozen columns.
+    return LogisticRegression(C=REFIT_C, solver="newton-cholesky", max_iter=100,
+                              random_state=random_state).fit(D[:, chosen], y, sample_weight=sw)
+
+
+def _forward_select(D, y, D_valid, y_valid, rules: list[Candidate], *, scale: float,
+                    max_rules: int | None, max_steps: int, patience: int,
+                    random_state: int, sample_weight: np.ndarray | None = None) -> list[_Step]:
+    """The selection path (module docstring): one :class:`_Step` per rule added.
+
+    ``sample_weight``: the training rows' fit weights (an as_of grid's per-lead weights)."""
+    sw = np.ones(len(y)) if sample_weight is None else np.asarray(sample_weight, "float64")
+    base = float(np.average(y, weights=sw))
+    entry = float(chi2.ppf(1.0 - ENTRY_P, df=1))
+    direction = np.array([r.direction for r in rules])
+    chosen: list[int] = []
+    refused: set[int] = set()
+    path: list[_Step] = []
+    p = np.full(len(y), base)
+    best_auc, since_best = -np.inf, 0
+    limit = max_rules if max_rules is not None else len(rules)
+    D2 = D * D
+    while True:
+        gradient, score = _scores(D, D2, y, p, chosen, sw)
+        ok = _allowed(rules, chosen, refused, max_steps) & (direction * gradient >= 0)
+        score = np.where(ok, score, 0.0)
+        j = int(np.argmax(score))
+        if score[j] < entry:
+            break
+        chosen.append(j)
+        while True:
+            model = _refit(D, y, chosen, random_state, sw)
+            coef = model.coef_[0]
+            against = [c for c, b in zip(chosen, coef, strict=True) if direction[c] * b < 0]
+            if not against:
+                break
+            refused.update(against)
+            chosen = [c for c in chosen if c not in against]
+            if not chosen:
+                break
+        if not chosen:
+            p = np.full(len(y), base)
+            continue
+        p = model.predict_proba(D[:, chosen])[:, 1]
+        points = np.round(coef * scale)
+        total = D_valid[:, chosen] @ points
+        auc = roc_auc_score(y_valid, total) if points.any() else 0.5
+        fitted = roc_auc_score(y_valid, model.decision_function(D_valid[:, chosen]))
+        step = _Step(list(chosen), points, float(auc), float(fitted))
+        if step.n_rules > limit:
+            break
+        path.append(step)
+        best_auc, since_best = (auc, 0) if auc > best_auc + 1e-4 else (best_auc, since_best + 1)
+        if step.n_rules >= limit or since_best >= patience:
+            break
+    return path
 
 
 def learn_points(
@@ -180,30 +201,41 @@ def learn_points(
     y_valid: np.ndarray,
     spec: FeatureSpec,
     *,
+    windows: tuple[int, ...] = (7, 30, 90),
     pdo: float = 20.0,
+    max_rules: int | None = 25,
     max_steps: int = 4,
     min_share: float = 0.005,
+    patience: int = 10,
     mql_capacity: float | None = 0.2,
     mql_precision: float | None = None,
     name: str = "Learned points",
+    sample_weight: np.ndarray | None = None,
     random_state: int = 42,
 ) -> LearnedPoints:
-    """Fit a whole-point scorecard on the training leads (see the module docstring).
+    """Choose a short whole-point table on the training leads (see the module docstring).
 
     Parameters
     ----------
     X, y
         Training feature table (spec columns) and labels.
     X_valid, y_valid
-        Validation leads: choose the penalty (AUC of the rounded table) and place the MQL line.
+        Validation leads: decide where the selection stops (AUC of the rounded table) and place
+        the MQL line.
     spec
-        Feature spec: which features are categorical, yes/no or numeric.
+        Feature spec: dtypes, business directions and the fields features come from.
+    windows
+        Activity windows of the feature table (days): the recency windows per-event rules use.
     pdo
         Points that double the odds of conversion (the scorecard scale).
+    max_rules
+        Most rules with points (levels, flags, steps, per-event rules); None: no limit.
     max_steps
-        Most threshold steps per numeric feature.
+        Most threshold steps per numeric field.
     min_share
-        Smallest share of training leads an indicator must switch on (rarer rules are noise).
+        Smallest share of training leads a rule must fire on (rarer rules are noise).
+    patience
+        Selection steps without a better validation AUC after which the selection stops.
     mql_capacity, mql_precision
         Where the MQL threshold goes (see :func:`place_mql_threshold`).
     name
@@ -211,30 +243,34 @@ def learn_points(
     random_state
         Seed of the solver.
     """
-    y = np.asarray(y)
+    y = np.asarray(y, dtype="float64")
     y_valid = np.asarray(y_valid)
-    indicators = _indicators(X, spec, max_steps, min_share)
-    D, D_valid = _design(X, indicators), _design(X_valid, indicators)
+    rules = candidates(X, spec, tuple(windows), min_share)
+    D, D_valid = design(X, rules), design(X_valid, rules)
     scale = pdo / math.log(2.0)
-    best: tuple[float, float, float, np.ndarray] | None = None
-    for penalty in PENALTIES:
-        lr = LogisticRegression(C=penalty, solver="liblinear", max_iter=500,
-                                random_state=random_state, **_L1).fit(D, y)
-        points = np.round(lr.coef_[0] * scale)
-        auc = roc_auc_score(y_valid, D_valid @ points) if points.any() else 0.5
-        fitted = roc_auc_score(y_valid, lr.decision_function(D_valid))
-        # Prefer the sparser table on a tie: fewer rules are easier to run and to read.
-        if best is None or auc > best[1] + 1e-4:
-            best = (penalty, auc, fitted, points)
-    penalty, auc, fitted, points = best
-    mql = place_mql_threshold(D_valid @ points, y_valid, mql_capacity, mql_precision)
-    # Every lead starts with the points that put the MQL line at the familiar 100.
+    path = _forward_select(D, y, D_valid, y_valid, rules, scale=scale, max_rules=max_rules,
+                           max_steps=max_steps, patience=patience, random_state=random_state,
+                           sample_weight=sample_weight)
+    # The best rounded table on validation; the shorter one on a tie (easier to run and read).
+    best = max(path, key=lambda s: (round(s.valid_auc, 4), -s.n_rules), default=None)
+    chosen = [] if best is None else best.chosen
+    points = np.zeros(0) if best is None else best.points
+    kept = [rules[j] for j in chosen]
+    valid_points = (design(X_valid, kept) @ points if kept
+                    else np.zeros(len(y_valid)))
+    mql = place_mql_threshold(valid_points, y_valid, mql_capacity, mql_precision)
     where = (f"precision {mql_precision:.0%}" if mql_precision is not None
              else f"top {mql_capacity or 0.2:.0%} of validation leads")
     description = (f"Learned from {len(y):,} training leads ({int(y.sum()):,} conversions): "
-                   f"L1 logistic scorecard, {pdo:g} points double the odds, MQL line at {where}.")
-    book = _book(indicators, points, name, description, base_points=MQL_POINTS - mql)
-    return LearnedPoints(book, penalty, float(auc), float(fitted), int(np.count_nonzero(points)))
+                   f"greedy forward selection of at most "
+                   f"{'unlimited' if max_rules is None else max_rules} rules, {pdo:g} points "
+                   f"double the odds, MQL line at {where}.")
+    # Every lead starts with the points that put the MQL line at the familiar 100.
+    book = book_of(kept, points, name=name, description=description, mql_threshold=MQL_POINTS,
+                   base_points=MQL_POINTS - mql)
+    return LearnedPoints(book, 0.5 if best is None else best.valid_auc,
+                         0.5 if best is None else best.fitted_valid_auc,
+                         table_mod.n_rules(book), [(s.n_rules, s.valid_auc) for s in path])
 
 
 class LearnedPointsScorer(RuleScorer):
@@ -245,7 +281,7 @@ class LearnedPointsScorer(RuleScorer):
     ----------
     spec, windows, calibration_methods, cv_folds, random_state, dropped
         As for :class:`~pipeline.scorers.rules.RuleScorer`.
-    pdo, max_steps, min_share, mql_capacity, mql_precision, name
+    pdo, max_rules, max_steps, min_share, mql_capacity, mql_precision, name
         As for :func:`learn_points`.
     """
 
@@ -260,6 +296,7 @@ class LearnedPointsScorer(RuleScorer):
         random_state: int = 42,
         dropped: tuple[str, ...] = (),
         pdo: float = 20.0,
+        max_rules: int | None = 25,
         max_steps: int = 4,
         min_share: float = 0.005,
         mql_capacity: float | None = 0.2,
@@ -274,17 +311,20 @@ class LearnedPointsScorer(RuleScorer):
         self.random_state = random_state
         self.dropped = dropped
         self.pdo = pdo
+        self.max_rules = max_rules
         self.max_steps = max_steps
         self.min_share = min_share
         self.mql_capacity = mql_capacity
         self.mql_precision = mql_precision
         self.name = name
 
-    def _fit_raw(self, X, y, X_valid, y_valid) -> None:
+    def _fit_raw(self, X, y, X_valid, y_valid, sample_weight=None) -> None:
         self.learned_ = learn_points(
-            X, y, X_valid, y_valid, self.spec, pdo=self.pdo, max_steps=self.max_steps,
+            X, y, X_valid, y_valid, self.spec, windows=tuple(self.windows), pdo=self.pdo,
+            max_rules=self.max_rules, max_steps=self.max_steps,
             min_share=self.min_share, mql_capacity=self.mql_capacity,
-            mql_precision=self.mql_precision, name=self.name, random_state=self.random_state)
+            mql_precision=self.mql_precision, name=self.name, random_state=self.random_state,
+            sample_weight=sample_weight)
         super()._fit_raw(X, y, X_valid, y_valid)
 
     def points_book(self) -> RulesBook:
@@ -294,13 +334,17 @@ class LearnedPointsScorer(RuleScorer):
     def training_lines(self) -> list[str]:
         """How big the table is and how it did on validation."""
         learned = self.learned_
-        return [f"learned points: {learned.n_rules} rules, validation AUC "
+        limit = "no limit" if self.max_rules is None else f"at most {self.max_rules}"
+        return [f"learned points: {learned.n_rules} rules ({limit}), validation AUC "
                 f"{learned.valid_auc:.3f} (unrounded {learned.fitted_valid_auc:.3f}), MQL at "
                 f"{learned.book.mql_threshold:g}"]
 
     def tracking_tables(self) -> dict[str, object]:
-        """The table itself (it ships as a rules file, ``leadscore points``)."""
-        return {"learned_points.json": self.learned_.book.model_dump(mode="json")}
+        """The table itself (it ships as a rules file, ``leadscore points``) and the selection
+        path that chose its length."""
+        path = [{"rules": n, "valid_auc": auc} for n, auc in self.learned_.path]
+        return {"learned_points.json": self.learned_.book.model_dump(mode="json"),
+                "learned_points_path.json": {"max_rules": self.max_rules, "steps": path}}
 
 
 def build(ctx: ScorerContext) -> LearnedPointsScorer:
@@ -310,45 +354,21 @@ def build(ctx: ScorerContext) -> LearnedPointsScorer:
     return LearnedPointsScorer(
         spec=ctx.spec, windows=ctx.windows, calibration_methods=tuple(config.calibration.methods),
         cv_folds=config.calibration.cv_folds, random_state=config.seed, dropped=ctx.dropped,
-        pdo=pc.pdo, max_steps=pc.max_steps, min_share=pc.min_share,
-        mql_capacity=pc.mql_capacity, mql_precision=pc.mql_precision,
-        name=f"Learned points ({config.dataset.name})")
+        pdo=pc.pdo, max_rules=pc.max_rules, max_steps=pc.max_steps, min_share=pc.min_share,
+        **_mql_line(ctx), name=f"Learned points ({config.dataset.name})")
 
 
-def points_table(book: RulesBook, spec: FeatureSpec | None = None) -> pd.DataFrame:
-    """The table as rows a marketing-automation admin copies field by field.
-
-    Columns ``factor, field, condition, points, rule``: one row per rule, grouped by factor,
-    biggest points first within a factor; ``rule`` is the section of the rules file it sits in.
-    Activity rules (per event, capped) read ``per event (cap N)``.
-    """
-    rows = [{"factor": "Start", "field": "every lead", "condition": "starts with",
-             "points": book.base_points, "rule": "base_points"}] if book.base_points else []
-
-    def factor(feature: str) -> str:
-        return spec.factor_of(feature) if spec is not None and feature in spec else feature
-
-    for feature, table in book.attributes.items():
-        rows += [{"factor": factor(feature), "field": feature, "condition": f"= {level}",
-                  "points": pts, "rule": "attributes"} for level, pts in table.items()]
-    for feature, pts in book.flags.items():
-        rows.append({"factor": factor(feature), "field": feature, "condition": "is true",
-                     "points": pts, "rule": "flags"})
-    for feature, steps in book.thresholds.items():
-        rows += [{"factor": factor(feature), "field": feature, "condition": f">= {s.min:,.10g}",
-                  "points": s.points, "rule": "thresholds"} for s in steps]
-    for signal, rule in book.activities.items():
-        cap = "" if rule.cap is None else f" (cap {rule.cap:g})"
-        rows.append({"factor": factor(signal), "field": signal,
-                     "condition": f"per event{cap}", "points": rule.points,
-                     "rule": "activities"})
-    rows.append({"factor": "MQL", "field": "total points", "condition":
-                 f">= {book.mql_threshold:g}", "points": None, "rule": "mql_threshold"})
-    table = pd.DataFrame(rows, columns=["factor", "field", "condition", "points", "rule"])
-    table["points"] = table["points"].astype("Int64")
-    order = table["points"].abs().fillna(-1).to_numpy()
-    table = table.assign(_o=-order)
-    factor_order = {f: i for i, f in enumerate(dict.fromkeys(table["factor"]))}
-    table["_f"] = table["factor"].map(factor_order)
-    return table.sort_values(["_f", "_o"], kind="stable").drop(columns=["_o", "_f"]).reset_index(
-        drop=True)
+def _mql_line(ctx: ScorerContext) -> dict[str, float | None]:
+    """Where the table's 100-point line goes: the run's one MQL rule (``scoring.mql``)."""
+    which, target = ctx.config.scoring.mql.rule()
+    if which == "precision":
+        return {"mql_capacity": None, "mql_precision": target}
+    if which == "per_week":
+        # leads a week over the prepared leads' as_of span; a flat export has no dates, and its
+        # table keeps the 20 % line (its description says so; MQL flags follow scoring.mql)
+        if ctx.row_time is None:
+            return {"mql_capacity": None, "mql_precision": None}
+        times = pd.to_datetime(ctx.row_time)
+        weeks = max((times.max() - times.min()).days / 7.0, 1.0)
+        target = min(0.99, target / (len(times) / weeks))
+    return {"mql_capacity": target, "mql_precision": None}

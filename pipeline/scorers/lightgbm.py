@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from features.spec import FeatureSpec
-from pipeline.scorers.base import BaseScorer
+from pipeline.scorers.base import BaseScorer, monotone_directions
 from pipeline.scorers.treeshap import explain_contributions
 
 if TYPE_CHECKING:
@@ -57,8 +57,6 @@ class LeadScorer(BaseScorer):
         Seed for bagging and feature sampling.
     n_jobs
         LightGBM threads (fixed for reproducible float sums).
-    mql_score
-        Score at which a lead is handed to sales as marketing-qualified.
     init_model
         A fitted booster to continue from (its trees come first, ``n_estimators`` more rounds
         at most): how a product line's model refines the global one on its own leads.
@@ -78,7 +76,6 @@ class LeadScorer(BaseScorer):
         cv_folds: int = 5,
         random_state: int = 42,
         n_jobs: int = 2,
-        mql_score: int = 30,
         init_model: lgb.Booster | None = None,
     ):
         self.spec = spec
@@ -92,7 +89,6 @@ class LeadScorer(BaseScorer):
         self.cv_folds = cv_folds
         self.random_state = random_state
         self.n_jobs = n_jobs
-        self.mql_score = mql_score
         self.init_model = init_model
 
     def lightgbm_params(self, y: np.ndarray | None = None) -> dict[str, Any]:
@@ -110,22 +106,11 @@ class LeadScorer(BaseScorer):
 
     def monotone_constraints(self) -> list[int]:
         """Constraint per feature (0 for categoricals, which LightGBM cannot constrain)."""
-        base = list(self.spec.monotone_constraints()) if self.use_spec_monotone else [0] * len(
-            self.spec.names
-        )
-        overrides = self.monotone or {}
-        unknown = sorted(set(overrides) - set(self.spec.names))
-        if unknown:
-            raise ValueError(f"monotone constraints name unknown features: {unknown}")
-        out = []
-        for info, default in zip(self.spec.features, base, strict=True):
-            value = int(overrides.get(info.name, default))
-            out.append(0 if info.dtype == "categorical" else value)
-        return out
+        return monotone_directions(self.spec, self.monotone, self.use_spec_monotone)
 
-    def _fit_raw(self, X, y, X_valid, y_valid, callbacks=()) -> None:
+    def _fit_raw(self, X, y, X_valid, y_valid, sample_weight=None, callbacks=()) -> None:
         params = self.lightgbm_params(y)
-        train = lgb.Dataset(X, label=y, free_raw_data=False)
+        train = lgb.Dataset(X, label=y, weight=sample_weight, free_raw_data=False)
         valid = lgb.Dataset(X_valid, label=y_valid, reference=train, free_raw_data=False)
         self.evals_result_: dict[str, Any] = {}
         self.booster_ = lgb.train(
@@ -222,7 +207,6 @@ def build(ctx: ScorerContext) -> BaseScorer:
         use_spec_monotone=mc.use_spec_monotone,
         calibration_methods=tuple(config.calibration.methods),
         cv_folds=config.calibration.cv_folds, random_state=config.seed, n_jobs=mc.n_jobs,
-        mql_score=config.scoring.mql_score,
     )
     if ctx.segment is None:
         return model

@@ -10,7 +10,8 @@ writes its scoring sheet:
 * ``activities``: points per event with a cap, for an activity signal counted in the feature
   table's 7/30/90-day windows, with *step decay* (events in the last 7 days count fully, older
   ones by ``0.5 ** (age / half_life_days)`` at the middle of their window, none after 90 days):
-  the decay CRMs implement with "in the last N days" filters;
+  the decay CRMs implement with "in the last N days" filters; or, with ``window: 30``, only the
+  events of the last 30 days, each fully;
 * ``mql_threshold``: points at which a lead becomes marketing-qualified (default 100);
 * ``base_points``: points every lead starts with (default 0; an "all contacts" rule in a CRM).
 
@@ -49,10 +50,16 @@ class _Frozen(BaseModel):
 
 
 class ActivityRule(_Frozen):
-    """Points per event of one activity signal, capped."""
+    """Points per event of one activity signal, capped.
+
+    Without ``window`` the events of every window count, with the book's step decay; with
+    ``window`` only the events of the last ``window`` days count, each fully (the "in the last
+    30 days" filter of a CRM's scoring rule, and the form the learned table writes).
+    """
 
     points: float
     cap: float | None = None
+    window: int | None = Field(None, gt=0)
 
 
 class Step(_Frozen):
@@ -207,9 +214,14 @@ class RuleScorer(BaseScorer):
                 elif feature not in names:
                     problems.append(f"{self.source}: {section}.{feature}: no such feature"
                                     + _suggest(feature, names | dropped))
-        for signal in self.points_book().activities:
-            if not activity_columns(signal, list(names), list(self.windows)):
-                if activity_columns(signal, list(dropped), list(self.windows)):
+        for signal, rule in self.points_book().activities.items():
+            # A windowed rule reads its one window column; the others read every window.
+            windows = list(self.windows) if rule.window is None else [rule.window]
+            if rule.window is not None and rule.window not in self.windows:
+                problems.append(f"{self.source}: activities.{signal}.window: {rule.window} is not "
+                                f"a feature window ({', '.join(map(str, self.windows))} days)")
+            elif not activity_columns(signal, list(names), windows):
+                if activity_columns(signal, list(dropped), windows):
                     self.skipped_.append(f"activities.{signal}")
                 else:
                     signals = {n.rsplit("_", 1)[0] for n in names if re.search(r"_\d+d$", n)}
@@ -218,7 +230,8 @@ class RuleScorer(BaseScorer):
                         + _suggest(signal, signals))
         return problems
 
-    def _fit_raw(self, X, y, X_valid, y_valid) -> None:
+    def _fit_raw(self, X, y, X_valid, y_valid, sample_weight=None) -> None:
+        # a points sheet is written by people, not fitted: the weights have nothing to move
         problems = self.check_book()
         if problems:
             raise ConfigError(problems[0], details=problems)
@@ -261,11 +274,14 @@ class RuleScorer(BaseScorer):
         weights = book.window_weights(list(self.windows))
         for signal, rule in book.activities.items():
             cols = activity_columns(signal, list(X.columns), list(self.windows))
+            if rule.window is not None:
+                cols = {w: c for w, c in cols.items() if w == rule.window}
             previous = np.zeros(len(X))
             parts = {}
             for window in sorted(cols):
                 count = X[cols[window]].fillna(0).to_numpy(dtype="float64")
-                parts[window] = np.maximum(count - previous, 0.0) * weights[window] * rule.points
+                weight = 1.0 if rule.window is not None else weights[window]
+                parts[window] = np.maximum(count - previous, 0.0) * weight * rule.points
                 previous = np.maximum(previous, count)
             total = sum(parts.values())
             capped = total if rule.cap is None else np.clip(total, -abs(rule.cap), abs(rule.cap))
@@ -279,10 +295,6 @@ class RuleScorer(BaseScorer):
         """Total rule points per lead."""
         shares, base = self.contributions(X)
         return base + shares.to_numpy().sum(axis=1)
-
-    def is_mql(self, X: pd.DataFrame) -> np.ndarray:
-        """Marketing-qualified: points at or above the table's MQL threshold."""
-        return self.decision_function(X) >= self.points_book().mql_threshold
 
 
 def build(ctx: ScorerContext) -> RuleScorer:

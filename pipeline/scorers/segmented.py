@@ -38,7 +38,7 @@ import pandas as pd
 from sklearn.base import clone
 from sklearn.metrics import brier_score_loss, roc_auc_score
 
-from pipeline.scorers.base import BaseScorer
+from pipeline.scorers.base import INTERACTION, BaseScorer
 
 GLOBAL = "global"
 
@@ -76,18 +76,14 @@ class SegmentedScorer(BaseScorer):
         """Feature spec (the template's: every sub-scorer reads the same table)."""
         return self.template.spec
 
-    @property
-    def mql_score(self) -> int:
-        """MQL line in score points (the template's)."""
-        return getattr(self.template, "mql_score", 30)
-
     def fit(self, X: pd.DataFrame, y: pd.Series, X_valid: pd.DataFrame,
-            y_valid: pd.Series) -> SegmentedScorer:
+            y_valid: pd.Series, sample_weight: np.ndarray | None = None) -> SegmentedScorer:
         """Fit the global scorer, then each segment's, and keep the winner per segment."""
         if self.segment not in X.columns:
             raise ValueError(f"segment feature {self.segment!r} is not in the feature table")
         y, y_valid = np.asarray(y), np.asarray(y_valid)
-        self.global_ = clone(self.template).fit(X, y, X_valid, y_valid)
+        weight = None if sample_weight is None else np.asarray(sample_weight)
+        self.global_ = clone(self.template).fit(X, y, X_valid, y_valid, sample_weight=weight)
         self.scorers_: dict[str, BaseScorer] = {}
         rows: list[dict[str, Any]] = []
         train_seg, valid_seg = self._keys(X), self._keys(X_valid)
@@ -111,7 +107,8 @@ class SegmentedScorer(BaseScorer):
                 refined = "init_model" in own.get_params() and hasattr(self.global_, "booster_")
                 if refined:
                     own.set_params(init_model=self.global_.booster_)
-                own.fit(X[m], y[m], X_valid[mv], y_valid[mv])
+                own.fit(X[m], y[m], X_valid[mv], y_valid[mv],
+                        sample_weight=None if weight is None else weight[m])
                 row["calibration"] = "own"
                 if refined:
                     row["calibration"] = self._calibrator_choice(own, X_valid[mv], y_valid[mv])
@@ -201,7 +198,7 @@ class SegmentedScorer(BaseScorer):
         lead, as for any scorer, and the points add up to the score on one common base score.
         """
         shares = pd.DataFrame(0.0, index=X.index, columns=list(self.spec.names))
-        points = pd.DataFrame(0.0, index=X.index, columns=list(self.spec.factors))
+        points = pd.DataFrame(0.0, index=X.index, columns=[*self.spec.factors, INTERACTION])
         base = self.global_.base_score_
         segment_factor = self.spec.factor_of(self.segment)
         for scorer, rows in self.routes(X):

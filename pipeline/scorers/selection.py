@@ -160,15 +160,18 @@ class SelectedScorer(BaseScorer):
         return next(iter(self.candidates.values())).spec
 
     def fit(self, X: pd.DataFrame, y, X_valid: pd.DataFrame, y_valid, calibrator=None,
-            **fit_params) -> SelectedScorer:
+            sample_weight=None, **fit_params) -> SelectedScorer:
         """Fit every candidate on the same rows, compare them on validation, keep the choice."""
         y, y_valid = np.asarray(y), np.asarray(y_valid)
-        self.fitted_ = {name: clone(c).fit(X, y, X_valid, y_valid)
+        self.fitted_ = {name: clone(c).fit(X, y, X_valid, y_valid, sample_weight=sample_weight)
                         for name, c in self.candidates.items()}
         folds = [(y_valid, {n: s.decision_function(X_valid) for n, s in self.fitted_.items()})]
         self.skipped_folds_ = 0
         if y_valid.sum() < self.min_valid_conversions:
-            folds += self._refit_folds(pd.concat([X, X_valid]), np.r_[y, y_valid])
+            # validation rows weigh 1 in the folds, as they do in the comparison above
+            weight = None if sample_weight is None else \
+                np.r_[np.asarray(sample_weight), np.ones(len(y_valid))]
+            folds += self._refit_folds(pd.concat([X, X_valid]), np.r_[y, y_valid], weight)
         self.selection_ = compare_candidates(folds, list(self.candidates), self.confidence,
                                              self.n_boot, self.random_state)
         self.chosen_ = str(self.selection_.loc[self.selection_["chosen"], "candidate"].iloc[0])
@@ -179,7 +182,7 @@ class SelectedScorer(BaseScorer):
         self.classes_ = np.array([0, 1])
         return self
 
-    def _refit_folds(self, X: pd.DataFrame, y: np.ndarray
+    def _refit_folds(self, X: pd.DataFrame, y: np.ndarray, weight: np.ndarray | None = None
                      ) -> list[tuple[np.ndarray, dict[str, np.ndarray]]]:
         if self.row_time is not None:
             time = self.row_time.reindex(X.index).to_numpy()
@@ -197,8 +200,9 @@ class SelectedScorer(BaseScorer):
                 continue
             raw = {}
             for name, candidate in self.candidates.items():
-                scorer = clone(candidate).fit(X.iloc[fit_rows], y[fit_rows], X.iloc[inner],
-                                              y[inner])
+                scorer = clone(candidate).fit(
+                    X.iloc[fit_rows], y[fit_rows], X.iloc[inner], y[inner],
+                    sample_weight=None if weight is None else weight[fit_rows])
                 raw[name] = scorer.decision_function(X.iloc[judged])
             folds.append((y[judged], raw))
         return folds
@@ -220,10 +224,6 @@ class SelectedScorer(BaseScorer):
     def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
         """The chosen candidate's calibrated probability."""
         return self.chosen_scorer_.predict_proba(X)
-
-    def is_mql(self, X: pd.DataFrame) -> np.ndarray:
-        """The chosen candidate's MQL rule."""
-        return self.chosen_scorer_.is_mql(X)
 
     @property
     def base_score_(self) -> float:

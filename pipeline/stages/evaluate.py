@@ -14,22 +14,65 @@ import pandas as pd
 from sklearn.metrics import roc_auc_score
 
 from pipeline.data.config import Config
+from pipeline.evaluation.ages import metrics_by_age
 from pipeline.evaluation.audit import check_model_leak, factor_aucs
-from pipeline.evaluation.metrics import bootstrap_auc, compare_scorers, metrics_by_segment
+from pipeline.evaluation.metrics import (
+    bootstrap_auc,
+    compare_scorers,
+    metrics_by_segment,
+    ranking_metrics,
+)
 from pipeline.explain.package import ScoringPackage
 from pipeline.scorers import kinds
 from pipeline.stages.prepare import Prepared, prepare_saved
 
 
 def weekly_volume(prepared: Prepared, test_ids: pd.Index) -> float:
-    """Test leads per week (a flat export without dates is assumed to span a year)."""
-    leads = prepared.training_set.leads
+    """Leads per week among these rows (a flat export without dates is assumed to span a
+    year); on the as_of grid a lead counts once, however many ages it has rows at."""
+    ts = prepared.training_set
+    leads = ts.leads
+    n_leads = float(ts.lead_of.loc[test_ids].nunique())
     created = pd.to_datetime(leads.loc[test_ids, "created_at"]) if "created_at" in leads \
         else None
     if created is None or created.isna().all():
-        return float(len(test_ids)) / 52.0
+        return n_leads / 52.0
     weeks = max((created.max() - created.min()).days / 7.0, 1.0)
-    return len(test_ids) / weeks
+    return n_leads / weeks
+
+
+def test_ages(prepared: Prepared) -> np.ndarray | None:
+    """Days from creation to as_of of each test row (None for a flat export)."""
+    ts = prepared.training_set
+    if prepared.config.dataset.mode != "events" or "created_at" not in ts.leads:
+        return None
+    rows = prepared.ids("test")
+    age = ts.as_of.loc[rows] - ts.leads.loc[rows, "created_at"]
+    return (age.dt.total_seconds() / 86_400.0).to_numpy()
+
+
+def _oracle_rows(truth: pd.Series | None, ages: np.ndarray | None) -> np.ndarray | None:
+    """On an as_of grid, the test rows at the age the oracle's probability is defined for (the
+    synthetic world's ``as_of_days``); None when every row is at that age or there is no oracle.
+    """
+    at = None if truth is None else truth.attrs.get("as_of_days")
+    if at is None or ages is None:
+        # an oracle of unknown age is not compared with grid rows (evaluate_packages)
+        return None
+    rows = np.isclose(ages, float(at), atol=0.5)
+    return None if rows.all() else rows
+
+
+def _oracle_at_its_age(metrics: dict[str, Any], probs: dict[str, np.ndarray], truth: pd.Series,
+                       prepared: Prepared, rows: np.ndarray, y_test: np.ndarray) -> None:
+    """The oracle and every scorer judged on the rows the oracle knows (one age of the grid)."""
+    lead_of = prepared.training_set.lead_of.loc[prepared.ids("test")].to_numpy()[rows]
+    oracle = truth.reindex(lead_of.astype(str)).to_numpy(dtype="float64")
+    y = y_test[rows]
+    metrics["oracle"] = {**ranking_metrics(y, oracle), "rows": int(rows.sum()),
+                         "as_of_days": float(truth.attrs["as_of_days"])}
+    for name, p in probs.items():
+        metrics[name]["oracle_rows_roc_auc"] = float(roc_auc_score(y, p[rows]))
 
 
 def evaluate_packages(
@@ -43,14 +86,23 @@ def evaluate_packages(
     X_test, y_test = prepared.rows("test")
     test_ids = prepared.ids("test")
     probs = {name: pkg.scorer.predict_proba(X_test)[:, 1] for name, pkg in packages.items()}
-    mql = {name: pkg.scorer.is_mql(X_test) for name, pkg in packages.items()}
-    if truth is not None:
+    # one MQL rule, each scorer's own line on its own calibrated probability
+    mql = {name: pkg.mql.flags(probs[name]) for name, pkg in packages.items()}
+    ages = test_ages(prepared)
+    oracle_rows = _oracle_rows(truth, ages)
+    grid = prepared.training_set.grid
+    if truth is not None and oracle_rows is None and not grid:
         probs["oracle"] = truth.reindex(test_ids.astype(str)).to_numpy(dtype="float64")
     weekly = weekly_volume(prepared, test_ids)
     metrics: dict[str, Any] = compare_scorers(
         y_test, probs, mql, reference=kinds.REFERENCE, leads_per_week=weekly,
         capacity_per_week=max(1.0, round(0.2 * weekly)), n_boot=n_boot, seed=config.seed,
     )
+    if oracle_rows is not None and oracle_rows.any():
+        _oracle_at_its_age(metrics, probs, truth, prepared, oracle_rows, y_test)
+    if ages is not None:
+        metrics["by_age"] = metrics_by_age(y_test, probs, ages, n_boot=min(n_boot, 200),
+                                           seed=config.seed)
     for name, pkg in packages.items():
         metrics[name].update(pkg.scorer.fit_metrics())
         view = pkg.scorer.segment_view(X_test)
@@ -64,13 +116,15 @@ def evaluate_packages(
     if "oracle" in metrics:
         for name in packages:
             metrics[name]["auc_ratio_to_oracle"] = (
-                metrics[name]["roc_auc"] / metrics["oracle"]["roc_auc"])
+                metrics[name].get("oracle_rows_roc_auc", metrics[name]["roc_auc"])
+                / metrics["oracle"]["roc_auc"])
     if kinds.CHALLENGER in packages:
         # A model this good on leads it never saw is a leak the column audit could not see
         # (a combination, a renamed outcome): stop before anything is saved or registered.
         challenger = packages[kinds.CHALLENGER].scorer
         check_model_leak(metrics[kinds.CHALLENGER]["roc_auc"],
-                         factor_aucs(challenger.factor_points(X_test), y_test), config)
+                         factor_aucs(challenger.factor_points(X_test)[challenger.spec.factors],
+                                     y_test), config)
     for pkg in packages.values():
         choice = _selection_on_test(pkg, X_test, y_test, config, n_boot)
         if choice is not None:
@@ -78,6 +132,12 @@ def evaluate_packages(
     metrics["split"] = prepared.training_set.summary()
     for name, pkg in packages.items():
         metrics[name]["calibration"] = pkg.scorer.calibrator_.method_
+        metrics[name]["mql_rule"] = pkg.mql.describe(pkg.scale)
+        metrics[name]["bands"] = pkg.bands.describe(pkg.scale)
+    metrics["scale"] = {"unit": packages[kinds.CHALLENGER].scale.unit,
+                        "chosen": packages[kinds.CHALLENGER].scale.chosen,
+                        "text": packages[kinds.CHALLENGER].scale.explain()} \
+        if kinds.CHALLENGER in packages else {}
     return metrics, probs
 
 

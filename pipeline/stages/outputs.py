@@ -12,6 +12,7 @@ from pipeline.data.config import Config
 from pipeline.data.io import atomic_path
 from pipeline.evaluation.metrics import curves
 from pipeline.evaluation.plots import (
+    calibration_by_age_figure,
     calibration_figure,
     gains_figure,
     roc_figure,
@@ -21,9 +22,11 @@ from pipeline.evaluation.plots import (
 from pipeline.evaluation.report import global_figures, render_report
 from pipeline.scorers import kinds
 from pipeline.scorers.scaling import score_from_proba
+from pipeline.stages.evaluate import test_ages
 from pipeline.stages.train import TrainingResult
 
-CURVE_PLOTS = ("roc", "gains", "calibration", *(f"score_histogram_{k}" for k in kinds.names()))
+CURVE_PLOTS = ("roc", "gains", "calibration", "calibration_by_age",
+               *(f"score_histogram_{k}" for k in kinds.names()))
 
 
 def test_scores_frame(result: TrainingResult) -> pd.DataFrame:
@@ -31,11 +34,16 @@ def test_scores_frame(result: TrainingResult) -> pd.DataFrame:
     ts = result.training_set
     test_ids = ts.part("test")
     X_test = result.X.loc[test_ids]
-    columns = {"lead_id": test_ids.astype(str), "y": ts.y.loc[test_ids].to_numpy()}
+    columns = {"lead_id": ts.lead_of.loc[test_ids].astype(str).to_numpy(),
+               "y": ts.y.loc[test_ids].to_numpy()}
+    if ts.grid:
+        columns = {"row": test_ids.astype(str), **columns}
+    if "lead_age_days" in X_test:
+        columns["lead_age_days"] = X_test["lead_age_days"].to_numpy()
     for name, package in result.packages.items():
         scored = package.score_features(X_test, explain_leads=True)
-        for col in ("score", "band", "grade", "engagement_level", "mql", "status", "reason_1",
-                    "reason_2", "reason_3"):
+        for col in ("score", "probability", "percentile", "band", "grade", "engagement_level",
+                    "mql", "status", "reason_1", "reason_2", "reason_3"):
             columns[f"{name}_{col}"] = scored[col].to_numpy()
         points = package.scorer.factor_points(X_test)
         for factor in points.columns:
@@ -101,6 +109,11 @@ def write_plots(paths: Paths, result: TrainingResult) -> None:
     write_bytes(paths.plots / "gains.png", to_png(gains_figure(tables.gains)))
     write_bytes(paths.plots / "calibration.png", to_png(calibration_figure(tables.calibration)))
     y = result.y_test
+    ages = test_ages(result.prepared)
+    if ages is not None and kinds.CHALLENGER in result.test_probabilities:
+        write_bytes(paths.plots / "calibration_by_age.png", to_png(calibration_by_age_figure(
+            np.asarray(y), result.test_probabilities[kinds.CHALLENGER], ages,
+            title=f"{kinds.display(kinds.CHALLENGER)}: calibration by lead age")))
     for name in result.packages:
         scores = score_from_proba(result.test_probabilities[name])
         write_bytes(paths.plots / f"score_histogram_{name}.png",

@@ -25,6 +25,7 @@ from features.settings import DeclarationError, FeatureSettings
 from pipeline.data.config import Config
 from pipeline.data.dataset import SPLITS, TrainingSet, build_training_set
 from pipeline.data.errors import ConfigError, DataError
+from pipeline.data.grid import build_grid_training_set, fit_weights
 from pipeline.evaluation.audit import audit_columns, declared_suspects, kept_notes
 from pipeline.scorers import kinds
 from pipeline.scorers.rules import RulesBook
@@ -43,16 +44,16 @@ class Prepared:
     audit: pd.DataFrame | None
     excluded: list[str]
     builder: FeatureBuilder | None
-    X: pd.DataFrame | None  # rows of the prepared parts, index lead_id
+    X: pd.DataFrame | None  # rows of the prepared parts, index row key (lead_id off the grid)
     notes: list[str] = field(default_factory=list)
 
     @property
     def y(self) -> pd.Series:
-        """Labels by lead_id."""
+        """Labels by row key."""
         return self.training_set.y
 
     def ids(self, part: str) -> pd.Index:
-        """lead_ids of one split part."""
+        """Row keys of one split part (lead_ids unless the as_of rule is a grid)."""
         return self.training_set.part(part)
 
     def rows(self, part: str) -> tuple[pd.DataFrame, np.ndarray]:
@@ -64,12 +65,23 @@ class Prepared:
         """(X_train, y_train, X_valid, y_valid): what every scorer is fitted on."""
         return (*self.rows("train"), *self.rows("valid"))
 
+    def weights(self, part: str = "train") -> np.ndarray | None:
+        """Fit weights of one part's rows (None: every row weighs 1)."""
+        weight = self.training_set.weight
+        return None if weight is None else weight.loc[self.ids(part)].to_numpy()
+
     def split_table(self) -> pd.DataFrame:
-        """lead_id, as_of, y, split of every prepared lead: what ``train`` saves."""
+        """row, lead_id, as_of, y, split (and age, weight on a grid): what ``train`` saves."""
         ts = self.training_set
+        rows = ts.y.index
         table = pd.DataFrame({
-            "lead_id": ts.y.index.astype(str), "as_of": ts.as_of.reindex(ts.y.index).to_numpy(),
-            "y": ts.y.to_numpy(), "split": ts.split.reindex(ts.y.index).to_numpy()})
+            "row": rows.astype(str), "lead_id": ts.lead_of.loc[rows].astype(str).to_numpy(),
+            "as_of": ts.as_of.reindex(rows).to_numpy(),
+            "y": ts.y.to_numpy(), "split": ts.split.reindex(rows).to_numpy()})
+        if ts.age is not None:
+            table["age"] = ts.age.reindex(rows).to_numpy()
+        if ts.weight is not None:
+            table["weight"] = ts.weight.reindex(rows).to_numpy()
         # Kept in the file's metadata: a caveat about how the split was made (a random split of
         # a flat export) must reach `evaluate`, which reads this table, not the config.
         table.attrs["notes"] = list(ts.notes)
@@ -99,8 +111,13 @@ class Prepared:
 
 def training_set(config: Config, leads: pd.DataFrame, activities: pd.DataFrame | None
                  ) -> TrainingSet:
-    """Eligible leads, as_of, labels and split as the config defines them."""
+    """Eligible leads (or grid rows), as_of, labels and split as the config defines them."""
     ds = config.dataset
+    if ds.mode == "events" and ds.as_of.rule == "grid":
+        return build_grid_training_set(
+            leads, activities, ds.as_of, ds.horizon_days, config.split, config.seed,
+            snapshot=pd.Timestamp(ds.snapshot) if ds.snapshot else None,
+            missing_outcome_at=ds.missing_outcome_at)
     return build_training_set(
         leads, activities, ds.mode, ds.as_of, ds.horizon_days, config.split, config.seed,
         snapshot=pd.Timestamp(ds.snapshot) if ds.snapshot else None,
@@ -117,8 +134,11 @@ def candidate_columns(leads: pd.DataFrame, config: Config) -> list[str]:
 
 
 def run_audit(ts: TrainingSet, config: Config) -> pd.DataFrame:
-    """Leakage audit of the raw candidate columns on the training leads."""
+    """Leakage audit of the raw candidate columns on the training leads (each lead once: its
+    youngest row, so a lead open for months is not counted nine times)."""
     train_ids = ts.part("train")
+    if ts.grid:
+        train_ids = train_ids[~ts.lead_of.loc[train_ids].duplicated().to_numpy()]
     columns = candidate_columns(ts.leads, config)
     candidates = ts.leads.loc[train_ids, columns]
     fs = config.features
@@ -197,7 +217,8 @@ def _features(config: Config, ts: TrainingSet, activities: pd.DataFrame | None,
     ids = ts.y.index if set(parts) >= set(SPLITS) else \
         ts.y.index[np.isin(ts.split.reindex(ts.y.index).to_numpy(), list(parts))]
     as_of = _as_of(config, ts)
-    X = builder.transform(ts.leads.loc[ids].reset_index(drop=True), activities,
+    leads = ts.leads.loc[ids]
+    X = builder.transform(leads if ts.grid else leads.reset_index(drop=True), activities,
                           None if as_of is None else as_of.loc[ids])
     return X.loc[ids]
 
@@ -229,7 +250,11 @@ def prepare(
     """
     ts = training_set(config, leads, activities)
     if split is not None:
-        ts.split = split.reindex(ts.y.index)
+        # folds are made of leads: every row of a lead goes where its lead goes
+        ts.split = pd.Series(split.reindex(ts.lead_of.to_numpy()).to_numpy(),
+                             index=ts.y.index, name="split")
+        if ts.weight is not None:
+            ts.weight = fit_weights(ts.lead_of, ts.split, config.dataset.as_of.weights)
     audit = run_audit(ts, config)
     if stop:
         stop_on_suspects(config, audit)
@@ -241,8 +266,10 @@ def prepare(
     train_ids = ts.part("train")
     as_of = _as_of(config, ts)
     try:
+        train_leads = ts.leads.loc[train_ids]
         builder = FeatureBuilder(feature_settings(config, excluded)).fit(
-            ts.leads.loc[train_ids].reset_index(drop=True), activities_of(activities, train_ids),
+            train_leads if ts.grid else train_leads.reset_index(drop=True),
+            activities_of(activities, ts.leads_of(train_ids)),
             None if as_of is None else as_of.loc[train_ids])
     except DeclarationError as exc:
         raise ConfigError(f"{config.source}: features: {exc}") from None
@@ -265,14 +292,17 @@ def prepare_saved(
     Leads, as_of times, labels and split come from ``split_table``; only the lead rows (their
     fields) are read from ``leads``. A lead of the saved split missing from the data is an error.
     """
-    table = split_table.set_index(split_table["lead_id"].astype(str))
+    key = "row" if "row" in split_table else "lead_id"
+    table = split_table.set_index(split_table[key].astype(str).rename("row"))
+    lead_of = table["lead_id"].astype(str).rename("lead_id")
     kept = leads.assign(lead_id=leads["lead_id"].astype(str)).set_index("lead_id", drop=False)
-    missing = table.index.difference(kept.index)
+    missing = pd.Index(lead_of.unique()).difference(kept.index)
     if len(missing):
         raise DataError(f"{config.dataset.leads}: {len(missing)} leads of the saved split are "
                         f"not in the data any more (e.g. {missing[0]}); retrain")
     notes = [str(n) for n in split_table.attrs.get("notes", [])]
-    ts = TrainingSet(kept.loc[table.index], table["as_of"], table["y"].astype("int8"),
-                     table["split"], notes=notes)
+    ts = TrainingSet(kept.loc[lead_of.to_numpy()].set_axis(table.index), table["as_of"],
+                     table["y"].astype("int8"), table["split"], notes=notes, lead_of=lead_of,
+                     weight=table.get("weight"), age=table.get("age"))
     X = _features(config, ts, activities, builder, parts)
     return Prepared(config, ts, None, [], builder, X, list(notes))

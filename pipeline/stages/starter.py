@@ -110,9 +110,10 @@ def render_config(profile: ExportProfile, name: str, rules_path: Path | None) ->
         lines.append(_line("ignore", ignored, "free text, dates and empty columns"))
     if not flat:
         lines += ["  as_of:                   # when a training lead is looked at",
-                  _line("rule", "days_after_created", indent=4),
-                  _line("days", 14, "score two weeks after creation (0: at first contact)",
-                        indent=4),
+                  _line("rule", "grid", "one training row per lead age, so a score means the "
+                        "same at any age (days_after_created + days: one age)", indent=4),
+                  _line("grid_days", [0, 3, 7, 14, 30, 60, 90, 120, 180],
+                        "lead ages (days after creation) of the training rows", indent=4),
                   _line("horizon_days", 180, "a conversion counts within 180 days of as_of")]
     lines += _feature_lines(profile, mode)
     lines += _split_lines(profile, flat)

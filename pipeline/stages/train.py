@@ -19,11 +19,14 @@ from pipeline.data.config import Config
 from pipeline.data.dataset import TrainingSet
 from pipeline.data.errors import DataError
 from pipeline.evaluation.drift import build_reference
+from pipeline.evaluation.time_proxy import flagged_proxies
 from pipeline.explain.grades import GradeCuts, group_points
 from pipeline.explain.package import ScoringPackage, settings_fingerprint
+from pipeline.explain.thresholds import learn_bands, learn_mql
 from pipeline.scorers import kinds
 from pipeline.scorers.rules import RulesBook
-from pipeline.stages.evaluate import evaluate_packages
+from pipeline.scorers.scaling import ScoreScale
+from pipeline.stages.evaluate import evaluate_packages, weekly_volume
 from pipeline.stages.prepare import Prepared, prepare
 
 
@@ -85,7 +88,8 @@ def check_minimum_data(summary: dict[str, Any], config: Config) -> list[str]:
 def _stand_in_rules(prepared: Prepared, fit_rows: tuple) -> tuple[RulesBook, str]:
     """A points table learned from the training split, standing in for a missing rules sheet."""
     ctx = prepared.scorer_context(RulesBook(), "rules")
-    book = kinds.get(kinds.POINTS_TABLE).build(ctx).fit(*fit_rows).points_book()
+    book = kinds.get(kinds.POINTS_TABLE).build(ctx).fit(
+        *fit_rows, sample_weight=prepared.weights()).points_book()
     name = "a learned points table (stand-in)"
     return book.model_copy(update={"name": name}), name
 
@@ -143,31 +147,55 @@ def train_scorers(
         notes.append(f"no rules file (rules: null): the rules comparison is {rules.name}, "
                      "learned from the training split; set rules: to compare with your own sheet")
     ctx = prepared.scorer_context(rules, rules_source, best_params)
-    X_train = fit_rows[0]
-    packages: dict[str, ScoringPackage] = {}
+    X_train, _, X_valid, y_valid = fit_rows
+    scorers = {}
     for kind in kinds.KINDS:
         t0 = time.perf_counter()
-        scorer = kind.build(ctx).fit(*fit_rows)
+        scorers[kind.name] = scorer = kind.build(ctx).fit(*fit_rows,
+                                                          sample_weight=prepared.weights())
         for line in scorer.training_lines():
             say(line)
         notes += scorer.notes()
+        timings[f"{kind.name}_fit_s"] = time.perf_counter() - t0
+    p_train = {name: s.predict_proba(X_train)[:, 1] for name, s in scorers.items()}
+    # one displayed scale for the run, resolved on the model's training probabilities
+    scale = ScoreScale.fit(config.scoring.scale, p_train[kinds.CHALLENGER],
+                           {name: getattr(config.scoring.odds, name)
+                            for name in type(config.scoring.odds).model_fields})
+    say(scale.chosen)
+    if config.scoring.scale == "auto" and scale.unit != "probability":
+        notes.append(scale.chosen)
+    weekly = weekly_volume(prepared, prepared.ids("train"))
+    packages: dict[str, ScoringPackage] = {}
+    for name, scorer in scorers.items():
         fit_pts, eng_pts = group_points(scorer.factor_points(X_train), ctx.spec)
         grade_cuts = GradeCuts.fit(fit_pts, eng_pts, config.scoring.grade_quantiles,
                                    config.scoring.engagement_quantiles)
-        reference = build_reference(X_train, scorer.predict_proba(X_train)[:, 1])
-        packages[kind.name] = ScoringPackage(
+        own_scale = ScoreScale(scale.unit, p_train[name], scale.odds, scale.chosen)
+        p_valid = scorer.predict_proba(X_valid)[:, 1]
+        mql = learn_mql(config.scoring.mql, p_train[name], p_valid, np.asarray(y_valid), weekly)
+        if mql.threshold is None:
+            notes.append(f"{name}: no MQL line reaches scoring.mql.precision "
+                         f"{mql.target:.0%} on the validation leads: no lead is MQL (n/a)")
+        packages[name] = ScoringPackage(
             dataset=config.dataset.name, mode=config.dataset.mode, builder=prepared.builder,
-            scorer=scorer, grade_cuts=grade_cuts, score_bands=dict(config.scoring.bands),
+            scorer=scorer, grade_cuts=grade_cuts, scale=own_scale,
+            bands=learn_bands(config.scoring.bands, p_valid), mql=mql,
             top_reasons=config.scoring.top_reasons,
-            settings_hash=settings_fingerprint(config.features), reference=reference,
-            metadata={"kind": kind.name, "excluded_columns": prepared.excluded,
+            settings_hash=settings_fingerprint(config.features),
+            reference=build_reference(X_train, p_train[name]),
+            metadata={"kind": name, "excluded_columns": prepared.excluded,
                       "calibration": scorer.calibrator_.method_},
             disqualify=config.disqualify.model_dump(),
         )
-        timings[f"{kind.name}_fit_s"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
     metrics, probs = evaluate_packages(config, packages, prepared, truth, n_boot)
+    # factors whose value is mostly the creation period: the report flags them (a flat export
+    # may have no creation dates: nothing to tell)
+    if "created_at" in ts.leads.columns:
+        metrics["time_proxies"] = flagged_proxies(
+            X_train, ts.leads["created_at"].reindex(X_train.index), ctx.spec)
     timings["evaluate_s"] = time.perf_counter() - t0
     return TrainingResult(ts, prepared.audit, packages, prepared.X, metrics, probs, timings,
                           notes, prepared)

@@ -67,6 +67,7 @@ def tune_scorer(
     seed: int = 42,
     on_trial: Callable[[optuna.Study, optuna.trial.FrozenTrial], None] | None = None,
     trial_logger: Callable[[int, dict[str, Any], float | None, str], None] | None = None,
+    sample_weight: np.ndarray | None = None,
 ) -> TuningResult:
     """Search the parameters of ``scorer``'s tuning target on the validation split.
 
@@ -109,7 +110,7 @@ def tune_scorer(
 
         # the raw model only: the trial is judged on raw log-odds, so no calibrator is fitted
         fitted = clone(target).set_params(params=params).fit_raw(
-            X_train, y_train, X_valid, y_valid, callbacks=[prune])
+            X_train, y_train, X_valid, y_valid, sample_weight=sample_weight, callbacks=[prune])
         iterations[trial.number] = fitted.best_iteration_
         return _valid_metric(objective, y_valid, fitted.decision_function(X_valid))
 
@@ -183,4 +184,5 @@ def tune(
     prepared = prepare(config, leads, activities, split=split, parts=("train", "valid"))
     scorer = kinds.get(kind).build(prepared.scorer_context(rules))
     return tune_scorer(scorer, *prepared.fit_rows(), trials, timeout, config.tuning.objective,
-                       config.seed, on_trial=on_trial, trial_logger=trial_logger)
+                       config.seed, on_trial=on_trial, trial_logger=trial_logger,
+                       sample_weight=prepared.weights())

@@ -105,7 +105,10 @@ ACTIVITIES_SCHEMA = pa.schema(
         ("channel", pa.string()),
     ]
 )
-TRUTH_SCHEMA = pa.schema([("lead_id", pa.string()), ("p_convert", pa.float64())])
+# The probability is the lead's chance as seen AS_OF_DAYS after creation: the file says so, since
+# on an as_of grid only the rows of that age can be judged against it (data/io.read_truth).
+TRUTH_SCHEMA = pa.schema([("lead_id", pa.string()), ("p_convert", pa.float64())],
+                         metadata={b"as_of_days": str(AS_OF_DAYS).encode()})
 
 
 @functools.lru_cache(maxsize=16)

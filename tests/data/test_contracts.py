@@ -257,3 +257,36 @@ def test_x_education_config_validates(x_education_config):
     result = _validate(x_education_config)
     assert result.exit_code == 0, result.output
     assert "9,240 leads" in result.output
+
+
+def test_snapshot_bounds_training_not_scoring(tmp_path):
+    """A lead and an event after dataset.snapshot: refused for training, accepted for scoring
+    (issue 17); an event after the wall clock is refused at scoring too."""
+    from pipeline.data.config import load_config
+    from pipeline.data.io import load_dataset
+
+    leads = LEADS + "L5,2025-08-01,open,,CTO,e@big.com,finance,300\n"  # after the snapshot
+    activities = ACTIVITIES + "L5,2025-08-02 10:00,web_visit,pricing,online\n"
+    cfg = load_config(_write_config(tmp_path, leads, activities))
+
+    _, _, training = load_dataset(cfg)
+    text = "\n".join(str(v) for v in training.violations)
+    assert "column 'created_at': created after the snapshot date (1 row: 5)" in text
+    event_after = load_config(_write_config(
+        tmp_path, LEADS, ACTIVITIES + "L3,2025-08-02 10:00,web_visit,pricing,online\n"))
+    _, _, training = load_dataset(event_after)
+    assert [v.problem for v in training.violations] == ["event in the future (after "
+                                                        "2025-06-30 00:00)"]
+    _write_config(tmp_path, leads, activities)  # back to the export with L5
+
+    scored_leads, scored_events, scoring = load_dataset(
+        cfg, tmp_path / "leads.csv", tmp_path / "activities.csv", scoring=True)
+    assert scoring.ok, scoring.violations
+    assert "L5" in set(scored_leads["lead_id"]) and "L5" in set(scored_events["lead_id"])
+
+    (tmp_path / "late.csv").write_text(activities + "L5,2031-01-01 10:00,web_visit,,online\n")
+    _, _, future = load_dataset(cfg, tmp_path / "leads.csv", tmp_path / "late.csv", scoring=True)
+    assert len(future.violations) == 1
+    text = str(future.violations[0])
+    assert text.startswith(f"{tmp_path / 'late.csv'}: column 'occurred_at': event in the future")
+    assert text.endswith("(1 row: 6)")

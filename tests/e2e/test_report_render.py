@@ -280,3 +280,13 @@ def _tags(html: str) -> _Tags:
     parser = _Tags()
     parser.feed(html)
     return parser
+
+
+def test_report_flags_time_period_proxies_only_when_there_are_some():
+    metrics, scores, plots, figures = _inputs()
+    assert "Time-period proxies" not in _render(metrics, scores, plots, figures)
+    metrics["time_proxies"] = [{"factor": "Euribor 3m", "feature": "euribor3m",
+                                "period_share": 0.934}]
+    html = _render(metrics, scores, plots, figures)
+    assert "Time-period proxies" in html
+    assert "Euribor 3m (euribor3m): 93 % of" in html

@@ -220,7 +220,8 @@ CATALOGUE = [
          prepare=_zero_byte("activities")),
     # --- score: options
     Case("as-of garbage", "score", 2, ("--as-of 'soon': not a date",), extra=("--as-of", "soon")),
-    Case("as-of before creation", "score", 2, ("created after the scoring time --as-of",),
+    Case("as-of before creation", "score", 2,
+         ("column 'created_at': created after the scoring as_of 2020-01-01 00:00",),
          extra=("--as-of", "2020-01-01")),
     Case("bad engine", "score", 2, ("--engine 'gpu'",), extra=("--engine", "gpu")),
     Case("bad format", "score", 2, ("--format 'xlsx'",), extra=("--format", "xlsx")),
@@ -271,6 +272,9 @@ CATALOGUE = [
     Case("drift: missing input", "drift", 2, ("file not found",),
          prepare=lambda i, w: setattr(i, "leads", i.folder / "in" / "gone.parquet")),
     Case("drift: duplicate id", "drift", 2, ("duplicate lead id",), leads=_dup),
+    Case("drift: as-of before creation", "drift", 2,
+         ("column 'created_at': created after the scoring as_of 2020-01-01 00:00",),
+         extra=("--as-of", "2020-01-01")),
     # --- promote
     Case("promote: tracking store unreachable", "promote", 1,
          ("MLflow tracking store http://127.0.0.1:9", "unreachable"),

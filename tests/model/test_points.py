@@ -8,25 +8,36 @@ import pytest
 from typer.testing import CliRunner
 
 from pipeline.cli.app import app
-from pipeline.scorers.learned_points import _edges, place_mql_threshold, points_table
+from pipeline.scorers.learned_points import place_mql_threshold, points_table
+from pipeline.scorers.points_table import NICE_MANTISSAS, nice_edges, nice_number
 from pipeline.scorers.rules import RulesBook, RuleScorer, Step, load_rules, write_rules
 from tests.conftest import write_demo_config
 
 runner = CliRunner()
 
 
-def test_count_steps_start_at_one_then_follow_the_active_leads():
+def test_edges_are_whole_units_then_nice_numbers():
     counts = np.array([0.0] * 90 + [1, 1, 1, 2, 2, 3, 4, 6, 9, 15])
-    # "at least 1", then quartiles of the leads that have any, snapped to observed values.
-    assert _edges(counts, 4) == [1.0, 2.0, 3.0, 6.0]
+    # Steps among the leads that have any, in whole events; never below one event.
+    edges = nice_edges(counts)
+    assert edges[0] == 1.0 and edges == sorted(edges) and edges[-1] <= 15
+    assert all(float(e).is_integer() for e in edges)
+    assert [nice_number(v) for v in (0.00075, 2.6, 14, 92, 270, 175_882_113)] == [
+        0.0, 3.0, 15.0, 100.0, 250.0, 200_000_000.0]
 
 
-def test_a_missing_value_gets_its_own_step_and_big_edges_are_rounded():
+def test_a_missing_value_gets_its_own_step_and_big_edges_are_nice():
     values = np.array([np.nan, 10.0, 175_882_113.0, 3_123_456.0, 10.0, 52_000.0])
-    edges = _edges(values, 2)
+    edges = nice_edges(values)
     assert edges[0] == 10.0  # "has a value at all" separates known from missing
-    assert 180_000_000.0 in edges or 3_100_000.0 in edges
-    assert all(float(f"{e:.2g}") == e for e in edges if e >= 100)
+    assert 3_000_000.0 in edges and max(edges) <= 175_882_113.0
+    # Wide ranges: a mantissa of 1, 1.5, 2, 2.5, 3, 4, 5 or 7.5 times a power of ten.
+    assert all(e / 10 ** np.floor(np.log10(e)) in NICE_MANTISSAS for e in edges)
+
+
+def test_a_field_spanning_less_than_a_whole_unit_gets_no_steps():
+    # Seconds-long inactivity or a 0-1 rate: no step a person would type fits inside.
+    assert nice_edges(np.array([0.0005, 0.001, 0.3, 0.2, 0.00075])) == []
 
 
 def test_mql_line_by_capacity_and_by_precision():

@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 import shap
 
+from pipeline.scorers.base import INTERACTION
 from pipeline.scorers.calibration import Calibrator
 from pipeline.scorers.rules import RulesBook, RuleScorer
 from pipeline.stages.train import train_scorers
@@ -30,7 +31,7 @@ def test_factor_points_add_up_for_every_test_lead(trained, kind):
     total = points.attrs["base_score"] + points.sum(axis=1).to_numpy()
     np.testing.assert_allclose(total, 100 * p, atol=1e-6)
     assert np.all(np.abs(total - scorer.score(X)) <= 0.5 + 1e-9)
-    assert list(points.columns) == scorer.spec.factors
+    assert list(points.columns) == [*scorer.spec.factors, INTERACTION]
 
 
 def _lightgbm_scorers(scorer):

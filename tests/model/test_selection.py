@@ -141,7 +141,7 @@ def _design_choices(result) -> dict:
 
 def test_no_design_choice_reads_the_test_split(trained, monkeypatch):
     cfg, result, leads, activities = trained
-    test_ids = result.training_set.part("test")
+    test_ids = result.training_set.leads_of(result.training_set.part("test"))
     readers: list[str] = []
     rows = prepare_module.Prepared.rows
 

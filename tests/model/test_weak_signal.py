@@ -9,7 +9,6 @@ when the model does not beat the rules the first-screen warnings say so.
 
 from __future__ import annotations
 
-import pandas as pd
 import pytest
 import yaml
 
@@ -22,7 +21,7 @@ pytestmark = pytest.mark.slow
 
 @pytest.mark.parametrize("name", ["weak", "weak_small"])
 def test_the_chosen_scorer_is_within_the_best_candidates_interval(tmp_path, name):
-    from pipeline.data.io import load_dataset
+    from pipeline.data.io import load_dataset, read_truth
     from pipeline.scorers.rules import load_rules
     from pipeline.stages.train import train_scorers
     from pipeline.synth.world import write_world
@@ -34,10 +33,8 @@ def test_the_chosen_scorer_is_within_the_best_candidates_interval(tmp_path, name
     cfg = demo_config(data)
     leads, activities, report = load_dataset(cfg)
     report.raise_if_failed()
-    truth = pd.read_parquet(data / "truth.parquet")
     result = train_scorers(cfg, leads, activities, load_rules(cfg.rules),
-                           truth=pd.Series(truth["p_convert"].to_numpy(),
-                                           index=truth["lead_id"]), n_boot=300)
+                           truth=read_truth(data / "truth.parquet"), n_boot=300)
     metrics = result.metrics
     assert 0.55 < metrics["oracle"]["roc_auc"] < 0.66, "not a weak-signal world"
     candidates = metrics["selection"]["candidates"]

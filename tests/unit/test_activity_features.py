@@ -74,8 +74,10 @@ def test_window_boundaries():
 def test_lead_without_events_gets_zeros():
     f = _build(_events([("a", 1, "web_visit", "pricing")]))
     row = f.loc["b"]
-    assert row.drop(["days_since_last_activity", "days_since_first_activity"]).eq(0).all()
+    assert row.drop(["days_since_last_activity", "days_since_first_activity",
+                     "lead_age_days"]).eq(0).all()
     assert row["days_since_last_activity"] == pytest.approx(200.0)  # inactive since creation
+    assert row["lead_age_days"] == pytest.approx(200.0)
     assert np.isnan(row["days_since_first_activity"])
 
 

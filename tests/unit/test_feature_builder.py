@@ -84,7 +84,7 @@ def test_spec_tags_every_column(fitted):
     assert spec["is_student"].measure == "negative" and spec["is_student"].group == "fit"
     assert spec["page_careers_30d"].measure == "negative"
     assert spec["page_careers_30d"].group == "engagement"
-    assert spec["page_pricing_30d"].template == "Visited pricing {value:.0f}x in 30 days"
+    assert spec["page_pricing_30d"].template == "Visited pricing {value:.0f} times in 30 days"
     assert spec.factor_of("page_pricing_7d") == "Pricing page interest"
     assert spec.features_of_factor("Company size") == [spec["company_size_band"],
                                                        spec["company_employees"]]
@@ -295,7 +295,10 @@ def test_one_day_window_reads_well():
     leads = _leads(40)
     builder = FeatureBuilder(FeatureSettings(windows_days=[1, 7])).fit(
         leads, _activities(leads), AS_OF)
-    assert builder.spec_["page_pricing_1d"].template == "Visited pricing {value:.0f}x in 1 day"
+    info = builder.spec_["page_pricing_1d"]
+    assert info.template == "Visited pricing {value:.0f} times in 1 day"
+    assert info.reason(0.0) == "No pricing page visits in the last day"
+    assert info.reason(1.0) == "Visited pricing once in 1 day"
 
 
 def test_settings_are_validated():
