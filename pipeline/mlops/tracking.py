@@ -262,6 +262,8 @@ def log_evaluation(run_id: str, metrics: dict[str, Any], paths) -> None:
                 mlflow.set_tag("notes", " | ".join(map(str, notes))[:5000])
         mlflow.log_metrics(numeric_metrics({k: v for k, v in metrics.items()
                                             if k in (*kinds.names(), "oracle")}))
+        # per age bucket too: one overall ECE hides a score that is wrong for old leads
+        mlflow.log_metrics(numeric_metrics(metrics.get("by_age", {}), "by_age."))
         for artifact in (paths.metrics, paths.test_scores_public, paths.audit):
             if Path(artifact).is_file():
                 mlflow.log_artifact(str(artifact))
