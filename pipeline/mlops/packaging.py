@@ -28,11 +28,12 @@ import pandas as pd
 DISTRIBUTION = "leadscore"
 PACKAGES = ("pipeline", "features")
 # What loading and calling the pyfunc imports (the pickled scorers, calibrators, feature builder
-# and config models; numba/scipy for the tree explanations; pyarrow for Parquet requests), each
-# pinned to the version that trained the model: a pickle is only promised to load in the
-# versions that wrote it.
-RUNTIME_REQUIREMENTS = ("mlflow", "pandas", "numpy", "scipy", "scikit-learn",
-                        "lightgbm", "numba", "llvmlite", "pyarrow", "pydantic", "pyyaml")
+# and config models; numba/scipy for the tree explanations; pandera for the scoring-time checks;
+# pyarrow for Parquet requests), each pinned to the version that trained the model: a pickle is
+# only promised to load in the versions that wrote it. The CLI's own libraries (typer, rich,
+# optuna, shap, matplotlib) are left out: serving never imports them.
+RUNTIME_REQUIREMENTS = ("mlflow", "pandas", "numpy", "scipy", "scikit-learn", "lightgbm",
+                        "numba", "llvmlite", "pyarrow", "pydantic", "pyyaml", "pandera")
 WHEEL_FOLDER = "artifacts"  # where log_model puts the wheel artifact inside the model folder
 _EPOCH = (1980, 1, 1, 0, 0, 0)  # the earliest time a zip entry can carry: reproducible bytes
 

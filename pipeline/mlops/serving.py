@@ -175,6 +175,9 @@ class LeadScoreModel(PythonModel):
     no pickle of this class, only the package.
     """
 
+    model_version: str | None = None  # set by load_context
+    columns: dict[str, str] = {}  # set by load_context (replaced, never mutated)
+
     def load_context(self, context) -> None:
         """Load the package from the model's artifacts."""
         from pipeline.explain.package import load_package

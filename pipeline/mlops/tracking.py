@@ -144,12 +144,13 @@ def _input_example(package, leads: pd.DataFrame, activities: pd.DataFrame | None
     example = example.drop(columns=[c for c in ("outcome", "outcome_at") if c in example])
     params: dict[str, str] = {}
     if package.mode == "events":
-        events = activities[activities["lead_id"].isin(example["lead_id"])] if activities \
+        as_of = example["created_at"].max() + pd.Timedelta(days=14)
+        events = activities[activities["lead_id"].isin(example["lead_id"])
+                            & (activities["occurred_at"] <= as_of)] if activities \
             is not None else pd.DataFrame(columns=["lead_id", "occurred_at", "activity_type",
                                                    "detail", "channel"])
         example["activities"] = activities_to_json(events, example["lead_id"])
-        params["as_of"] = (example["created_at"].max() + pd.Timedelta(days=14)).strftime(
-            "%Y-%m-%dT%H:%M:%S")
+        params["as_of"] = as_of.strftime("%Y-%m-%dT%H:%M:%S")
     for column in example.columns:
         if pd.api.types.is_datetime64_any_dtype(example[column]):
             example[column] = example[column].dt.strftime("%Y-%m-%dT%H:%M:%S")
