@@ -65,11 +65,11 @@ def split_request(frame: pd.DataFrame, columns: dict[str, str] | None = None
     """
     leads = frame.copy()
     leads["lead_id"] = leads["lead_id"].astype(str).astype(object)
-    for name, kind in (columns or {}).items():
+    for name, holds in (columns or {}).items():
         if name not in leads:
-            leads[name] = np.nan if kind == "number" else pd.Series(
+            leads[name] = np.nan if holds == "number" else pd.Series(
                 None, index=leads.index, dtype=object)
-        elif kind == "number" and not pd.api.types.is_numeric_dtype(leads[name]):
+        elif holds == "number" and not pd.api.types.is_numeric_dtype(leads[name]):
             leads[name] = _numbers(leads[name])
     for column in ("created_at", "outcome_at"):
         if column in leads:
@@ -153,21 +153,6 @@ def package_version(path: str | Path) -> str:
     return f"file:{hashlib.sha256(Path(path).read_bytes()).hexdigest()[:12]}"
 
 
-def as_of_param(value: Any) -> pd.Timestamp | None:
-    """The ``as_of`` param as naive UTC (None: now)."""
-    from pipeline.data.errors import DataError
-
-    if value in (None, ""):
-        return None
-    try:
-        when = pd.Timestamp(value)
-    except (ValueError, TypeError):
-        when = pd.NaT
-    if pd.isna(when):
-        raise DataError(f"as_of {value!r}: not a date (e.g. 2026-06-30T23:59:59)")
-    return when.tz_convert("UTC").tz_localize(None) if when.tzinfo else when
-
-
 class LeadScoreModel(PythonModel):
     """MLflow pyfunc wrapper around a pickled :class:`~pipeline.explain.package.ScoringPackage`.
 
@@ -190,11 +175,13 @@ class LeadScoreModel(PythonModel):
     def predict(self, context, model_input: pd.DataFrame, params: dict | None = None):
         """Scores, grades, reasons and factor points for each lead of the request."""
         from pipeline.data.errors import LeadScoreError
+        from pipeline.data.scoring_time import parse_as_of
 
         params = params or {}
         try:
+            now = parse_as_of(params.get("as_of"), "as_of")
             scored = predict_frame(
-                self.package, pd.DataFrame(model_input), now=as_of_param(params.get("as_of")),
+                self.package, pd.DataFrame(model_input), now=now,
                 explain=bool(params.get("explain", True)), top_reasons=params.get("top_reasons"),
                 columns=self.columns)
         except LeadScoreError as exc:
