@@ -58,6 +58,7 @@ def tracked(trained, tmp_path_factory):
     handler = Keep(level=logging.WARNING)
     logger = logging.getLogger("mlflow")
     with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
         mp.setenv("MLFLOW_TRACKING_URI", "unset")
         mp.delenv("MLFLOW_TRACKING_URI")  # teardown removes what set_tracking_uri exports
         mlflow.set_tracking_uri(f"sqlite:///{folder / 'mlflow.db'}")
@@ -168,7 +169,7 @@ def test_model_loads_in_a_fresh_venv_and_scores_like_leadscore_score(
     fresh = pd.read_parquet(tmp_path / "scores.parquet")
     expected = cli_scores.set_index("lead_id").loc[request["lead_id"]].reset_index()
     assert len(fresh) == len(request) == 200
-    assert expected["score"].nunique() > 10  # not all alike
+    assert expected["probability"].nunique() > 50 and expected["score"].nunique() > 3
     for column in COMPARED:
         left, right = fresh[column], expected[column]
         if column == "probability":
