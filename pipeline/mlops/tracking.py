@@ -226,12 +226,10 @@ def log_training(config: Config, result, paths, leads: pd.DataFrame,
     from mlflow import MlflowClient
 
     fingerprint = data_fingerprint(config, len(leads), 0 if activities is None else len(activities))
-    tags = {
-        "dataset": config.dataset.name,
-        GIT_COMMIT_TAG: git_commit(),
-        **fingerprint,
-        **package_versions(),
-    }
+    tags = {"dataset": config.dataset.name, **fingerprint, **package_versions()}
+    commit = git_commit()
+    if commit != "unknown":  # outside git MLflow's tag is left out rather than linking nothing
+        tags[GIT_COMMIT_TAG] = commit
     if result.notes:  # caveats (a random split, a stand-in for the rules) shown on the run page
         tags["notes"] = " | ".join(result.notes)[:5000]
     client = MlflowClient()
