@@ -180,16 +180,7 @@ def resolve_model(cfg, model: str | None):
 
 def as_of_option(as_of: str | None):
     """``--as-of`` as a timestamp; without it, now (UTC, to the second)."""
-    import pandas as pd
-
     from pipeline.data.errors import ConfigError
+    from pipeline.data.scoring_time import parse_as_of, wall_clock
 
-    if not as_of:
-        return pd.Timestamp.now(tz="UTC").tz_localize(None).floor("s")
-    try:
-        when = pd.Timestamp(as_of)
-    except (ValueError, TypeError):
-        when = pd.NaT
-    if pd.isna(when):
-        raise ConfigError(f"--as-of {as_of!r}: not a date (e.g. 2026-06-30T23:59:59)")
-    return when.tz_convert("UTC").tz_localize(None) if when.tzinfo else when
+    return parse_as_of(as_of, "--as-of", ConfigError) if as_of else wall_clock()

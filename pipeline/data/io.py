@@ -4,18 +4,26 @@ from __future__ import annotations
 
 import contextlib
 import os
-import tempfile
+import secrets
 from collections.abc import Iterator
 from pathlib import Path
 
 
-def _current_umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
+def _new_file(folder: Path, prefix: str, suffix: str) -> Path:
+    """Create an empty file with a fresh name in ``folder``, mode 0666 less the umask.
 
-
-_UMASK = _current_umask()
+    Not ``tempfile.mkstemp``: it creates files 0600 whatever the umask, so every finished
+    output was private. Here the kernel applies the process's umask at creation, as for any
+    file a program writes (0644 under the usual 022), with no global umask read or changed.
+    """
+    for _ in range(100):
+        path = folder / f"{prefix}{secrets.token_hex(4)}{suffix}"
+        try:
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+        except FileExistsError:
+            continue
+        return path
+    raise FileExistsError(f"{folder}: no free temporary name for {prefix}*{suffix}")
 
 
 @contextlib.contextmanager
@@ -24,19 +32,13 @@ def atomic_path(path: str | os.PathLike, suffix: str | None = None) -> Iterator[
 
     A reader never sees a half-written file, and a failed or killed writer leaves no file at
     ``path`` (the temporary file starts with ``.`` and ends in ``.tmp`` so it is easy to clean).
+    The finished file has the usual mode (0666 less the umask).
     """
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(
-        prefix=f".{target.name}.", suffix=suffix or ".tmp", dir=target.parent
-    )
-    os.close(fd)
-    tmp = Path(tmp_name)
+    tmp = _new_file(target.parent, f".{target.name}.", suffix or ".tmp")
     try:
         yield tmp
-        if tmp.exists():
-            # mkstemp makes the file private (0600); a finished output gets the usual mode.
-            os.chmod(tmp, 0o666 & ~_UMASK)
         os.replace(tmp, target)
     finally:
         if tmp.exists():

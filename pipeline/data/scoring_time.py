@@ -46,6 +46,23 @@ class ScoringTime:
         return f"{self.as_of:%Y-%m-%d %H:%M:%S} ({self.source})"
 
 
+def parse_as_of(value: Any, label: str, error: type[Exception] = DataError
+                ) -> pd.Timestamp | None:
+    """An as_of given as text or a timestamp, as naive UTC; None when not given.
+
+    ``label`` names it in the one-line ``error`` (``--as-of``, the pyfunc's ``as_of`` param).
+    """
+    if value is None or (isinstance(value, str) and not value):
+        return None
+    try:
+        when = pd.Timestamp(value)
+    except (ValueError, TypeError):
+        when = pd.NaT
+    if pd.isna(when):
+        raise error(f"{label} {value!r}: not a date (e.g. 2026-06-30T23:59:59)")
+    return when.tz_convert("UTC").tz_localize(None) if when.tzinfo else when
+
+
 def wall_clock() -> pd.Timestamp:
     """Now, in UTC without a zone (the frames' convention), to the second."""
     return pd.Timestamp.now(tz="UTC").tz_localize(None).floor("s")

@@ -14,7 +14,6 @@ import json
 import os
 import subprocess
 import tempfile
-import warnings
 from dataclasses import dataclass
 from importlib import metadata as importlib_metadata
 from pathlib import Path
@@ -26,6 +25,8 @@ from pipeline.data.config import Config
 from pipeline.mlops.registry import CHALLENGER
 from pipeline.scorers import kinds
 
+GIT_COMMIT_TAG = "mlflow.source.git.commit"  # MLflow's own tag: the UI links the commit
+DIGEST_LENGTH = 36  # what MLflow's tracking store holds of a dataset digest
 TRACKED_PACKAGES = ("lightgbm", "scikit-learn", "pandas", "numpy", "mlflow", "shap", "optuna")
 # URIs this module handed to mlflow.set_tracking_uri, which exports them as MLFLOW_TRACKING_URI:
 # seeing one of them in the environment later does not mean the user set it.
@@ -125,8 +126,9 @@ def numeric_metrics(metrics: dict[str, Any], prefix: str = "") -> dict[str, floa
 
 
 def _input_example(package, leads: pd.DataFrame, activities: pd.DataFrame | None,
-                   pii: list[str], email_column: str | None) -> pd.DataFrame:
-    """Three leads as the REST input looks, without personal data.
+                   pii: list[str], email_column: str | None
+                   ) -> tuple[pd.DataFrame, dict[str, str]]:
+    """Three leads as the REST input looks, without personal data, and the params (as_of).
 
     PII columns are dropped, except the email, which features read only for its domain: its
     local part is replaced, so no real address is ever logged.
@@ -140,54 +142,73 @@ def _input_example(package, leads: pd.DataFrame, activities: pd.DataFrame | None
         domain = example[keep_email].astype("string").str.extract(r"@(.+)$", expand=False)
         example[keep_email] = ("redacted@" + domain.fillna("example.com")).astype(object)
     example = example.drop(columns=[c for c in ("outcome", "outcome_at") if c in example])
+    params: dict[str, str] = {}
     if package.mode == "events":
-        events = activities[activities["lead_id"].isin(example["lead_id"])] if activities \
+        as_of = example["created_at"].max() + pd.Timedelta(days=14)
+        events = activities[activities["lead_id"].isin(example["lead_id"])
+                            & (activities["occurred_at"] <= as_of)] if activities \
             is not None else pd.DataFrame(columns=["lead_id", "occurred_at", "activity_type",
                                                    "detail", "channel"])
         example["activities"] = activities_to_json(events, example["lead_id"])
-        example["as_of"] = (example["created_at"] + pd.Timedelta(days=14)).dt.strftime(
-            "%Y-%m-%dT%H:%M:%S")
+        params["as_of"] = as_of.strftime("%Y-%m-%dT%H:%M:%S")
     for column in example.columns:
         if pd.api.types.is_datetime64_any_dtype(example[column]):
             example[column] = example[column].dt.strftime("%Y-%m-%dT%H:%M:%S")
-    return example.reset_index(drop=True)
+    return example.reset_index(drop=True), params
 
 
-def log_package(package, name: str, registered_name: str | None, example: pd.DataFrame) -> Any:
-    """Log a scoring package as a pyfunc model (and register it); returns the model version."""
+PYFUNC_CODE = Path(__file__).with_name("pyfunc_model.py")
+
+
+def log_package(package, name: str, registered_name: str | None, example: pd.DataFrame,
+                params: dict[str, str] | None = None) -> Any:
+    """Log a scoring package as a portable pyfunc model (and register it); returns its info.
+
+    The model holds the package, LeadScore's wheel and the pinned requirements that load it in
+    a fresh environment (:mod:`pipeline.mlops.packaging`); the pyfunc class is logged as code.
+    """
     import mlflow
-    from mlflow.models import infer_signature
 
-    from pipeline.mlops.serving import LeadScoreModel, predict_frame
+    from pipeline.mlops import packaging
+    from pipeline.mlops.serving import package_version, predict_frame
 
     with tempfile.TemporaryDirectory() as tmp:
         pkl = Path(tmp) / "package.pkl"
         package.save(pkl)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            signature = infer_signature(example, predict_frame(package, example))
-            info = mlflow.pyfunc.log_model(
-                name=name,
-                python_model=LeadScoreModel(),
-                artifacts={"package": str(pkl)},
-                signature=signature,
-                input_example=example,
-                registered_model_name=registered_name,
-                pip_requirements=_requirements(),
-            )
+        wheel = packaging.build_wheel(Path(tmp) / "wheel")
+        at = (params or {}).get("as_of", "")
+        columns = packaging.input_columns(example)
+        output = predict_frame(package, example, now=pd.Timestamp(at) if at else None,
+                               columns=columns)
+        output.insert(1, "model_version", package_version(pkl))
+        info = mlflow.pyfunc.log_model(
+            name=name,
+            python_model=str(PYFUNC_CODE),
+            artifacts={"package": str(pkl), "wheel": str(wheel)},
+            model_config={"columns": columns},
+            signature=packaging.signature(example, output, package.top_reasons),
+            input_example=(example, params) if params else example,
+            registered_model_name=registered_name,
+            pip_requirements=packaging.requirements(wheel),
+        )
+        info.package_version = package_version(pkl)
     return info
 
 
-def _requirements() -> list[str]:
-    # The package pickles LeadScore objects, so serving needs LeadScore itself installed (it is
-    # not on PyPI: `mlflow models serve --env-manager local` from the project's environment).
-    out = []
-    for name in ("lightgbm", "pandas", "numpy", "scikit-learn", "pyarrow", "pydantic"):
-        try:
-            out.append(f"{name}=={importlib_metadata.version(name)}")
-        except importlib_metadata.PackageNotFoundError:
-            continue
-    return out
+def log_training_data(config: Config, leads: pd.DataFrame, fingerprint: dict[str, str]) -> None:
+    """The training leads as the run's input dataset: schema, row count and the files' digest.
+
+    PII columns are dropped first, so not even their names reach MLflow; the digest is that of
+    the files (``data.sha256``), not MLflow's hash of the first rows.
+    """
+    import mlflow
+
+    public = leads.drop(columns=[c for c in config.dataset.pii if c in leads.columns])
+    dataset = mlflow.data.from_pandas(
+        public, source=str(Path(config.dataset.leads).resolve()), name=config.dataset.name,
+        targets="outcome" if "outcome" in public else None,
+        digest=fingerprint["data.sha256"][:DIGEST_LENGTH])
+    mlflow.log_input(dataset, context="training")
 
 
 @dataclass
@@ -205,12 +226,10 @@ def log_training(config: Config, result, paths, leads: pd.DataFrame,
     from mlflow import MlflowClient
 
     fingerprint = data_fingerprint(config, len(leads), 0 if activities is None else len(activities))
-    tags = {
-        "dataset": config.dataset.name,
-        "git_commit": git_commit(),
-        **fingerprint,
-        **package_versions(),
-    }
+    tags = {"dataset": config.dataset.name, **fingerprint, **package_versions()}
+    commit = git_commit()
+    if commit != "unknown":  # outside git MLflow's tag is left out rather than linking nothing
+        tags[GIT_COMMIT_TAG] = commit
     if result.notes:  # caveats (a random split, a stand-in for the rules) shown on the run page
         tags["notes"] = " | ".join(result.notes)[:5000]
     client = MlflowClient()
@@ -219,6 +238,7 @@ def log_training(config: Config, result, paths, leads: pd.DataFrame,
         params = config.flat_params()
         mlflow.log_params({k[:250]: v[:6000] for k, v in params.items()})
         mlflow.log_dict(config.model_dump(mode="json"), "config.json")
+        log_training_data(config, leads, fingerprint)
         mlflow.log_metrics(numeric_metrics(result.metrics.get("split", {}), "split."))
         for artifact in (paths.metrics, paths.audit, paths.report, paths.split):
             if Path(artifact).is_file():
@@ -236,15 +256,18 @@ def log_training(config: Config, result, paths, leads: pd.DataFrame,
                 mlflow.log_metrics(numeric_metrics(result.metrics[kind.name]))
                 if registered is None:
                     continue
-                example = _input_example(package, leads, activities, config.dataset.pii,
-                                         config.features.email_column)
+                example, example_params = _input_example(
+                    package, leads, activities, config.dataset.pii, config.features.email_column)
                 info = log_package(package, kind.name, registered if register else None,
-                                   example)
+                                   example, example_params)
                 if register and info.registered_model_version is not None:
                     version = str(info.registered_model_version)
                     client.set_registered_model_alias(registered, CHALLENGER, version)
                     client.set_model_version_tag(registered, version, "run_id",
                                                  parent.info.run_id)
+                    # what the pyfunc writes as model_version, found from the registry version
+                    client.set_model_version_tag(registered, version, "package_version",
+                                                 info.package_version)
                     versions[kind.name] = version
     return LoggedRun(parent.info.run_id, versions)
 

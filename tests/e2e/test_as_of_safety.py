@@ -164,7 +164,8 @@ def test_as_of_before_creation_exits_2_naming_column_and_rows(setup, tmp_path):
 
 
 def test_pyfunc_scores_post_snapshot_leads_like_the_batch(setup, tmp_path):
-    from pipeline.data.errors import DataError
+    from mlflow.exceptions import MlflowException
+
     from pipeline.mlops.serving import LeadScoreModel, activities_to_json
 
     folder, cfg, model_file, package, leads, events = setup
@@ -187,8 +188,9 @@ def test_pyfunc_scores_post_snapshot_leads_like_the_batch(setup, tmp_path):
     pd.testing.assert_series_equal(served["score"], batch.loc[served.index, "score"],
                                    check_dtype=False)
 
-    with pytest.raises(DataError, match=r"request: column 'created_at': created after the "
-                                        r"scoring as_of 2026-06-01 00:00 .*\(25 rows: 1, 2"):
+    # a bad request (HTTP 400), with the same one-line reason the batch gives
+    with pytest.raises(MlflowException, match=r"request: column 'created_at': created after the "
+                                              r"scoring as_of 2026-06-01 00:00 .*\(25 rows: 1, 2"):
         model.predict(None, frame, params={"as_of": "2026-06-01"})
 
 

@@ -262,7 +262,7 @@ def test_train_logs_one_parent_run_with_children_artifacts_and_challengers(regis
         model_child.data.params.items()
 
     tags = parent.data.tags
-    assert re.fullmatch(r"[0-9a-f]{40}", tags["git_commit"]), tags["git_commit"]
+    assert re.fullmatch(r"[0-9a-f]{40}", tags["mlflow.source.git.commit"]), tags
     assert tags["dataset"] == "demo"
     digest = hashlib.sha256()
     for name in ("leads.parquet", "activities.parquet"):
@@ -367,7 +367,8 @@ def test_no_personal_data_in_any_artifact(registry, lifecycle, tmp_path):
     names = {p.name for p in files}
     # Not a vacuous scan: every kind of artifact three trainings leave is there.
     assert {"MLmodel", "input_example.json", "serving_input_example.json", "package.pkl",
-            "python_model.pkl", "metrics.json", "report.html", "roc.png"} <= names, names
+            "pyfunc_model.py", "metrics.json", "report.html", "roc.png"} <= names, names
+    assert any(p.suffix == ".whl" for p in files)  # LeadScore's own wheel, scanned too
     assert any(p.suffix == ".parquet" for p in files)
     # 3 trainings x (model, rules, learned points)
     assert sum(p.name == "package.pkl" for p in files) == 9
@@ -514,6 +515,7 @@ def test_models_lists_versions_with_aliases(lifecycle):
 
 def test_champion_loads_in_a_fresh_process_with_identical_scores(
         registry, champion_package, request_frame, tracking_env, tmp_path):
+    from pipeline.explain.package import canonical_bytes
     from pipeline.mlops.registry import load_registered_package
     from pipeline.mlops.serving import predict_frame
 
@@ -532,6 +534,9 @@ def test_champion_loads_in_a_fresh_process_with_identical_scores(
 
     expected = predict_frame(champion_package, frame)
     assert len(fresh) == len(frame) and list(fresh["lead_id"]) == list(frame["lead_id"])
+    # the package's content, as `leadscore score --model <its file>` writes it
+    version = f"file:{hashlib.sha256(canonical_bytes(champion_package)).hexdigest()[:12]}"
+    assert fresh.pop("model_version").unique().tolist() == [version]
     np.testing.assert_array_equal(fresh["score"].to_numpy(), expected["score"].to_numpy())
     np.testing.assert_array_equal(fresh["probability"].to_numpy(),
                                   expected["probability"].to_numpy())
