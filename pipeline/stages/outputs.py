@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -52,13 +53,18 @@ def test_scores_frame(result: TrainingResult) -> pd.DataFrame:
     return pd.DataFrame(columns)
 
 
-def save_evaluation(config: Config, result: TrainingResult) -> Paths:
-    """Write metrics.json, test scores, curves (CSV) and plots (PNG) of an evaluation."""
+def save_evaluation(config: Config, result: TrainingResult,
+                    progress: Callable[[str], None] | None = None) -> Paths:
+    """Write metrics.json, test scores, curves (CSV) and plots (PNG) of an evaluation;
+    ``progress`` is called with the name of each stage as it starts."""
+    stage = progress or (lambda _: None)
     paths = Paths(config.out_dir)
     write_json(paths.metrics, {**result.metrics, "timings": result.timings,
                                "notes": result.notes})
+    stage("test scores, grades and reasons")
     scores = test_scores_frame(result)
     write_table(paths.test_scores, scores)
+    stage("curves and plots")
     write_plots(paths, result)
     ts = result.training_set
     segment = None
@@ -67,6 +73,7 @@ def save_evaluation(config: Config, result: TrainingResult) -> Paths:
     if segment_column and segment_column in ts.leads.columns:
         segment = ts.leads.loc[ts.part("test"), segment_column].astype(str).reset_index(drop=True)
     spec = next(iter(result.packages.values())).spec
+    stage("factor figures")
     figures = global_figures(scores, result.X.loc[ts.part("test")], spec, segment)
     for name, png in figures.items():
         write_bytes(paths.plots / f"{name}.png", png)
