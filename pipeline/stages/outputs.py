@@ -21,6 +21,7 @@ from pipeline.evaluation.plots import (
     to_png,
 )
 from pipeline.evaluation.report import global_figures, render_report
+from pipeline.explain.reasons import explain
 from pipeline.scorers import kinds
 from pipeline.scorers.scaling import score_from_proba
 from pipeline.stages.evaluate import test_ages
@@ -42,11 +43,18 @@ def test_scores_frame(result: TrainingResult) -> pd.DataFrame:
     if "lead_age_days" in X_test:
         columns["lead_age_days"] = X_test["lead_age_days"].to_numpy()
     for name, package in result.packages.items():
-        scored = package.score_features(X_test, explain_leads=True)
+        # one TreeSHAP pass per scorer gives the grades, the reasons and the points alike
+        scored = package.score_features(X_test, explain_leads=False)
+        expl = explain(package.scorer, X_test, package.grade_cuts, top=package.top_reasons)
+        # the same columns and types as score_features(explain_leads=True) gives
+        scored["grade"] = expl.grade
+        scored["engagement_level"] = pd.array(expl.engagement_level, dtype="Int64")
+        for col in ("reason_1", "reason_2", "reason_3"):
+            scored[col] = expl.reasons[col].to_numpy() if col in expl.reasons else ""
         for col in ("score", "probability", "percentile", "band", "grade", "engagement_level",
                     "mql", "status", "reason_1", "reason_2", "reason_3"):
             columns[f"{name}_{col}"] = scored[col].to_numpy()
-        points = package.scorer.factor_points(X_test)
+        points = expl.points
         for factor in points.columns:
             columns[f"{name}_points::{factor}"] = points[factor].to_numpy()
         columns[f"{name}_base_score"] = np.full(len(X_test), points.attrs["base_score"])
