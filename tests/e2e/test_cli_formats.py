@@ -183,3 +183,16 @@ def test_cv_json_and_csv_give_each_fold(x_education_config, tmp_path):
         aucs = written.loc[written["scorer"] == row["scorer"], "roc_auc"].tolist()
         assert [row["fold_1"], row["fold_2"]] == pytest.approx(aucs)
     assert {row["scorer"] for row in shown} == set(kinds.names())
+
+
+def test_the_core_names_its_stages_through_a_plain_callback(trained):
+    from pipeline.stages.evaluate import evaluate_packages
+
+    cfg, result, _, _ = trained
+    stages: list[str] = []
+    metrics, _ = evaluate_packages(cfg, result.packages, result.prepared, n_boot=0,
+                                   progress=stages.append)
+    assert stages == ["score the test leads", "metrics", "metrics by lead age",
+                      "segments, leak check and model choice"]
+    assert metrics[kinds.CHALLENGER]["roc_auc"] == pytest.approx(
+        result.metrics[kinds.CHALLENGER]["roc_auc"])

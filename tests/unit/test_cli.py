@@ -6,6 +6,7 @@ tests/e2e/test_cli_formats.py.
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import subprocess
@@ -96,3 +97,23 @@ def test_help_and_validate_load_no_edge_library(tmp_path):
     assert checked.returncode == 0, checked.stderr
     assert checked.stdout.startswith("ok ")
     assert loaded == []
+
+
+def test_stage_progress_shows_the_stage_on_a_terminal_and_nothing_in_a_pipe(monkeypatch):
+    from rich.console import Console
+
+    from pipeline.cli import console
+
+    for terminal in (True, False):
+        buffer = io.StringIO()
+        monkeypatch.setattr(console, "err", Console(file=buffer, force_terminal=terminal,
+                                                    width=120))
+        with console.stage_progress("tune model", total=3, unit="trials") as bar:
+            for number in range(3):
+                bar(f"trial {number} complete")
+                bar.advance()
+        if terminal:
+            assert "tune model: trial 2 complete" in buffer.getvalue()
+            assert "3/3" in buffer.getvalue()
+        else:
+            assert buffer.getvalue() == ""
