@@ -18,7 +18,7 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 
-from pipeline.cli.console import err
+from pipeline.cli.console import err, fit_to_stdout, results_as
 from pipeline.data.errors import LeadScoreError
 
 # pandera probes pyspark.pandas, which warns about pandas 3 on every command.
@@ -32,7 +32,8 @@ app = typer.Typer(
     help="Predictive lead scoring that stays as legible as a points table.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
-    add_completion=False,
+    # --install-completion / --show-completion: bash, zsh, fish and PowerShell
+    add_completion=True,
 )
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -46,17 +47,47 @@ SetOpt = Annotated[
 ]
 
 
+def version() -> str:
+    """The installed distribution's version (``pyproject.toml`` when installed editable)."""
+    from importlib.metadata import PackageNotFoundError
+    from importlib.metadata import version as installed
+
+    try:
+        return installed("leadscore")
+    except PackageNotFoundError:  # a bare checkout on PYTHONPATH, never pip-installed
+        return "unknown (not installed: pip install -e .)"
+
+
+def _print_version(asked: bool) -> None:
+    if asked:
+        typer.echo(f"leadscore {version()}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    _version: Annotated[bool, typer.Option(
+        "--version", callback=_print_version, is_eager=True,
+        help="Print the installed version and exit.")] = False,
+) -> None:
+    """Predictive lead scoring that stays as legible as a points table."""
+    fit_to_stdout()
+
+
 def user_errors(func: F) -> F:
     """Turn LeadScoreError (and the environment's faults) into one stderr line and an exit code.
 
     User mistakes exit 2; the environment (permissions, a full disk, an unreachable tracking
     store) exits 1; an interrupt exits 130. Anything else is a bug and keeps its traceback.
+    A command's ``table_format`` (``--format json|csv``) sends every console line to stderr
+    while it runs, so stdout holds the data alone.
     """
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
-            return func(*args, **kwargs)
+            with results_as(kwargs.get("table_format")):
+                return func(*args, **kwargs)
         except KeyboardInterrupt:
             err.print("[yellow]interrupted[/] (a `score` job keeps its finished batches: "
                       "--resume continues it)")

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from pipeline.cli.app import ConfigOpt, SetOpt, app, load, load_clean, paths_of, user_errors
-from pipeline.cli.console import err, out
+from pipeline.cli.console import Format, FormatOpt, emit, err, out
 
 
 @app.command()
@@ -112,10 +112,9 @@ def synth(
 
 @app.command()
 @user_errors
-def audit(config: ConfigOpt, set_: SetOpt = None) -> None:
+def audit(config: ConfigOpt, set_: SetOpt = None,
+          table_format: FormatOpt = Format.table) -> None:
     """Leakage audit: value and missingness AUC, one-outcome groups, late dates, ids."""
-    from rich.table import Table
-
     from pipeline.data.artifacts import write_table
     from pipeline.stages.prepare import prepare, stop_on_suspects
 
@@ -125,16 +124,22 @@ def audit(config: ConfigOpt, set_: SetOpt = None) -> None:
     prepared = prepare(cfg, leads, activities, parts=(), stop=False)
     table = prepared.audit
     write_table(paths_of(cfg).audit, table)
-    view = Table(title=f"Leakage audit ({len(prepared.ids('train')):,} training leads)",
-                 title_justify="left")
+    emit(table_format, table.to_dict("records"),
+         lambda: _audit_view(table, len(prepared.ids("train"))))
+    out.print(f"wrote {paths_of(cfg).audit}")
+    stop_on_suspects(cfg, table)
+
+
+def _audit_view(table, n_train: int) -> None:
+    from rich.table import Table
+
+    view = Table(title=f"Leakage audit ({n_train:,} training leads)", title_justify="left")
     for col in ("column", "auc", "action", "reason"):
         view.add_column(col, justify="right" if col == "auc" else "left")
     for row in table.itertuples():
         style = "red" if row.action == "excluded" else ("yellow" if row.flagged else "")
         view.add_row(str(row.column), f"{row.auc:.3f}", row.action, row.reason, style=style)
     out.print(view)
-    out.print(f"wrote {paths_of(cfg).audit}")
-    stop_on_suspects(cfg, table)
 
 
 @app.command()

@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from pipeline.cli.app import ConfigOpt, SetOpt, app, as_of_option, load, paths_of, user_errors
-from pipeline.cli.console import out
-from pipeline.data.errors import ConfigError, DataError
+from pipeline.cli.console import Format, FormatOpt, emit, out
+from pipeline.data.errors import DataError
 from pipeline.scorers import kinds
 
 if TYPE_CHECKING:
@@ -18,8 +18,6 @@ if TYPE_CHECKING:
     from pipeline.data.artifacts import Paths
     from pipeline.data.config import Config
     from pipeline.data.scoring_time import ScoringTime
-
-FORMATS = ("table", "json")
 
 
 @app.command()
@@ -34,17 +32,17 @@ def explain(
     as_of: Annotated[str | None, typer.Option("--as-of", help="Score as of (default: "
                                               "dataset.snapshot, else the export's latest "
                                               "date).")] = None,
-    fmt: Annotated[str, typer.Option("--format", help="table or json.")] = "table",
     set_: SetOpt = None,
+    table_format: FormatOpt = Format.table,
 ) -> None:
-    """Why a lead scores what it scores: points per factor, grade, reasons."""
+    """Why a lead scores what it scores: points per factor, grade, reasons.
+
+    --format json gives the whole explanation as one object, csv the points per factor."""
     cfg = load(config, set_)
     kind = kinds.get(scorer).name
-    if fmt not in FORMATS:
-        raise ConfigError(f"--format {fmt!r}: use one of {', '.join(FORMATS)}")
     if as_of:
         as_of_option(as_of)  # a bad date is an error even where the mode would not use it
-    explain_lead(cfg, paths_of(cfg), kind, lead_id, best_open, as_of, fmt)
+    explain_lead(cfg, paths_of(cfg), kind, lead_id, best_open, as_of, Format(table_format))
 
 
 def _as_of(config: Config, leads: pd.DataFrame, activities, as_of: str | None
@@ -67,8 +65,8 @@ def _as_of(config: Config, leads: pd.DataFrame, activities, as_of: str | None
 
 
 def explain_lead(config: Config, paths: Paths, kind: str, lead_id: str | None, best_open: bool,
-                 as_of: str | None, fmt: str) -> dict:
-    """Print (table or JSON) and return the explanation of one lead."""
+                 as_of: str | None, fmt: Format | str = Format.table) -> dict:
+    """Print (table, JSON or CSV) and return the explanation of one lead."""
     import numpy as np
     from rich.table import Table
 
@@ -133,8 +131,12 @@ def explain_lead(config: Config, paths: Paths, kind: str, lead_id: str | None, b
                     for f, p in points.sort_values(key=np.abs, ascending=False).items()],
         "reasons": {k: v for k, v in expl.reasons.iloc[0].items() if v},
     }
-    if fmt == "json":
+    if Format(fmt) is Format.json:
         print(json.dumps(result, indent=2))
+        return result
+    if Format(fmt) is Format.csv:
+        emit(fmt, [{"lead_id": result["lead_id"], **f} for f in result["factors"]],
+             lambda: None)
         return result
     title = (f"Lead {lead_id}: score {score} ({result['band']}), grade "
              f"{result['grade']}{result['engagement_level']}, "

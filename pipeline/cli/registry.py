@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from pipeline.cli.app import ConfigOpt, SetOpt, app, load, load_clean, tracking, user_errors
-from pipeline.cli.console import out
+from pipeline.cli.console import Format, FormatOpt, emit, out
 
 VERSION_COLUMNS = ("model", "version", "aliases", "roc_auc", "ece", "ece_adaptive", "created",
                    "gate")
@@ -19,6 +19,7 @@ def promote(
     config: ConfigOpt,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Decide but change nothing.")] = False,
     set_: SetOpt = None,
+    table_format: FormatOpt = Format.table,
 ) -> None:
     """Gate: promote @challenger to @champion only if, on one holdout, the 95 % intervals show
     it no worse than the champion and the learned points and better than the rules."""
@@ -27,7 +28,13 @@ def promote(
     cfg = load(config, set_)
     tracking(cfg)
     decision = promote_challenger(cfg, load_clean(cfg), dry_run=dry_run)
-    gate_table(decision)
+    rows = [{"against": c.against, "metric": c.metric, "difference": c.diff, "ci_low": c.low,
+             "ci_high": c.high, "rule": c.rule(), "passed": c.passed}
+            for c in decision.comparisons]
+    emit(table_format, {"gate": rows, "challenger": [decision.figures],
+                        "decision": [{"promote": decision.promote, "dry_run": dry_run,
+                                      "summary": decision.summary()}]},
+         lambda: gate_table(decision))
     color = "green" if decision.promote else "yellow"
     out.print(f"[{color}]{decision.summary()}[/]" + (" (dry run)" if dry_run else ""),
               highlight=False)
@@ -54,20 +61,28 @@ def gate_table(decision) -> None:
 
 @app.command()
 @user_errors
-def models(config: ConfigOpt, set_: SetOpt = None) -> None:
+def models(config: ConfigOpt, set_: SetOpt = None,
+           table_format: FormatOpt = Format.table) -> None:
     """Registered versions with their aliases and key metrics."""
-    from rich.table import Table
-
     from pipeline.mlops.registry import list_versions
     from pipeline.scorers import kinds
 
     cfg = load(config, set_)
     tracking(cfg)
     names = ", ".join(k.registered_name(cfg) for k in kinds.registered())
-    table = Table(title=f"Registered models ({names})", title_justify="left")
-    for col in VERSION_COLUMNS:
-        table.add_column(col)
-    for row in list_versions(cfg):
+    rows = list_versions(cfg)
+    for row in rows:
+        row["gate_detail"] = row.get("gate", "")
         row["gate"] = str(row.get("gate", "")).split(":")[0]
-        table.add_row(*[str(row.get(c, "")) for c in VERSION_COLUMNS])
-    out.print(table)
+
+    def view() -> None:
+        from rich.table import Table
+
+        table = Table(title=f"Registered models ({names})", title_justify="left")
+        for col in VERSION_COLUMNS:
+            table.add_column(col)
+        for row in rows:
+            table.add_row(*[str(row.get(c, "")) for c in VERSION_COLUMNS])
+        out.print(table)
+
+    emit(table_format, rows, view, columns=[*VERSION_COLUMNS, "gate_detail"])

@@ -17,7 +17,7 @@ from pipeline.cli.app import (
     resolve_model,
     user_errors,
 )
-from pipeline.cli.console import err, out
+from pipeline.cli.console import Format, FormatOpt, emit, err, out
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -32,7 +32,9 @@ def score(
     config: ConfigOpt,
     input_path: Annotated[Path, typer.Option("--input", help="Leads to score (CSV/Parquet).")],
     output: Annotated[Path, typer.Option("--output", help="Scores file (.parquet or .csv).")],
-    activities: Annotated[Path | None, typer.Option("--activities", help="Activity log.")] = None,
+    activities: Annotated[Path | None, typer.Option(
+        "--activities", help="Activity log of these leads (CSV/Parquet; event data only).")
+    ] = None,
     model: Annotated[str | None, typer.Option(
         "--model", help="models:/NAME@ALIAS or a model.pkl (default: the champion).")] = None,
     as_of: Annotated[str | None, typer.Option(
@@ -43,14 +45,19 @@ def score(
         "--spark-master", help="Spark master URL for --engine spark (local[*], spark://...).")
     ] = "local[*]",
     explain_leads: Annotated[bool, typer.Option(
-        "--explain/--no-explain", help="Add grade, engagement level and reasons.")] = True,
+        "--explain/--no-explain", help="Add grade, engagement level and the top reasons "
+        "(--no-explain: score, band and MQL only, faster).")] = True,
     batch_size: Annotated[int | None, typer.Option(
-        "--batch-size", min=100, help="Leads per batch (default: scoring.batch_size).")] = None,
+        "--batch-size", min=100, help="Leads per batch, which bounds memory (default: "
+        "scoring.batch_size in the config).")] = None,
     resume: Annotated[bool, typer.Option("--resume", help="Continue an interrupted job.")] = False,
     top: Annotated[int | None, typer.Option("--top", min=1, help="Only the N best leads.")] = None,
     min_score: Annotated[int | None, typer.Option(
-        "--min-score", min=0, max=100, help="Only leads scoring at least this.")] = None,
-    fmt: Annotated[str | None, typer.Option("--format", help="parquet or csv.")] = None,
+        "--min-score", min=0, max=100, help="Only leads scoring at least this (0-100; "
+        "default: every lead).")] = None,
+    fmt: Annotated[str | None, typer.Option(
+        "--format", help="Output file format, parquet or csv (default: from --output's "
+        "suffix).")] = None,
     open_only: Annotated[bool, typer.Option("--open-only", help="Skip decided leads.")] = False,
     set_: SetOpt = None,
 ) -> None:
@@ -132,10 +139,14 @@ def drift(
         "--activities", help="Activity log of the new leads.")] = None,
     model: Annotated[str | None, typer.Option(
         "--model", help="models:/NAME@ALIAS or a model.pkl (default: the champion).")] = None,
-    as_of: Annotated[str | None, typer.Option("--as-of", help="Features as of (default: now).")
-                     ] = None,
-    output: Annotated[Path | None, typer.Option("--output", help="JSON report path.")] = None,
+    as_of: Annotated[str | None, typer.Option(
+        "--as-of", help="Compute the new leads' features as of this time (default: now, the "
+        "wall clock in UTC).")] = None,
+    output: Annotated[Path | None, typer.Option(
+        "--output", help="JSON report path (default: artifacts/<dataset>/drift.json; a PNG is "
+        "written beside it).")] = None,
     set_: SetOpt = None,
+    table_format: FormatOpt = Format.table,
 ) -> None:
     """PSI of every feature and of the score against training; exit 3 on an alarm."""
 
@@ -143,12 +154,12 @@ def drift(
     package, _, _ = resolve_model(cfg, model)
     package.check_settings(cfg.features, str(cfg.source))
     drift_report(cfg, package, input_path, activities, as_of_option(as_of),
-                 output or paths_of(cfg).root / "drift.json")
+                 output or paths_of(cfg).root / "drift.json", table_format)
 
 
 def drift_report(config: Config, package: ScoringPackage, leads_path: Path,
                  activities_path: Path | None, as_of: pd.Timestamp | None,
-                 output: Path) -> pd.DataFrame:
+                 output: Path, table_format: Format = Format.table) -> pd.DataFrame:
     """Count the new leads into the training bins; write the report; raise on an alarm."""
     from rich.table import Table
 
@@ -184,16 +195,21 @@ def drift_report(config: Config, package: ScoringPackage, leads_path: Path,
     top = table.head(20).set_index("feature")["psi"]
     write_bytes(output.with_suffix(".png"),
                 to_png(importance_figure(top, "Population stability index (PSI)")))
-    view = Table(title=f"Drift of {monitor.rows:,} leads vs training", title_justify="left")
-    for col in ("feature", "psi", "status"):
-        view.add_column(col)
-    for row in table.head(15).itertuples():
-        color = {"alarm": "red", "warn": "yellow"}.get(row.status, "")
-        view.add_row(row.feature, f"{row.psi:.3f}", f"[{color}]{row.status}[/]" if color
-                     else row.status)
-    out.print(view)
-    if by_band is not None:
-        out.print(by_band.to_string(index=False))
+
+    def show() -> None:
+        view = Table(title=f"Drift of {monitor.rows:,} leads vs training", title_justify="left")
+        for col in ("feature", "psi", "status"):
+            view.add_column(col)
+        for row in table.head(15).itertuples():
+            color = {"alarm": "red", "warn": "yellow"}.get(row.status, "")
+            view.add_row(row.feature, f"{row.psi:.3f}", f"[{color}]{row.status}[/]" if color
+                         else row.status)
+        out.print(view)
+        if by_band is not None:
+            out.print(by_band.to_string(index=False))
+
+    # JSON and CSV carry every feature (conversion by band is in the report file)
+    emit(table_format, table.to_dict("records"), show)
     out.print(f"wrote {output} and {output.with_suffix('.png')}")
     alarms = table[table["status"] == "alarm"]
     if len(alarms):

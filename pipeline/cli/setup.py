@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 
 from pipeline.cli.app import ConfigOpt, SetOpt, app, user_errors
-from pipeline.cli.console import err, out
+from pipeline.cli.console import Format, FormatOpt, emit, err, out
 
 
 @app.command()
@@ -26,6 +26,7 @@ def init(
     rules_out: Annotated[Path | None, typer.Option(
         "--rules-out", help="Starter rules sheet (default configs/rules/<name>.yaml).")] = None,
     force: Annotated[bool, typer.Option("--force", help="Overwrite existing files.")] = False,
+    table_format: FormatOpt = Format.table,
 ) -> None:
     """Profile an export and write a commented starter config and rules sheet.
 
@@ -56,7 +57,10 @@ def init(
     except ConfigError:
         out_path.unlink()  # never leave a config the tool itself cannot read
         raise
-    _print_profile(profile)
+    emit(table_format, [{"column": c.name, "type": c.form, "filled": c.filled,
+                         "levels": c.levels, "guess": _guess(profile, c)}
+                        for c in profile.columns], lambda: None)
+    _print_profile(profile, table_format)
     _check(config, out_path, profile, rules_path)
 
 
@@ -66,24 +70,29 @@ def _dataset_name(path: Path) -> str:
     return re.sub(r"[^A-Za-z0-9_\-]+", "_", path.stem).strip("_") or "crm"
 
 
-def _print_profile(profile) -> None:
+def _guess(profile, c) -> str:
+    """What the profile takes a column for: a role, PII, a leak suspect, a feature group."""
+    roles = {v: k for k, v in profile.roles.items() if v}
+    features = {col: k for k, cols in profile.features.items() if isinstance(cols, list)
+                for col in cols}
+    features.update({v: k for k, v in profile.features.items() if isinstance(v, str)})
+    return roles.get(c.name) or (f"PII: {c.pii}" if c.pii else None) or \
+        (f"LEAK? {c.leak}" if c.leak else None) or features.get(c.name, "ignored")
+
+
+def _print_profile(profile, table_format: Format = Format.table) -> None:
     from rich.markup import escape
     from rich.table import Table
 
-    view = Table(title=f"{profile.path}: {profile.rows:,} rows", title_justify="left")
-    for col in ("column", "type", "filled", "levels", "guess"):
-        view.add_column(col)
-    roles = {v: k for k, v in profile.roles.items() if v}
-    features = {c: k for k, cols in profile.features.items() if isinstance(cols, list)
-                for c in cols}
-    features.update({v: k for k, v in profile.features.items() if isinstance(v, str)})
-    for c in profile.columns:
-        guess = roles.get(c.name) or (f"PII: {c.pii}" if c.pii else None) or \
-            (f"LEAK? {c.leak}" if c.leak else None) or features.get(c.name, "ignored")
-        style = "red" if c.leak else "magenta" if c.pii else ""
-        view.add_row(escape(c.name), c.form, f"{c.filled:.0%}", f"{c.levels:,}", escape(guess),
-                     style=style)
-    out.print(view)
+    if table_format is Format.table:
+        view = Table(title=f"{profile.path}: {profile.rows:,} rows", title_justify="left")
+        for col in ("column", "type", "filled", "levels", "guess"):
+            view.add_column(col)
+        for c in profile.columns:
+            style = "red" if c.leak else "magenta" if c.pii else ""
+            view.add_row(escape(c.name), c.form, f"{c.filled:.0%}", f"{c.levels:,}",
+                         escape(_guess(profile, c)), style=style)
+        out.print(view)
     if profile.activities is not None:
         act = profile.activities
         out.print(f"{act.path}: {act.rows:,} events; columns {act.columns}", markup=False,
@@ -132,29 +141,34 @@ def show_config(
     set_: SetOpt = None,
     only: Annotated[str | None, typer.Option(
         "--only", help="Keys starting with this, e.g. model or dataset.columns.")] = None,
-    fmt: Annotated[str, typer.Option(
-        "--format", help="table, or tsv (key, value, source: one line each, for scripts).")
-    ] = "table",
+    table_format: Annotated[str, typer.Option(
+        "--format", help="table (for people); json or csv (for scripts: key, value, from); "
+        "tsv (key, JSON value, from: one line each).")] = "table",
 ) -> None:
     """Print the effective config: every value and where it came from (default, base.yaml,
     the dataset file, --set)."""
-    from rich.table import Table
-
     from pipeline.data.config import effective_config, parse_assignment
 
     rows = effective_config(config, parse_assignment(set_ or []))
     if only:
         rows = [r for r in rows if r[0] == only or r[0].startswith(only.rstrip(".") + ".")]
-    if fmt == "tsv":
+    if table_format == "tsv":
         for key, value, origin in rows:
             typer.echo(f"{key}\t{json.dumps(value)}\t{origin}")
         return
-    if fmt != "table":
-        raise typer.BadParameter("--format: table or tsv")
-    view = Table(title=f"Effective config of {config}", title_justify="left")
-    for col in ("key", "value", "from"):
-        view.add_column(col, overflow="fold")
-    for key, value, origin in rows:
-        style = "" if origin.startswith("default") else "bold"
-        view.add_row(key, str(value), origin, style=style)
-    out.print(view)
+    if table_format not in {f.value for f in Format}:
+        raise typer.BadParameter("--format: table, json, csv or tsv")
+
+    def view() -> None:
+        from rich.table import Table
+
+        table = Table(title=f"Effective config of {config}", title_justify="left")
+        for col in ("key", "value", "from"):
+            table.add_column(col, overflow="fold")
+        for key, value, origin in rows:
+            style = "" if origin.startswith("default") else "bold"
+            table.add_row(key, str(value), origin, style=style)
+        out.print(table)
+
+    emit(table_format, [{"key": key, "value": value, "from": origin}
+                        for key, value, origin in rows], view)

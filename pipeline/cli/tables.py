@@ -6,7 +6,7 @@ choice) come from :mod:`pipeline.evaluation.headlines`, so the console and the r
 
 from __future__ import annotations
 
-from pipeline.cli.console import out
+from pipeline.cli.console import Format, emit, out
 from pipeline.scorers import kinds
 
 # ROC-AUC carries its interval in the same cell (key None: see headlines.scorer_auc).
@@ -25,15 +25,40 @@ METRIC_ROWS = (
 )
 
 
-def comparison_table(metrics: dict) -> None:
+def _scorers(metrics: dict) -> list[str]:
+    return [n for n in (*kinds.names(), "oracle") if n in metrics]
+
+
+def comparison_rows(metrics: dict) -> dict[str, list[dict]]:
+    """The comparison as data (``--format json|csv``): one record per metric with every
+    scorer's raw value, then the validation choice and the per-segment figures."""
+    from pipeline.evaluation import headlines
+
+    names = _scorers(metrics)
+    keys = [("roc_auc", "ROC-AUC"), ("auc_ci_low", "ROC-AUC 95% CI low"),
+            ("auc_ci_high", "ROC-AUC 95% CI high"), ("auc_diff", f"ROC-AUC - {kinds.REFERENCE}"),
+            *((key, label) for label, key, _ in METRIC_ROWS if key is not None)]
+    rows = [{"metric": key, "label": label, **{n: (metrics[n] or {}).get(key) for n in names}}
+            for key, label in keys]
+    chosen = headlines.selection(metrics)
+    return {"comparison": rows, "selection": [] if chosen is None else chosen["rows"],
+            "segments": [{"segment": level, **entry}
+                         for level, entry in (metrics.get("segments") or {}).items()],
+            "warnings": [{"warning": w} for w in headlines.warnings(metrics)]}
+
+
+def comparison_table(metrics: dict, fmt: Format = Format.table) -> None:
     """Every kind (and the oracle, when known) on the same test leads, then the differences,
     the warnings a reader must not miss, and which scorer the challenger chose."""
+    if Format(fmt) is not Format.table:
+        emit(fmt, comparison_rows(metrics), view=lambda: None)
+        return
     from rich.table import Table
 
     # imported here: every command loads this module, most never print a comparison
     from pipeline.evaluation import headlines
 
-    names = [n for n in (*kinds.names(), "oracle") if n in metrics]
+    names = _scorers(metrics)
     table = Table(title=f"Test split: {kinds.REFERENCE} vs the learned scorers",
                   title_justify="left")
     table.add_column("metric")

@@ -22,8 +22,8 @@ from pipeline.cli.app import (
     tracking_on,
     user_errors,
 )
-from pipeline.cli.console import err, out
-from pipeline.cli.tables import comparison_table
+from pipeline.cli.console import Format, FormatOpt, emit, err, out, stage_progress
+from pipeline.cli.tables import comparison_rows, comparison_table
 
 
 @app.command()
@@ -35,6 +35,7 @@ def train(
         "--evaluate/--no-evaluate", help="Also evaluate, report and print the comparison.")] = True,
     track: Annotated[bool, typer.Option("--track/--no-track",
                                         help="Log the run and register the models.")] = True,
+    table_format: FormatOpt = Format.table,
 ) -> None:
     """Fit every scorer kind on the same split; register the challenger."""
     import yaml
@@ -50,12 +51,12 @@ def train(
     if paths.best_params.is_file():
         best = (yaml.safe_load(paths.best_params.read_text()) or {}).get("params")
         err.print(f"using tuned parameters from {paths.best_params}")
-    with err.status("training"):
+    with stage_progress("train") as bar:
         # Without evaluation the bootstrap intervals are left to `leadscore evaluate`.
         result = train_scorers(cfg, leads, activities, rules, best_params=best,
                                truth=load_truth(cfg), rules_source=str(cfg.rules),
                                log=lambda line: err.print(line, highlight=False),
-                               n_boot=500 if evaluate_after else 0)
+                               n_boot=500 if evaluate_after else 0, progress=bar)
     for note in result.notes:
         err.print(f"[yellow]note:[/] {note}")
     for name, package in result.packages.items():
@@ -66,7 +67,8 @@ def train(
         from pipeline.mlops.tracking import log_training
 
         tracking(cfg)
-        with err.status("logging to MLflow"):
+        with stage_progress("train") as bar:
+            bar("log to MLflow")
             run = log_training(cfg, result, paths, leads, activities)
         write_json(paths.root / "run.json", {"run_id": run.run_id, "versions": run.versions})
         registered = " and ".join(f"{name} v{version}" for name, version in run.versions.items())
@@ -74,27 +76,30 @@ def train(
     written = ", ".join(str(paths.package(name)) for name in result.packages)
     out.print(f"wrote {written}, {paths.split}")
     if evaluate_after:
-        _evaluate(cfg, result)
+        _evaluate(cfg, result, table_format)
         _report(cfg)
 
 
-def _evaluate(cfg, result) -> None:
+def _evaluate(cfg, result, table_format: Format = Format.table) -> None:
     from pipeline.stages.outputs import save_evaluation
 
-    paths = save_evaluation(cfg, result)
-    comparison_table(result.metrics)
-    run = run_id(paths)
-    if run and tracking_on():
-        from pipeline.mlops.tracking import log_evaluation
+    with stage_progress("evaluate") as bar:
+        paths = save_evaluation(cfg, result, progress=bar)
+        run = run_id(paths)
+        if run and tracking_on():
+            from pipeline.mlops.tracking import log_evaluation
 
-        tracking(cfg)
-        log_evaluation(run, result.metrics, paths)
+            bar("log to MLflow")
+            tracking(cfg)
+            log_evaluation(run, result.metrics, paths)
+    comparison_table(result.metrics, table_format)
     out.print(f"wrote {paths.metrics} and {paths.plots}/")
 
 
 @app.command()
 @user_errors
-def evaluate(config: ConfigOpt, set_: SetOpt = None) -> None:
+def evaluate(config: ConfigOpt, set_: SetOpt = None,
+             table_format: FormatOpt = Format.table) -> None:
     """Score the saved packages on the split training saved; write metrics.json and plots."""
     import pandas as pd
 
@@ -112,12 +117,14 @@ def evaluate(config: ConfigOpt, set_: SetOpt = None) -> None:
     leads, activities = load_clean(cfg)
     if not paths.split.is_file():
         raise ModelError(f"{paths.split}: no saved split (run `leadscore train` first)")
-    prepared, metrics, probs = evaluate_saved(cfg, packages, leads, activities,
-                                              pd.read_parquet(paths.split), load_truth(cfg))
+    with stage_progress("evaluate") as bar:
+        prepared, metrics, probs = evaluate_saved(cfg, packages, leads, activities,
+                                                  pd.read_parquet(paths.split), load_truth(cfg),
+                                                  progress=bar)
     audit = pd.read_csv(paths.audit) if paths.audit.is_file() else pd.DataFrame()
     result = TrainingResult(prepared.training_set, audit, packages, prepared.X, metrics, probs,
                             {}, list(prepared.notes), prepared)
-    _evaluate(cfg, result)
+    _evaluate(cfg, result, table_format)
 
 
 def _report(cfg) -> None:
@@ -157,7 +164,6 @@ def tune(
                                         help="Log the search and each trial to MLflow.")] = True,
 ) -> None:
     """Optuna search over a scorer's parameters; writes artifacts/<dataset>/best_params.yaml."""
-    from pipeline.cli.console import progress
     from pipeline.data.artifacts import write_yaml
     from pipeline.scorers import kinds
     from pipeline.stages.tune import tune as run_tuning
@@ -183,12 +189,14 @@ def tune(
                 if value is not None and math.isfinite(value):
                     mlflow.log_metric(f"valid_{cfg.tuning.objective}", value)
     try:
-        with progress("trials") as bar:
-            task = bar.add_task("tune", total=trials, rate="")
+        with stage_progress(f"tune {kind}", total=trials, unit="trials") as bar:
+            bar("features")
 
             def on_trial(study, trial):
-                elapsed = bar.tasks[task].elapsed or 1e-9
-                bar.update(task, advance=1, rate=f"{len(study.trials) / elapsed:.2f}")
+                best = f", best {study.best_value:.5f}" if any(
+                    t.value is not None for t in study.trials) else ""
+                bar(f"trial {trial.number} {trial.state.name.lower()}{best}")
+                bar.advance()
 
             result = run_tuning(cfg, leads, activities, trials, timeout, kind,
                                 on_trial=on_trial, trial_logger=logger)
@@ -221,10 +229,9 @@ def cv(
     keep_leaky: Annotated[bool, typer.Option(
         "--keep-leaky", help="Keep the columns listed as leaky (to show what they do).")] = False,
     set_: SetOpt = None,
+    table_format: FormatOpt = Format.table,
 ) -> None:
     """Stratified k-fold metrics of every scorer kind (flat exports without timestamps)."""
-    from rich.table import Table
-
     from pipeline.data.artifacts import write_table
     from pipeline.data.errors import ConfigError
     from pipeline.stages.cv import cross_validate
@@ -238,11 +245,23 @@ def cv(
         cfg = cfg.model_copy(update={"dataset": cfg.dataset.model_copy(update={"keep": keep})})
         cfg = cfg.model_copy(update={"audit": cfg.audit.model_copy(update={"max_auc": 1.0})})
     leads, activities = load_clean(cfg)
-    with err.status(f"{folds}-fold cross-validation") as status:
+    with stage_progress("cv", total=folds, unit="folds") as bar:
         table = cross_validate(cfg, leads, activities, load_rules(cfg), folds, str(cfg.rules),
-                               on_fold=lambda k, n: status.update(f"fold {k} of {n} done"))
+                               on_fold=lambda k, n: bar.advance(), progress=bar)
     name = "cv_leaky.csv" if keep_leaky else "cv.csv"
     write_table(paths_of(cfg).root / name, table)
+    rows = []
+    for scorer, part in table.groupby("scorer", sort=False):
+        aucs = part["roc_auc"].to_numpy()
+        rows.append({"scorer": scorer, **{f"fold_{k}": a for k, a in enumerate(aucs, start=1)},
+                     "mean": aucs.mean(), "sd": aucs.std(ddof=1)})
+    emit(table_format, rows, lambda: _cv_view(rows, folds, keep_leaky))
+    out.print(f"wrote {paths_of(cfg).root / name}")
+
+
+def _cv_view(rows: list[dict], folds: int, keep_leaky: bool) -> None:
+    from rich.table import Table
+
     view = Table(title=f"{folds}-fold test ROC-AUC" + (" (leaky columns KEPT)" if keep_leaky
                                                        else ""), title_justify="left")
     view.add_column("scorer")
@@ -250,12 +269,9 @@ def cv(
         view.add_column(f"fold {k}", justify="right")
     view.add_column("mean", justify="right")
     view.add_column("sd", justify="right")
-    for scorer, part in table.groupby("scorer", sort=False):
-        aucs = part["roc_auc"].to_numpy()
-        view.add_row(scorer, *[f"{a:.4f}" for a in aucs], f"{aucs.mean():.4f}",
-                     f"{aucs.std(ddof=1):.4f}")
+    for row in rows:
+        view.add_row(row["scorer"], *[f"{v:.4f}" for k, v in row.items() if k != "scorer"])
     out.print(view)
-    out.print(f"wrote {paths_of(cfg).root / name}")
 
 
 @app.command()
@@ -268,6 +284,7 @@ def points(
     scorer: Annotated[str | None, typer.Option(
         "--scorer", help="Whose points table (default: the learned points).")] = None,
     set_: SetOpt = None,
+    table_format: FormatOpt = Format.table,
 ) -> None:
     """Write a points table (rules format + CSV) and compare it with the other scorers."""
     import json
@@ -302,6 +319,13 @@ def points(
     table = points_table(book, package.spec)
     csv_path = target.with_suffix(".csv")
     write_table(csv_path, table)
+    metrics = json.loads(paths.metrics.read_text()) if paths.metrics.is_file() else None
+    if table_format is not Format.table:
+        rows = {"points": table.to_dict("records"),
+                **(comparison_rows(metrics) if metrics else {})}
+        emit(table_format, rows, view=lambda: None, columns=list(table.columns))
+        out.print(f"wrote {target} and {csv_path}")
+        return
     n_rules = int((~table["rule"].isin(["base_points", "mql_threshold"])).sum())
     view = Table(title=f"{book.name}: {n_rules} rules, MQL at {book.mql_threshold:g} points",
                  title_justify="left")
@@ -313,6 +337,6 @@ def points(
     out.print(view)
     if len(table) > shown:
         out.print(f"... {len(table) - shown} more rows in {csv_path}")
-    if paths.metrics.is_file():
-        comparison_table(json.loads(paths.metrics.read_text()))
+    if metrics:
+        comparison_table(metrics)
     out.print(f"wrote {target} and {csv_path}")

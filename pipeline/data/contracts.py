@@ -10,6 +10,7 @@ schemas; parsing checks (dates, numbers, Yes/No) are done first so that the mess
 from __future__ import annotations
 
 import difflib
+import sys
 import warnings
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -20,10 +21,25 @@ import pandas as pd
 from pipeline.data.config import Config
 from pipeline.data.errors import DataError
 
-with warnings.catch_warnings():
-    # pandera probes pyspark.pandas when pyspark is installed, which warns about pandas 3
-    warnings.simplefilter("ignore", FutureWarning)
-    import pandera.pandas as pa
+
+def _import_pandera():
+    """pandera.pandas imports pyspark.pandas whenever pyspark is installed (a quarter of a second
+    on every command, and a pandas 3 warning) to support pandas-on-Spark frames, which no
+    contract validates: pyspark stays hidden while pandera loads, unless it is loaded already."""
+    hide = "pyspark" not in sys.modules
+    if hide:
+        sys.modules["pyspark"] = None  # type: ignore[assignment] - import pyspark: ImportError
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", FutureWarning)
+            import pandera.pandas as pandera
+    finally:
+        if hide and sys.modules.get("pyspark", 0) is None:
+            del sys.modules["pyspark"]
+    return pandera
+
+
+pa = _import_pandera()
 
 OUTCOMES = ("won", "lost", "open")
 TRUE_VALUES = {"yes", "true", "1", "y", "t"}

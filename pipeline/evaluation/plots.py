@@ -191,6 +191,9 @@ def waterfall_figure(points: pd.Series, base_score: float, score: int, title: st
 def to_png(fig: Figure) -> bytes:
     """PNG bytes of a figure (closes it)."""
     buffer = io.BytesIO()
+    # the figures lay themselves out (tight_layout): no layout engine asks savefig for a
+    # second, throw-away draw
+    fig.set_layout_engine("none")
     fig.savefig(buffer, format="png")
     plt.close(fig)
     return buffer.getvalue()

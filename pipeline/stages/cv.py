@@ -46,12 +46,19 @@ def cross_validate(
     folds: int = 5,
     rules_source: str = "rules",
     on_fold=None,
+    progress=None,
 ) -> pd.DataFrame:
-    """Test metrics of every scorer kind on each of ``folds`` stratified folds."""
+    """Test metrics of every scorer kind on each of ``folds`` stratified folds.
+
+    ``on_fold(k, folds)`` is called after each fold, ``progress`` with each stage's name."""
     rows = []
     for k, split in enumerate(fold_splits(config, leads, activities, folds), start=1):
+        def stage(name: str, k: int = k) -> None:
+            if progress is not None:
+                progress(f"fold {k} of {folds}: {name}")
+
         result = train_scorers(config, leads, activities, rules, rules_source=rules_source,
-                               split=split, n_boot=0)
+                               split=split, n_boot=0, progress=stage)
         for name in kinds.names():
             m = result.metrics[name]
             rows.append({"fold": k, "scorer": name, **{key: m[key] for key in FOLD_METRICS}})

@@ -7,6 +7,7 @@ reference kind (the rules) on the same bootstrap resamples. :func:`evaluate_save
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -81,8 +82,12 @@ def evaluate_packages(
     prepared: Prepared,
     truth: pd.Series | None = None,
     n_boot: int = 500,
+    progress: Callable[[str], None] | None = None,
 ) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
-    """Every metric for every package (and the oracle when known) on the same test leads."""
+    """Every metric for every package (and the oracle when known) on the same test leads;
+    ``progress`` is called with the name of each stage as it starts."""
+    stage = progress or (lambda _: None)
+    stage("score the test leads")
     X_test, y_test = prepared.rows("test")
     test_ids = prepared.ids("test")
     probs = {name: pkg.scorer.predict_proba(X_test)[:, 1] for name, pkg in packages.items()}
@@ -94,6 +99,7 @@ def evaluate_packages(
     if truth is not None and oracle_rows is None and not grid:
         probs["oracle"] = truth.reindex(test_ids.astype(str)).to_numpy(dtype="float64")
     weekly = weekly_volume(prepared, test_ids)
+    stage(f"metrics and {n_boot} bootstrap resamples" if n_boot else "metrics")
     metrics: dict[str, Any] = compare_scorers(
         y_test, probs, mql, reference=kinds.REFERENCE, leads_per_week=weekly,
         capacity_per_week=max(1.0, round(0.2 * weekly)), n_boot=n_boot, seed=config.seed,
@@ -101,8 +107,10 @@ def evaluate_packages(
     if oracle_rows is not None and oracle_rows.any():
         _oracle_at_its_age(metrics, probs, truth, prepared, oracle_rows, y_test)
     if ages is not None:
+        stage("metrics by lead age")
         metrics["by_age"] = metrics_by_age(y_test, probs, ages, n_boot=min(n_boot, 200),
                                            seed=config.seed)
+    stage("segments, leak check and model choice")
     for name, pkg in packages.items():
         metrics[name].update(pkg.scorer.fit_metrics())
         view = pkg.scorer.segment_view(X_test)
@@ -166,9 +174,12 @@ def evaluate_saved(
     split_table: pd.DataFrame,
     truth: pd.Series | None = None,
     n_boot: int = 500,
+    progress: Callable[[str], None] | None = None,
 ) -> tuple[Prepared, dict[str, Any], dict[str, np.ndarray]]:
     """Evaluate saved packages on the split their training saved."""
     builder = next(iter(packages.values())).builder
+    if progress is not None:
+        progress("features of the saved split")
     prepared = prepare_saved(config, leads, activities, split_table, builder)
-    metrics, probs = evaluate_packages(config, packages, prepared, truth, n_boot)
+    metrics, probs = evaluate_packages(config, packages, prepared, truth, n_boot, progress)
     return prepared, metrics, probs

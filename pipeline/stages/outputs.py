@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +21,7 @@ from pipeline.evaluation.plots import (
     to_png,
 )
 from pipeline.evaluation.report import global_figures, render_report
+from pipeline.explain.reasons import explain
 from pipeline.scorers import kinds
 from pipeline.scorers.scaling import score_from_proba
 from pipeline.stages.evaluate import test_ages
@@ -41,24 +43,36 @@ def test_scores_frame(result: TrainingResult) -> pd.DataFrame:
     if "lead_age_days" in X_test:
         columns["lead_age_days"] = X_test["lead_age_days"].to_numpy()
     for name, package in result.packages.items():
-        scored = package.score_features(X_test, explain_leads=True)
+        # one TreeSHAP pass per scorer gives the grades, the reasons and the points alike
+        scored = package.score_features(X_test, explain_leads=False)
+        expl = explain(package.scorer, X_test, package.grade_cuts, top=package.top_reasons)
+        # the same columns and types as score_features(explain_leads=True) gives
+        scored["grade"] = expl.grade
+        scored["engagement_level"] = pd.array(expl.engagement_level, dtype="Int64")
+        for col in ("reason_1", "reason_2", "reason_3"):
+            scored[col] = expl.reasons[col].to_numpy() if col in expl.reasons else ""
         for col in ("score", "probability", "percentile", "band", "grade", "engagement_level",
                     "mql", "status", "reason_1", "reason_2", "reason_3"):
             columns[f"{name}_{col}"] = scored[col].to_numpy()
-        points = package.scorer.factor_points(X_test)
+        points = expl.points
         for factor in points.columns:
             columns[f"{name}_points::{factor}"] = points[factor].to_numpy()
         columns[f"{name}_base_score"] = np.full(len(X_test), points.attrs["base_score"])
     return pd.DataFrame(columns)
 
 
-def save_evaluation(config: Config, result: TrainingResult) -> Paths:
-    """Write metrics.json, test scores, curves (CSV) and plots (PNG) of an evaluation."""
+def save_evaluation(config: Config, result: TrainingResult,
+                    progress: Callable[[str], None] | None = None) -> Paths:
+    """Write metrics.json, test scores, curves (CSV) and plots (PNG) of an evaluation;
+    ``progress`` is called with the name of each stage as it starts."""
+    stage = progress or (lambda _: None)
     paths = Paths(config.out_dir)
     write_json(paths.metrics, {**result.metrics, "timings": result.timings,
                                "notes": result.notes})
+    stage("test scores, grades and reasons")
     scores = test_scores_frame(result)
     write_table(paths.test_scores, scores)
+    stage("curves and plots")
     write_plots(paths, result)
     ts = result.training_set
     segment = None
@@ -67,6 +81,7 @@ def save_evaluation(config: Config, result: TrainingResult) -> Paths:
     if segment_column and segment_column in ts.leads.columns:
         segment = ts.leads.loc[ts.part("test"), segment_column].astype(str).reset_index(drop=True)
     spec = next(iter(result.packages.values())).spec
+    stage("factor figures")
     figures = global_figures(scores, result.X.loc[ts.part("test")], spec, segment)
     for name, png in figures.items():
         write_bytes(paths.plots / f"{name}.png", png)

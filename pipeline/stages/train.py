@@ -9,6 +9,7 @@ test rows with the same metrics (:mod:`pipeline.stages.evaluate`).
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -105,6 +106,7 @@ def train_scorers(
     log: Any = None,
     split: pd.Series | None = None,
     n_boot: int = 500,
+    progress: Callable[[str], None] | None = None,
 ) -> TrainingResult:
     """Fit, calibrate and evaluate every scorer kind on one split.
 
@@ -128,10 +130,14 @@ def train_scorers(
         Train/valid/test assignment by lead_id replacing the configured split (cross-validation).
     n_boot
         Bootstrap resamples for the confidence intervals.
+    progress
+        Called with the name of each stage as it starts (the CLI's progress line).
     """
     say = log or (lambda *_: None)
+    stage = progress or (lambda _: None)
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
+    stage("features and leakage audit")
     prepared = prepare(config, leads, activities, split=split)
     ts = prepared.training_set
     summary = ts.summary()
@@ -151,6 +157,7 @@ def train_scorers(
     scorers = {}
     for kind in kinds.KINDS:
         t0 = time.perf_counter()
+        stage(f"fit {kind.name}")
         scorers[kind.name] = scorer = kind.build(ctx).fit(*fit_rows,
                                                           sample_weight=prepared.weights())
         for line in scorer.training_lines():
@@ -166,6 +173,7 @@ def train_scorers(
     if config.scoring.scale == "auto" and scale.unit != "probability":
         notes.append(scale.chosen)
     weekly = weekly_volume(prepared, prepared.ids("train"))
+    stage("grades, bands and MQL lines")
     packages: dict[str, ScoringPackage] = {}
     for name, scorer in scorers.items():
         fit_pts, eng_pts = group_points(scorer.factor_points(X_train), ctx.spec)
@@ -190,7 +198,7 @@ def train_scorers(
         )
 
     t0 = time.perf_counter()
-    metrics, probs = evaluate_packages(config, packages, prepared, truth, n_boot)
+    metrics, probs = evaluate_packages(config, packages, prepared, truth, n_boot, progress)
     # factors whose value is mostly the creation period: the report flags them (a flat export
     # may have no creation dates: nothing to tell)
     if "created_at" in ts.leads.columns:
