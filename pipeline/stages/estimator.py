@@ -25,7 +25,8 @@ import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.model_selection import train_test_split
-from sklearn.utils.validation import check_is_fitted
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import _check_sample_weight, check_is_fitted, column_or_1d
 
 from features.spec import FeatureSpec, describe_feature
 
@@ -38,8 +39,10 @@ ROLE_COLUMNS = ("row", "lead_id", "as_of", "label", "split", "age", "weight")
 
 def read_feature_table(path: str | Path, time_column: str | None = "as_of"
                        ) -> tuple[pd.DataFrame, pd.Series]:
-    """``(X, y)`` from a ``leadscore features`` file: the feature columns (plus ``time_column``,
-    for :class:`LeadScoreClassifier`'s time-ordered validation rows) and the label.
+    """``(X, y)`` from a ``leadscore features`` file, both indexed by ``lead_id`` (the groups of
+    a ``GroupKFold``: on an as_of grid a lead has several rows): the feature columns plus
+    ``time_column`` (for :class:`LeadScoreClassifier`'s time-ordered validation rows), and the
+    label.
 
     The spec in the file's metadata goes with ``X`` (``X.attrs``), so the classifier learns each
     column's business factor and monotone direction exactly as ``leadscore train`` does.
@@ -49,8 +52,8 @@ def read_feature_table(path: str | Path, time_column: str | None = "as_of"
     table = pq.read_table(path)
     meta = table.schema.metadata or {}
     frame = table.to_pandas()
-    keep = [c for c in frame.columns if c not in ROLE_COLUMNS or c == time_column]
-    X = frame[keep]
+    frame = frame.set_index(pd.Index(frame["lead_id"].astype(str), name="lead_id"))
+    X = frame[[c for c in frame.columns if c not in ROLE_COLUMNS or c == time_column]]
     if SPEC_KEY in meta:
         # as text: pandas deep-copies attrs on every column access, a string costs nothing
         X.attrs[SPEC_ATTR] = meta[SPEC_KEY].decode()
@@ -145,10 +148,16 @@ class LeadScoreClassifier(ClassifierMixin, BaseEstimator):
         from pipeline.scorers.rules import RulesBook, load_rules
         from pipeline.scorers.scaling import ScoreScale
 
+        if y is None:
+            raise ValueError("LeadScoreClassifier requires y to be passed, but the target y is "
+                             "None")
         X = self._frame(X, fitting=True)
-        classes, encoded = np.unique(np.asarray(y), return_inverse=True)
+        y = column_or_1d(y, warn=True)
+        check_classification_targets(y)
+        classes, encoded = np.unique(y, return_inverse=True)
         if len(classes) != 2:
-            raise ValueError(f"LeadScoreClassifier is binary: y holds {len(classes)} classes")
+            raise ValueError(f"Only binary classification is supported (converted or not): y "
+                             f"holds {len(classes)} classes")
         if len(encoded) != len(X):
             raise ValueError(f"X has {len(X)} rows, y {len(encoded)}")
         self.classes_ = classes
@@ -161,7 +170,8 @@ class LeadScoreClassifier(ClassifierMixin, BaseEstimator):
         config = _config(self.config)
         seed = config.seed if self.random_state is None else int(self.random_state)
         config = config.model_copy(update={"seed": seed})
-        weight = None if sample_weight is None else np.asarray(sample_weight, dtype="float64")
+        weight = None if sample_weight is None else \
+            _check_sample_weight(sample_weight, X, ensure_non_negative=True)
         fit_rows, valid_rows = self._holdout(X, encoded, seed, eval_set)
         self.validation_rows_ = valid_rows  # positions in X (empty with eval_set)
         X_fit, y_fit = self._features(X.iloc[fit_rows]), encoded[fit_rows]
@@ -207,6 +217,10 @@ class LeadScoreClassifier(ClassifierMixin, BaseEstimator):
     # -- inputs ---------------------------------------------------------------------------------
     def _frame(self, X: Any, fitting: bool = False) -> pd.DataFrame:
         """``X`` as a frame with a fresh row index (the scorers key rows by it)."""
+        from scipy.sparse import issparse
+
+        if issparse(X):
+            raise TypeError("sparse input is not supported by LeadScoreClassifier: pass a frame")
         if not isinstance(X, pd.DataFrame):
             array = np.asarray(X)
             if array.ndim != 2:
@@ -214,9 +228,14 @@ class LeadScoreClassifier(ClassifierMixin, BaseEstimator):
             names = [f"x{i}" for i in range(array.shape[1])] if fitting else \
                 list(self.feature_names_in_)
             if not fitting and array.shape[1] != len(names):
-                raise ValueError(f"X has {array.shape[1]} columns, the classifier was fitted "
-                                 f"on {len(names)}")
+                raise ValueError(f"X has {array.shape[1]} features, but LeadScoreClassifier is "
+                                 f"expecting {len(names)} features as input")
             X = pd.DataFrame(array, columns=names)
+        elif not all(isinstance(c, str) for c in X.columns):
+            X = X.set_axis([str(c) for c in X.columns], axis=1)
+        if X.shape[0] == 0 or X.shape[1] == 0:
+            raise ValueError(f"Found {X.shape[0]} sample(s) and {X.shape[1]} feature(s) (shape="
+                             f"{X.shape}) while a minimum of 1 is required.")
         if fitting and self.time_column is not None and self.time_column not in X.columns:
             raise ValueError(f"time_column {self.time_column!r} is not a column of X")
         out = X.reset_index(drop=True)
@@ -241,15 +260,18 @@ class LeadScoreClassifier(ClassifierMixin, BaseEstimator):
     # -- predictions ----------------------------------------------------------------------------
     def predict_proba(self, X: Any) -> np.ndarray:
         """Calibrated conversion probability, shape ``(n, 2)``: columns in :attr:`classes_`."""
-        return self.scorer_.predict_proba(self._prepared(X))
+        X = self._prepared(X)
+        return self.scorer_.predict_proba(X)
 
     def decision_function(self, X: Any) -> np.ndarray:
         """The scorer's additive raw value (log-odds or points); higher means more likely."""
-        return np.asarray(self.scorer_.decision_function(self._prepared(X)), dtype="float64")
+        X = self._prepared(X)
+        return np.asarray(self.scorer_.decision_function(X), dtype="float64")
 
     def predict(self, X: Any) -> np.ndarray:
         """The class with calibrated probability at least 0.5 (see the class notes)."""
-        return self.classes_[(self.predict_proba(X)[:, 1] >= 0.5).astype(int)]
+        converts = self.predict_proba(X)[:, 1] >= 0.5
+        return self.classes_[converts.astype(int)]
 
     def lead_score(self, X: Any) -> np.ndarray:
         """The 0-100 lead score (whole numbers) on the config's ``scoring.scale``."""
