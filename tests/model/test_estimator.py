@@ -177,6 +177,17 @@ def test_text_labels_and_a_plain_frame(table):
     assert clf.spec_["page_pricing_30d"].monotone == 1  # the catalogue's business direction
 
 
+def test_sample_weight_reaches_the_scorer(fitted, table):
+    from pipeline import LeadScoreClassifier
+
+    X, y = table
+    weight = np.where(y.to_numpy() == 1, 3.0, 1.0)
+    weighted = LeadScoreClassifier(config=FAST, time_column="as_of").fit(X, y, sample_weight=weight)
+    assert not np.allclose(weighted.decision_function(X), fitted.decision_function(X))
+    with pytest.raises(ValueError, match="sample_weight"):
+        LeadScoreClassifier(config=FAST).fit(X[FEATURES], y, sample_weight=weight[:10])
+
+
 @pytest.mark.parametrize(("kwargs", "message"), [
     ({"validation_fraction": 1.5, "time_column": "as_of"}, "validation_fraction 1.5"),
     ({"time_column": "created"}, "time_column 'created' is not a column of X"),
