@@ -95,7 +95,7 @@ def _evaluate(cfg, result) -> None:
 @app.command()
 @user_errors
 def evaluate(config: ConfigOpt, set_: SetOpt = None) -> None:
-    """Score the saved packages on the split training saved; write metrics.json and plots."""
+    """Score the saved packages on the split training saved; write evaluation.json and plots."""
     import pandas as pd
 
     from pipeline.data.errors import ModelError
