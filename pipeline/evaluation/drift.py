@@ -140,7 +140,8 @@ def _values(ref: dict[str, Any], X: pd.DataFrame, column: str):
 
 def _describe(X: pd.DataFrame, column: str) -> dict[str, Any]:
     series = X[column]
-    if isinstance(series.dtype, pd.CategoricalDtype) or series.dtype == object:
+    # strings of any dtype (object, pandas' str) and categoricals are levels; numbers and flags bins
+    if isinstance(series.dtype, pd.CategoricalDtype) or not pd.api.types.is_numeric_dtype(series):
         return {"dtype": "categorical", "levels": _levels(series)}
     values = series.to_numpy(dtype="float64")
     finite = values[np.isfinite(values)]
