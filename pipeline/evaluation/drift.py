@@ -17,13 +17,21 @@ Two things made the plain decile PSI alarm on leads from the very same populatio
   the lead's lifetime) grow with age. When the reference has ``lead_age_days``, every bin is
   counted per age bucket and the expected shares are the training shares reweighted to the age
   mix of the scored leads: the question is "do leads of this age look like training leads of
-  this age". The age column itself is then what is matched on, and its PSI is shown as
-  information, never as a warning (the as_of chooses the ages, the population does not).
+  this age". A feature that is the age minus a moment of the lead's life (days since the first
+  activity: correlation with age of at least :data:`TRACKS_AGE`, slope 1) spreads with the ages
+  inside a bucket, so it is compared as ``age - value``, the day of its life the moment came.
+  The age column itself is what is matched on, and its PSI is shown as information, never as a
+  warning (the as_of chooses the ages, the population does not). Leads older than the oldest
+  training age are compared with the oldest training rows: a model trained to 180 days says
+  nothing about year-old leads, and their drift is real.
 
-Why not a library: evidently and nannyml compute PSI too, but import pandas-profiling-sized stacks
-(evidently ~60 MB installed with plotly/nltk, nannyml ~40 MB pinning its own pandas and scikit-
-learn ranges), have no incremental counts a resumed batch job can merge, and neither matches on
-lead age; scipy has no PSI. The arithmetic here is a few numpy lines.
+Why not a library (measured on this project's stack, Python 3.11, pandas 3): evidently 0.7.23
+adds 31 packages and 285 MB to this environment (plotly, statsmodels, nltk, a litestar web
+server) and does not import under pandas 3 (``infer_dtype_from_object`` is gone); nannyml 0.13.1
+resolves to 92 packages, pinning lightgbm < 4.6 and plotly < 6 and pulling FLAML[automl] with
+xgboost and a CUDA NCCL wheel. Neither keeps counts that a resumed batch job or a Spark job can
+merge, and neither matches on lead age; scipy has no PSI. This module imports in 8 ms over numpy
+and pandas.
 """
 
 from __future__ import annotations
