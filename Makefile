@@ -16,6 +16,8 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# `dvc repro` of the demo stages (their commands without DVC when it is not installed), then the
+# promotion and an explanation: `dvc status` is clean after it.
 demo: $(STAMP)
 	$(BIN)/python -m pipeline.cli.demo
 

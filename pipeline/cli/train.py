@@ -100,7 +100,7 @@ def _evaluate(cfg, result, table_format: Format = Format.table) -> None:
 @user_errors
 def evaluate(config: ConfigOpt, set_: SetOpt = None,
              table_format: FormatOpt = Format.table) -> None:
-    """Score the saved packages on the split training saved; write metrics.json and plots."""
+    """Score the saved packages on the split training saved; write evaluation.json and plots."""
     import pandas as pd
 
     from pipeline.data.errors import ModelError

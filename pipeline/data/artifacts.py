@@ -45,8 +45,18 @@ class Paths:
 
     @property
     def metrics(self) -> Path:
-        """metrics.json (DVC metrics)."""
-        return self.root / "metrics.json"
+        """evaluation.json: the full evaluation (every scorer, interval, age bucket, segment,
+        note) that the report, MLflow and the gate read; a stage output, not a DVC metric."""
+        return self.root / "evaluation.json"
+
+    @property
+    def headline(self) -> Path:
+        """``artifacts/metrics/<dataset>.json``: the few numbers ``dvc metrics show`` prints.
+
+        One folder for every dataset, named as a folder in dvc.yaml's top-level ``metrics``: DVC
+        reads the files that are there, so a dataset that has not run yet is no "failed to load".
+        """
+        return self.root.parent / "metrics" / f"{self.root.name}.json"
 
     @property
     def audit(self) -> Path:

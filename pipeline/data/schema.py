@@ -326,7 +326,7 @@ class Config(_Frozen):
     scoring: ScoringConfig = ScoringConfig()
     rules: Path | None = Field(
         None, description="the team's points sheet; without one, the learned points table is "
-        "the comparison (said in the output, metrics.json and the report)")
+        "the comparison (said in the output, evaluation.json and the report)")
     tuning: TuningConfig = TuningConfig()
     promotion: PromotionConfig = PromotionConfig()
     audit: AuditConfig = AuditConfig()

@@ -1,4 +1,4 @@
-"""The headline numbers and warnings every output shows first, read from ``metrics.json``.
+"""The headline numbers and warnings every output shows first, read from ``evaluation.json``.
 
 One place for what the console (``pipeline/cli/tables.py``) and the report say about the test
 split, so the two never disagree: every AUC with its 95 % bootstrap interval, differences with
@@ -15,10 +15,33 @@ from typing import Any
 from pipeline.scorers import kinds
 
 CHANCE_AUC = 0.5
+# What `dvc metrics show` prints per scorer kind (the intervals of each AUC stay in evaluation.json:
+# three kinds times AUC, low, high, PR-AUC, Brier, ECE would be 18 columns, past a readable 15).
+HEADLINE = ("roc_auc", "pr_auc", "brier", "ece")
 
 
 def _number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def headline_metrics(metrics: dict[str, Any]) -> dict[str, dict[str, float]]:
+    """At most 15 numbers for DVC: per scorer kind its test ROC-AUC, PR-AUC, Brier and ECE, and
+    the challenger minus the rules in ROC-AUC with its paired 95 % interval (the comparison that
+    decides whether the model is worth using). Numbers only; a missing figure is left out."""
+    out: dict[str, dict[str, float]] = {}
+    for name in kinds.names():
+        m = metrics.get(name) or {}
+        row = {key: float(m[key]) for key in HEADLINE if _number(m.get(key))}
+        if row:
+            out[name] = row
+    m = metrics.get(kinds.CHALLENGER) or {}
+    diff = {short: float(m[key]) for short, key in (("auc", "auc_diff"),
+                                                    ("ci_low", "auc_diff_ci_low"),
+                                                    ("ci_high", "auc_diff_ci_high"))
+            if _number(m.get(key))}
+    if diff:
+        out[f"{kinds.CHALLENGER}_minus_{kinds.REFERENCE}"] = diff
+    return out
 
 
 def auc_text(auc: Any, low: Any = None, high: Any = None) -> str:

@@ -94,7 +94,7 @@ FIGURE_ORDER = (
     "cohort_segments",
     "dependence_",
 )
-# Shown only when metrics.json says how the challenger chose its scorer (newer runs).
+# Shown only when evaluation.json says how the challenger chose its scorer (newer runs).
 SELECTION = ("selection", "Which scorer was chosen, and why")
 SECTIONS = (
     ("metrics", f"{_capitalized(_CHALLENGER)} vs {_REFERENCE}"),

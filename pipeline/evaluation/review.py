@@ -132,7 +132,7 @@ class Run:
         One row per test lead: label ``y``, each scorer's score, grade, engagement level,
         band, reasons and ``<scorer>_points::<factor>`` columns.
     metrics
-        ``metrics.json``: per scorer kind (maybe ``oracle`` too) and ``split``.
+        ``evaluation.json``: per scorer kind (maybe ``oracle`` too) and ``split``.
     config
         The dataset config (``pipeline.data.config.Config``) when one was given.
     """
@@ -229,7 +229,7 @@ def metrics_table(metrics: Mapping[str, Any], formatted: bool = True) -> pd.Data
     Parameters
     ----------
     metrics
-        The content of ``metrics.json``.
+        The content of ``evaluation.json``.
     formatted
         Format values as the report does (``"0.847"``, ``"50.4%"``); False keeps floats.
 

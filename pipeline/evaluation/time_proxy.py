@@ -124,7 +124,7 @@ def time_proxies(X: pd.DataFrame, created_at: pd.Series, spec: FeatureSpec,
 
 def flagged_proxies(X: pd.DataFrame, created_at: pd.Series, spec: FeatureSpec,
                     threshold: float = PROXY_SHARE) -> list[dict[str, object]]:
-    """The flagged factors with their figure, JSON-able (what metrics.json and the report keep)."""
+    """The flagged factors with their figure, JSON-able (kept in evaluation.json and the report)."""
     table = time_proxies(X, created_at, spec, threshold)
     return [{"factor": str(r.factor), "feature": str(r.feature),
              "period_share": round(float(r.period_share), 4)}

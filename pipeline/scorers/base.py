@@ -145,7 +145,7 @@ class BaseScorer(BaseEstimator):
         return []
 
     def notes(self) -> list[str]:
-        """Caveats of the fit, kept in metrics.json and the report."""
+        """Caveats of the fit, kept in evaluation.json and the report."""
         return []
 
     def fit_metrics(self) -> dict[str, float]:

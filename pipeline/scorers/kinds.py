@@ -1,7 +1,7 @@
 """The scorer kinds: one table that training, evaluation, tracking, reporting, explanation and
 scoring iterate, so that no code outside ``pipeline/scorers/`` asks which scorer it holds.
 
-A kind is a name (``metrics.json`` key, ``packages/<name>.pkl``, MLflow child run), what people read
+A kind is a name (evaluation key, ``packages/<name>.pkl``, MLflow child run), what people read
 (``display``), the module whose ``build(ctx)`` makes its unfitted scorer from the config, whether
 and under which name it is registered in MLflow, and its colour in every plot. Adding a scorer kind
 is one module with a :class:`~pipeline.scorers.base.BaseScorer` subclass and a ``build(ctx)``

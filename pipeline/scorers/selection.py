@@ -114,7 +114,7 @@ def choice_reason(table: pd.DataFrame, confidence: float) -> str:
 
 def reason_of(choice: dict[str, Any]) -> str:
     """:func:`choice_reason` from the figures :meth:`SelectedScorer.selection` gives (and
-    ``metrics.json`` keeps: numbers only, so the sentence is not stored as a metric)."""
+    ``evaluation.json`` keeps: numbers only, so the sentence is not stored as a metric)."""
     table = pd.DataFrame([{"candidate": name, **figures}
                           for name, figures in choice["candidates"].items()])
     table["best"] = table["diff_vs_best"] == 0

@@ -11,6 +11,7 @@ import pandas as pd
 from pipeline.data.artifacts import Paths, write_bytes, write_json, write_table
 from pipeline.data.config import Config
 from pipeline.data.io import atomic_path
+from pipeline.evaluation.headlines import headline_metrics
 from pipeline.evaluation.metrics import curves
 from pipeline.evaluation.plots import (
     calibration_by_age_figure,
@@ -27,6 +28,7 @@ from pipeline.scorers.scaling import score_from_proba
 from pipeline.stages.evaluate import test_ages
 from pipeline.stages.train import TrainingResult
 
+PERFECT = "perfect"  # the perfect calibration line's series in dvc plots
 CURVE_PLOTS = ("roc", "gains", "calibration", "calibration_by_age",
                *(f"score_histogram_{k}" for k in kinds.names()))
 
@@ -63,12 +65,13 @@ def test_scores_frame(result: TrainingResult) -> pd.DataFrame:
 
 def save_evaluation(config: Config, result: TrainingResult,
                     progress: Callable[[str], None] | None = None) -> Paths:
-    """Write metrics.json, test scores, curves (CSV) and plots (PNG) of an evaluation;
-    ``progress`` is called with the name of each stage as it starts."""
+    """Write evaluation.json and the headline metrics, test scores, curves (CSV) and plots
+    (PNG); ``progress`` is called with the name of each stage as it starts."""
     stage = progress or (lambda _: None)
     paths = Paths(config.out_dir)
     write_json(paths.metrics, {**result.metrics, "timings": result.timings,
                                "notes": result.notes})
+    write_json(paths.headline, headline_metrics(result.metrics))
     stage("test scores, grades and reasons")
     scores = test_scores_frame(result)
     write_table(paths.test_scores, scores)
@@ -120,6 +123,9 @@ def write_plots(paths: Paths, result: TrainingResult) -> None:
         # one file per scorer too: `dvc plots` draws one line per file
         for scorer, part in table.groupby("scorer", sort=False):
             write_table(paths.plots / f"{name}_{scorer}.csv", part.drop(columns="scorer"))
+    # the diagonal as a series of its own: DVC's templates draw no reference line
+    write_table(paths.plots / f"calibration_{PERFECT}.csv", pd.DataFrame({"x": [0.0, 1.0],
+                                                                         "y": [0.0, 1.0]}))
     write_bytes(paths.plots / "roc.png", to_png(roc_figure(tables.roc, aucs)))
     write_bytes(paths.plots / "gains.png", to_png(gains_figure(tables.gains)))
     write_bytes(paths.plots / "calibration.png", to_png(calibration_figure(tables.calibration)))

@@ -243,7 +243,7 @@ def test_train_logs_one_parent_run_with_children_artifacts_and_challengers(regis
     assert params["promotion.rules_margin"] == "0.0"  # the packaged default, not an override
     assert params["promotion.auc_tolerance"] == "0.005"
 
-    metrics_file = json.loads((Path(cfg.out_dir) / "metrics.json").read_text())
+    metrics_file = json.loads((Path(cfg.out_dir) / "evaluation.json").read_text())
     assert parent.data.metrics["model.roc_auc"] == pytest.approx(metrics_file["model"]["roc_auc"])
     assert parent.data.metrics["rules.roc_auc"] == pytest.approx(
         metrics_file["rules"]["roc_auc"])
@@ -277,12 +277,12 @@ def test_train_logs_one_parent_run_with_children_artifacts_and_challengers(regis
     client = _client()
     top = {a.path for a in client.list_artifacts(run_info["run_id"])}
     plots = {a.path for a in client.list_artifacts(run_info["run_id"], "plots")}
-    assert {"metrics.json", "report.html", "config.json", "split.parquet"} <= top
+    assert {"evaluation.json", "report.html", "config.json", "split.parquet"} <= top
     assert "plots/roc.png" in plots
     points_child = next(c for c in children if c.info.run_name == "learned_points")
     logged = client.download_artifacts(points_child.info.run_id, "learned_points.json")
     assert json.loads(Path(logged).read_text())["mql_threshold"] == 100.0
-    local = Path(client.download_artifacts(run_info["run_id"], "metrics.json"))
+    local = Path(client.download_artifacts(run_info["run_id"], "evaluation.json"))
     assert json.loads(local.read_text())["model"]["roc_auc"] == metrics_file["model"]["roc_auc"]
 
     state = registry["state"]
@@ -367,7 +367,7 @@ def test_no_personal_data_in_any_artifact(registry, lifecycle, tmp_path):
     names = {p.name for p in files}
     # Not a vacuous scan: every kind of artifact three trainings leave is there.
     assert {"MLmodel", "input_example.json", "serving_input_example.json", "package.pkl",
-            "pyfunc_model.py", "metrics.json", "report.html", "roc.png"} <= names, names
+            "pyfunc_model.py", "evaluation.json", "report.html", "roc.png"} <= names, names
     assert any(p.suffix == ".whl" for p in files)  # LeadScore's own wheel, scanned too
     assert any(p.suffix == ".parquet" for p in files)
     # 3 trainings x (model, rules, learned points)
@@ -394,7 +394,7 @@ def test_gate_judges_on_the_saved_split_after_the_data_file_changed(registry, tm
     from pipeline.stages.prepare import prepare
 
     cfg = registry["cfg"]
-    saved = json.loads((Path(cfg.out_dir) / "metrics.json").read_text())
+    saved = json.loads((Path(cfg.out_dir) / "evaluation.json").read_text())
     data = tmp_path / "data"
     shutil.copytree(registry["data"], data)
     leads = pd.read_parquet(data / "leads.parquet")

@@ -66,7 +66,7 @@ def flat_run(tmp_path_factory):
 def test_the_split_caveat_and_the_stand_in_reach_every_output(flat_run):
     out = flat_run["out"]
     assert CAVEAT in flat_run["output"] and STAND_IN in flat_run["output"]
-    notes = json.loads((out / "metrics.json").read_text())["notes"]
+    notes = json.loads((out / "evaluation.json").read_text())["notes"]
     assert any(CAVEAT in n for n in notes) and any(STAND_IN in n for n in notes)
     report = " ".join((out / "report.html").read_text().split())
     assert CAVEAT in report and STAND_IN in report
@@ -80,11 +80,11 @@ def test_the_split_caveat_and_the_stand_in_reach_every_output(flat_run):
 
 def test_the_caveat_survives_evaluate(flat_run):
     out = flat_run["out"]
-    (out / "metrics.json").unlink()
+    (out / "evaluation.json").unlink()
     with pytest.MonkeyPatch.context() as mp:
         mp.chdir(flat_run["folder"])
         _cli("evaluate", "--config", str(flat_run["config"]))
-    notes = json.loads((out / "metrics.json").read_text())["notes"]
+    notes = json.loads((out / "evaluation.json").read_text())["notes"]
     assert any(CAVEAT in n for n in notes), notes
 
 

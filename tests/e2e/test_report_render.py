@@ -49,7 +49,7 @@ class _Tags(HTMLParser):
 
 @pytest.fixture(scope="module")
 def report(trained, small_world, tmp_path_factory):
-    """report.html (text), metrics.json and the run folder of the small world's training."""
+    """report.html (text), evaluation.json and the run folder of the small world's training."""
     _, result, _, _ = trained
     folder = tmp_path_factory.mktemp("report_run")
     cfg = load_config(write_demo_config(folder, small_world))
@@ -91,7 +91,7 @@ def test_report_has_every_section_and_the_metrics(report):
     parser = _Tags()
     parser.feed(html)
     ids = [attrs["id"] for tag, attrs in parser.tags if tag == "h2" and "id" in attrs]
-    # the scorer choice comes first when metrics.json has one
+    # the scorer choice comes first when evaluation.json has one
     assert [i for i in ids if i != "selection"] == list(SECTIONS)
     table = "".join(parser.text["metrics"])
     for scorer in ("model", "rules"):

@@ -31,7 +31,7 @@ def check_trained(folder: Path, name: str, export: Export) -> dict:
     from pipeline.explain.package import load_package
 
     out = folder / "artifacts" / name
-    metrics = json.loads((out / "metrics.json").read_text())
+    metrics = json.loads((out / "evaluation.json").read_text())
     model = metrics["model"]
     assert model["auc_ci_low"] <= model["roc_auc"] <= model["auc_ci_high"]
     # a learnable world, with its leaks kept out: neither chance nor a perfect score

@@ -111,7 +111,7 @@ def test_thin_validation_adds_time_ordered_folds(trained):
     assert choice["folds"] + scorer.skipped_folds_ == 1 + thin.selection.cv_folds
     assert choice["folds"] >= 2
     assert "time-ordered folds" in reason_of(choice)
-    # the sentence metrics.json does not store is rebuilt from its figures, word for word
+    # the sentence evaluation.json does not store is rebuilt from its figures, word for word
     assert reason_of(choice) == scorer.reason_
 
 

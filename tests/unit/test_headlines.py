@@ -198,3 +198,31 @@ def test_console_without_selection_prints_no_choice(monkeypatch):
     tables.comparison_table(_metrics())
     text = console.export_text()
     assert "chosen" not in text and "warning" not in text
+
+
+def _leaves(tree: dict, prefix: str = "") -> dict:
+    out = {}
+    for key, value in tree.items():
+        if isinstance(value, dict):
+            out |= _leaves(value, f"{prefix}{key}.")
+        else:
+            out[f"{prefix}{key}"] = value
+    return out
+
+
+def test_headline_metrics_are_at_most_15_numbers_of_the_full_evaluation():
+    """What `dvc metrics show` prints: every kind's AUC, PR-AUC, Brier and ECE, and the model
+    minus the rules with its interval; strings, notes, segments and age buckets stay out."""
+    metrics = _metrics(selection=SELECTION)
+    metrics["notes"] = ["a random split"]
+    metrics["by_age"] = {"0-7": {"ece": 0.02}}
+    leaves = _leaves(headlines.headline_metrics(metrics))
+    assert len(leaves) <= 15
+    assert all(isinstance(v, float) for v in leaves.values())
+    for name in kinds.names():
+        for key in ("roc_auc", "pr_auc", "brier", "ece"):
+            assert leaves.pop(f"{name}.{key}") == metrics[name][key]
+    model = metrics[kinds.CHALLENGER]
+    assert leaves == {"model_minus_rules.auc": model["auc_diff"],
+                      "model_minus_rules.ci_low": model["auc_diff_ci_low"],
+                      "model_minus_rules.ci_high": model["auc_diff_ci_high"]}
