@@ -144,7 +144,13 @@ class LogisticScorer(BaseScorer):
     def decision_function(self, X: pd.DataFrame) -> np.ndarray:
         """Log-odds per lead."""
         design, _ = self._design(X)
-        return self.intercept_ + design @ self.coef_
+        # Summed column by column, not ``design @ coef_``: BLAS splits a matrix product by
+        # position in the batch, so the same lead got a last-bit different score depending on
+        # the leads beside it, and the Spark engine's partitions disagreed with the local run.
+        total = np.full(len(design), self.intercept_, dtype="float64")
+        for column in np.flatnonzero(self.coef_):
+            total += design[:, column] * self.coef_[column]
+        return total
 
     def contributions(self, X: pd.DataFrame) -> tuple[pd.DataFrame, float]:
         """Each feature's log-odds share against the average training lead, and its log-odds."""

@@ -99,6 +99,28 @@ def test_permuting_rows_or_renaming_ids_changes_nothing(trained):
     np.testing.assert_array_equal(scorer.score(renamed), base.to_numpy())
 
 
+def _every_scorer(result):
+    """Each package's scorer and, inside a selection, every candidate it fitted."""
+    for kind, package in result.packages.items():
+        yield kind, package.scorer
+        for name, candidate in package.scorer.candidate_scorers().items():
+            yield f"{kind}/{name}", candidate
+
+
+def test_a_leads_log_odds_do_not_depend_on_the_leads_batched_beside_it(trained):
+    # Bit-exact, not allclose: the Spark engine scores partitions of any composition and must
+    # agree with the local engine to the last digit.
+    _, result, _, _ = trained
+    X = _test_rows(result).head(700)
+    order = np.random.default_rng(11).permutation(len(X))
+    for name, scorer in _every_scorer(result):
+        whole = scorer.decision_function(X)
+        shuffled = scorer.decision_function(X.iloc[order])
+        alone = np.concatenate([scorer.decision_function(X.iloc[i:i + 1]) for i in range(25)])
+        np.testing.assert_array_equal(shuffled, whole[order], err_msg=name)
+        np.testing.assert_array_equal(alone, whole[:25], err_msg=name)
+
+
 def test_calibrator_only_sees_validation_rows(trained, monkeypatch):
     cfg, result, leads, activities = trained
     from pipeline.scorers.rules import load_rules
