@@ -80,7 +80,7 @@ def parse_spark_conf(items: list[str] | None) -> dict[str, str]:
         if not re.fullmatch(r"[A-Za-z0-9_.\-\[\]]+", key) or "." not in key:
             raise ConfigError(f"--spark-conf {item!r}: {key!r} is not a Spark setting name "
                               "(spark.*, spark.hadoop.*, ...)")
-        conf[key] = value
+        conf[key] = value.strip()
     return conf
 
 
@@ -92,12 +92,17 @@ def delta_settings(conf: dict[str, str]) -> dict[str, str]:
     """
     if _DELTA_EXTENSION in conf.get("spark.sql.extensions", ""):
         return {}
-    if importlib.util.find_spec("delta") is None:
+    if not delta_installed():
         raise EnvironmentFault("Delta tables need delta-spark: pip install 'delta-spark' "
                                "(matching your Spark version), or pass the Delta jars and "
                                "--spark-conf spark.sql.extensions=" + _DELTA_EXTENSION)
     return {"spark.sql.extensions": _DELTA_EXTENSION,
             "spark.sql.catalog.spark_catalog": "org.apache.spark.sql.delta.catalog.DeltaCatalog"}
+
+
+def delta_installed() -> bool:
+    """Whether the delta-spark package (its Python side, which brings the jars) is installed."""
+    return importlib.util.find_spec("delta") is not None
 
 
 def wants_delta(text: str, fmt: str) -> bool:

@@ -94,7 +94,8 @@ class BucketNotes:
 
 
 def worker_context(spark, package: ScoringPackage, config: Config, job: ScoreJob, leads: Source,
-             activities: Source | None, accumulator=None, drift: bool = False) -> WorkerContext:
+                   activities: Source | None, accumulator=None, drift: bool = False
+                   ) -> WorkerContext:
     """The workers' context: the package broadcast once, as_of fixed for every task."""
     payload = pickle.dumps(package, protocol=pickle.HIGHEST_PROTOCOL)
     return WorkerContext(
