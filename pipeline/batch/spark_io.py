@@ -262,6 +262,7 @@ def write_output(frame, output: Location, fmt: str, mode: str) -> None:
     """Write the scores with Spark's committer (``_SUCCESS`` marks a complete output)."""
     writer = frame.write.mode(mode)
     if fmt == "csv":
-        writer.option("header", True).csv(output.uri)
+        # Quotes doubled, as pandas (and RFC 4180) write them; Spark's default is a backslash.
+        writer.option("header", True).option("escape", '"').csv(output.uri)
     else:
         writer.format(fmt).save(output.uri)

@@ -27,7 +27,8 @@ def _partitioned(small_world, folder):
     activities = pd.read_parquet(small_world / "activities.parquet")
     (folder / "activities").mkdir()
     for number, rows in enumerate(np.array_split(np.arange(len(activities)), 3)):
-        activities.iloc[rows].to_parquet(folder / "activities" / f"part-{number}.parquet")
+        activities.iloc[rows].to_parquet(folder / "activities" / f"part-{number}.parquet",
+                                         index=False)
     assert len(list((folder / "leads").glob("lead_source=*"))) > 2
     return folder / "leads", folder / "activities"
 
