@@ -41,10 +41,9 @@ from bench._common import (  # noqa: E402
     log,
     markdown_mode,
     md_table,
+    model_file,
     run_measured,
-    train_from_config,
     world_summary,
-    write_demo_config,
 )
 
 AS_OF = "2026-06-30T23:59:59"
@@ -92,11 +91,7 @@ def main(argv: list[str] | None = None) -> int:
         world = cached_world(args.leads, args.seed)
         train_world = cached_world(args.train_leads, args.seed)
         work = CACHE / "spark"
-        config_path = write_demo_config(work, train_world)
-        log(f"training on {args.train_leads:,} leads")
-        package = train_from_config(config_path).result.packages["model"]
-        model_path = work / "model.pkl"
-        package.save(model_path)
+        config_path, model_path, _ = model_file(work, train_world)
         os.environ["PYTHONPATH"] = os.pathsep.join(
             filter(None, [str(args.code.resolve()), os.environ.get("PYTHONPATH")]))
         runs: dict[str, ChildRun] = {}

@@ -50,7 +50,8 @@ def score(
         "this machine), local[N], spark://HOST:7077 (a standalone cluster), yarn, k8s://...")
     ] = "local[*]",
     spark_conf: Annotated[list[str] | None, typer.Option(
-        "--spark-conf", help="A Spark setting KEY=VALUE for --engine spark (repeatable), e.g. "
+        "--spark-conf", metavar="KEY=VALUE",
+        help="A Spark setting for --engine spark (repeatable), e.g. "
         "spark.executor.memory=4g or spark.hadoop.fs.s3a.aws.credentials.provider=...")] = None,
     spark_write_mode: Annotated[str, typer.Option(
         "--spark-write-mode", help="--engine spark: errorifexists (an existing --output is "

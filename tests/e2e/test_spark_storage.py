@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import sys
 
 import numpy as np
 import pandas as pd
@@ -109,7 +110,7 @@ def test_cli_spark_conf_drift_report_and_refusals(trained, small_world, tmp_path
     assert not (tmp_path / "y").exists()
 
 
-def test_score_dataframe_equals_local_scoring(trained, small_world, tmp_path):
+def test_score_dataframe_equals_local_scoring(trained, small_world, tmp_path, monkeypatch):
     from pyspark.sql import SparkSession
 
     from pipeline import score_dataframe
@@ -127,6 +128,8 @@ def test_score_dataframe_equals_local_scoring(trained, small_world, tmp_path):
     for name in ("leads", "activities"):
         pd.read_parquet(small_world / f"{name}.parquet").to_parquet(
             tmp_path / f"{name}.parquet", coerce_timestamps="us")
+    # A notebook's workers run the notebook's own Python, where LeadScore is installed.
+    monkeypatch.setenv("PYSPARK_PYTHON", sys.executable)
     spark = (SparkSession.builder.master(MASTER).appName("score_dataframe test")
              .config("spark.ui.enabled", "false").config("spark.sql.session.timeZone", "UTC")
              .config("spark.driver.host", "127.0.0.1")
