@@ -5,6 +5,7 @@ Run on demand (not part of the tests)::
     .venv/bin/python bench/bench_spark.py                    # 200,000 leads with activities
     .venv/bin/python bench/bench_spark.py --leads 40000      # the demo's size
     .venv/bin/python bench/bench_spark.py --code ../old      # another checkout's code, same data
+    .venv/bin/python bench/bench_spark.py --model m.pkl      # score with this model, no training
     .venv/bin/python bench/bench_spark.py --markdown         # section for docs/benchmarks.md
 
 What it does:
@@ -44,6 +45,7 @@ from bench._common import (  # noqa: E402
     model_file,
     run_measured,
     world_summary,
+    write_demo_config,
 )
 
 AS_OF = "2026-06-30T23:59:59"
@@ -85,13 +87,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--code", type=Path, default=ROOT,
                         help="checkout whose pipeline/ the children run (default: this one)")
     parser.add_argument("--seed", type=int, default=SEED)
+    parser.add_argument("--model", type=Path, default=None,
+                        help="a model.pkl to score with (default: train one on the demo world)")
     args = parser.parse_args(argv)
 
     with markdown_mode(args.markdown):
         world = cached_world(args.leads, args.seed)
         train_world = cached_world(args.train_leads, args.seed)
         work = CACHE / "spark"
-        config_path, model_path, _ = model_file(work, train_world)
+        if args.model is None:
+            config_path, model_path, _ = model_file(work, train_world)
+        else:
+            config_path, model_path = write_demo_config(work, train_world), args.model
         os.environ["PYTHONPATH"] = os.pathsep.join(
             filter(None, [str(args.code.resolve()), os.environ.get("PYTHONPATH")]))
         runs: dict[str, ChildRun] = {}
