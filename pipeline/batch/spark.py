@@ -201,7 +201,9 @@ def _discard(spark, output: Location, created: bool) -> None:
         jvm = spark.sparkContext._jvm
         path = jvm.org.apache.hadoop.fs.Path(output.uri)
         fs = path.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration())
-        if fs.exists(path) and not fs.exists(jvm.org.apache.hadoop.fs.Path(path, "_SUCCESS")):
+        marks = [fs.exists(jvm.org.apache.hadoop.fs.Path(path, name))
+                 for name in ("_SUCCESS", "_delta_log")]  # a Delta table rolls back itself
+        if fs.exists(path) and not any(marks):
             fs.delete(path, True)
 
 
