@@ -72,6 +72,8 @@ SUITE = (
     ),
     Benchmark("guard", "What safe batch scoring costs: resume fingerprint and output lock",
               "bench_guard.py", quick=("--leads", "100000", "--repeats", "1")),
+    Benchmark("spark", "Spark engine (local[2]) against the local engine", "bench_spark.py",
+              quick=("--leads", "40000")),
     Benchmark("quality", "Model quality", "bench_quality.py", quick=("--flaml-budget", "10")),
 )
 NAMES = [b.name for b in SUITE]

@@ -238,6 +238,16 @@ def train_from_config(config_path: Path, truth: bool = False) -> Trained:
 
 
 # ------------------------------------------------------------------ child processes and memory
+def model_file(work: Path, train_world: Path) -> tuple[Path, Path, object]:
+    """Train on ``train_world`` as ``leadscore train`` does; (config, model.pkl, trained)."""
+    config_path = write_demo_config(work, train_world)
+    log(f"training on {train_world.name}")
+    trained = train_from_config(config_path)
+    model_path = work / "model.pkl"
+    trained.result.packages["model"].save(model_path)
+    return config_path, model_path, trained
+
+
 @dataclass
 class ChildRun:
     """A finished child process: exit code, wall and CPU time, output and peak memory."""

@@ -7,6 +7,7 @@ _API = {
     "LeadScoreClassifier": "pipeline.stages.estimator",
     "read_feature_table": "pipeline.stages.estimator",
     "load_package": "pipeline.explain.package",
+    "score_dataframe": "pipeline.batch.spark_api",
 }
 __all__ = ["__version__", *_API]
 

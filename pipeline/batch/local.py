@@ -389,12 +389,16 @@ def _collect_bucket_notes(parts: Path, n_buckets: int, monitor: DriftMonitor | N
         path = parts / f"notes-{bucket:05d}.json"
         if not path.is_file():
             continue
-        side = json.loads(path.read_text())
-        if monitor is not None and side.get("drift"):
-            monitor.merge(side["drift"])
-        for message, count in side.get("warnings", {}).items():
-            notes.warn(message, count)
-        notes.newest.merge(side.get("newest"))
+        add_bucket_notes(json.loads(path.read_text()), monitor, notes)
+
+
+def add_bucket_notes(side: dict, monitor: DriftMonitor | None, notes: JobNotes) -> None:
+    """Add one bucket's drift counts, warnings and newest dates (both engines, bucket order)."""
+    if monitor is not None and side.get("drift"):
+        monitor.merge(side["drift"])
+    for message, count in side.get("warnings", {}).items():
+        notes.warn(message, count)
+    notes.newest.merge(side.get("newest"))
 
 
 def _remove_stale_temporaries(output: Path) -> None:

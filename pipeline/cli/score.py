@@ -30,11 +30,15 @@ if TYPE_CHECKING:
 @user_errors
 def score(
     config: ConfigOpt,
-    input_path: Annotated[Path, typer.Option("--input", help="Leads to score (CSV/Parquet).")],
-    output: Annotated[Path, typer.Option("--output", help="Scores file (.parquet or .csv).")],
-    activities: Annotated[Path | None, typer.Option(
-        "--activities", help="Activity log of these leads (CSV/Parquet; event data only).")
-    ] = None,
+    input_path: Annotated[str, typer.Option(
+        "--input", help="Leads to score: a CSV/Parquet file; with --engine spark also a folder, "
+        "a partitioned dataset, a Delta table or any Hadoop URI (file://, s3a://, hdfs://, "
+        "dbfs:/).")],
+    output: Annotated[str, typer.Option(
+        "--output", help="Scores: a .parquet or .csv file; with --engine spark a folder (or "
+        "URI) written by Spark, complete when it holds _SUCCESS.")],
+    activities: Annotated[str | None, typer.Option(
+        "--activities", help="Activity log (same kinds of location as --input).")] = None,
     model: Annotated[str | None, typer.Option(
         "--model", help="models:/NAME@ALIAS or a model.pkl (default: the champion).")] = None,
     as_of: Annotated[str | None, typer.Option(
@@ -42,8 +46,20 @@ def score(
         "the input looks older than the inactivity limit).")] = None,
     engine: Annotated[str, typer.Option("--engine", help="local or spark.")] = "local",
     spark_master: Annotated[str, typer.Option(
-        "--spark-master", help="Spark master URL for --engine spark (local[*], spark://...).")
+        "--spark-master", help="Spark master URL for --engine spark: local[*] (all cores of "
+        "this machine), local[N], spark://HOST:7077 (a standalone cluster), yarn, k8s://...")
     ] = "local[*]",
+    spark_conf: Annotated[list[str] | None, typer.Option(
+        "--spark-conf", metavar="KEY=VALUE",
+        help="A Spark setting for --engine spark (repeatable), e.g. "
+        "spark.executor.memory=4g or spark.hadoop.fs.s3a.aws.credentials.provider=...")] = None,
+    spark_write_mode: Annotated[str, typer.Option(
+        "--spark-write-mode", help="--engine spark: errorifexists (an existing --output is "
+        "refused) or overwrite (it is replaced).")] = "errorifexists",
+    input_format: Annotated[str, typer.Option(
+        "--input-format", help="--engine spark: auto (Delta when a _delta_log folder or a "
+        "delta: prefix says so, CSV by the .csv name, else Parquet), parquet, csv or delta.")
+    ] = "auto",
     explain_leads: Annotated[bool, typer.Option(
         "--explain/--no-explain", help="Add grade, engagement level and the top reasons "
         "(--no-explain: score, band and MQL only, faster).")] = True,
@@ -62,6 +78,8 @@ def score(
     set_: SetOpt = None,
 ) -> None:
     """Score leads in bounded memory; atomic output; resumable; local or Spark engine."""
+    from dataclasses import replace
+
     import pandas as pd
 
     from pipeline.batch.local import JobNotes, ScoreJob, run_score_job
@@ -89,12 +107,20 @@ def score(
     monitor = DriftMonitor(package.reference, cfg.monitor.psi_warn, cfg.monitor.psi_alarm) \
         if package.reference else None
     notes = JobNotes()
+    drift_path: Path | None = Path(output)
     if engine == "spark":
         from pipeline.batch.spark import run_spark_job
+        from pipeline.batch.spark_io import parse_spark_conf
 
-        summary = run_spark_job(package, cfg, job, master=spark_master)
-        notes.newest.merge(summary.get("newest"))
+        if input_format not in ("auto", "parquet", "csv", "delta"):
+            raise ConfigError(f"--input-format {input_format!r}: use auto, parquet, csv or delta")
+        summary = run_spark_job(package, cfg, job, master=spark_master,
+                                conf=parse_spark_conf(spark_conf), input_format=input_format,
+                                write_mode=spark_write_mode, monitor=monitor, notes=notes)
+        drift_path = _local_output(output)
     else:
+        job = replace(job, leads_path=Path(input_path), output_path=Path(output),
+                      activities_path=Path(activities) if activities else None)
         from pipeline.cli.console import progress
 
         with progress("leads") as bar:
@@ -118,8 +144,9 @@ def score(
                   soft_wrap=True)
     if monitor is not None and monitor.rows:
         drift = monitor.result()
-        write_json(output.with_name(output.name + ".drift.json"),
-                   {"rows": monitor.rows, "psi": drift.to_dict("records")})
+        if drift_path is not None:
+            write_json(drift_path.with_name(drift_path.name + ".drift.json"),
+                       {"rows": monitor.rows, "psi": drift.to_dict("records")})
         flagged = drift[drift["status"] != "ok"]
         if len(flagged):
             err.print(f"[yellow]drift:[/] {len(flagged)} feature(s) above PSI "
@@ -128,6 +155,13 @@ def score(
     out.print(f"[green]scored[/] {summary['input_rows']:,} leads -> {output} "
               f"({summary['output_rows']:,} rows, {summary['rows_per_second']:,} leads/s, "
               f"model {model_name} {model_version}, as of {when})")
+
+
+def _local_output(output: str) -> Path | None:
+    """The local path of a Spark output (None for a remote URI: no drift file beside it)."""
+    from pipeline.batch.spark_io import locate
+
+    return locate(output).local
 
 
 @app.command()
