@@ -2,7 +2,8 @@
 features``): every eligible row's features, built by the builder fitted on the training leads,
 beside what identifies and labels it: ``lead_id``, ``as_of``, ``label`` and ``split`` (plus
 ``row``, ``age`` and ``weight`` on an as_of grid), the same values ``train`` saves in
-``split.parquet``. A data scientist can audit the table or train on it elsewhere (e.g. with
+``split.parquet`` (``as_of`` is empty for a flat export without dates). A data scientist can
+audit the table or train on it elsewhere (e.g. with
 :class:`pipeline.stages.estimator.LeadScoreClassifier`); no PII column is ever a feature."""
 
 from __future__ import annotations
