@@ -89,12 +89,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=SEED)
     parser.add_argument("--model", type=Path, default=None,
                         help="a model.pkl to score with (default: train one on the demo world)")
+    parser.add_argument("--work", type=Path, default=CACHE / "spark",
+                        help="folder for the config, the model and the outputs")
     args = parser.parse_args(argv)
 
     with markdown_mode(args.markdown):
         world = cached_world(args.leads, args.seed)
         train_world = cached_world(args.train_leads, args.seed)
-        work = CACHE / "spark"
+        work = args.work
         if args.model is None:
             config_path, model_path, _ = model_file(work, train_world)
         else:
