@@ -18,7 +18,7 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 
-from pipeline.cli.console import err, fit_to_stdout, results_as
+from pipeline.cli.console import err, fit_to_stdout, results_as, table_format
 from pipeline.data.errors import LeadScoreError
 
 # pandera probes pyspark.pandas, which warns about pandas 3 on every command.
@@ -79,13 +79,15 @@ def user_errors(func: F) -> F:
 
     User mistakes exit 2; the environment (permissions, a full disk, an unreachable tracking
     store) exits 1; an interrupt exits 130. Anything else is a bug and keeps its traceback.
-    A command's ``table_format`` (``--format json|csv``) sends every console line to stderr
-    while it runs, so stdout holds the data alone.
+    A command's ``table_format`` (``--format table|json|csv``) is checked here, and json or csv
+    send every console line to stderr while the command runs, so stdout holds the data alone.
     """
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
+            if "table_format" in kwargs:
+                kwargs["table_format"] = table_format(kwargs["table_format"])
             with results_as(kwargs.get("table_format")):
                 return func(*args, **kwargs)
         except KeyboardInterrupt:

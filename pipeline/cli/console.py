@@ -43,9 +43,18 @@ class Format(StrEnum):
     csv = "csv"
 
 
-FormatOpt = Annotated[Format, typer.Option(
+FormatOpt = Annotated[str, typer.Option(
     "--format", help="table (for people), json or csv (for scripts: the data alone on stdout, "
-    "every other line on stderr).", case_sensitive=False)]
+    "every other line on stderr).")]
+
+
+def table_format(value: str | Format) -> Format:
+    """``--format`` checked (one line, exit 2, like every user mistake) and typed."""
+    from pipeline.data.errors import ConfigError
+
+    if str(value).lower() not in {f.value for f in Format}:
+        raise ConfigError(f"--format {value!r}: use table, json or csv")
+    return Format(str(value).lower())
 
 
 def fit_to_stdout() -> None:

@@ -141,7 +141,7 @@ def show_config(
     set_: SetOpt = None,
     only: Annotated[str | None, typer.Option(
         "--only", help="Keys starting with this, e.g. model or dataset.columns.")] = None,
-    table_format: Annotated[str, typer.Option(
+    config_format: Annotated[str, typer.Option(
         "--format", help="table (for people); json or csv (for scripts: key, value, from); "
         "tsv (key, JSON value, from: one line each).")] = "table",
 ) -> None:
@@ -152,11 +152,11 @@ def show_config(
     rows = effective_config(config, parse_assignment(set_ or []))
     if only:
         rows = [r for r in rows if r[0] == only or r[0].startswith(only.rstrip(".") + ".")]
-    if table_format == "tsv":
+    if config_format == "tsv":
         for key, value, origin in rows:
             typer.echo(f"{key}\t{json.dumps(value)}\t{origin}")
         return
-    if table_format not in {f.value for f in Format}:
+    if config_format not in {f.value for f in Format}:
         raise typer.BadParameter("--format: table, json, csv or tsv")
 
     def view() -> None:
@@ -170,5 +170,5 @@ def show_config(
             table.add_row(key, str(value), origin, style=style)
         out.print(table)
 
-    emit(table_format, [{"key": key, "value": value, "from": origin}
+    emit(config_format, [{"key": key, "value": value, "from": origin}
                         for key, value, origin in rows], view)

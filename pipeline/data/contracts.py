@@ -21,25 +21,13 @@ import pandas as pd
 from pipeline.data.config import Config
 from pipeline.data.errors import DataError
 
-
-def _import_pandera():
-    """pandera.pandas imports pyspark.pandas whenever pyspark is installed (a quarter of a second
-    on every command, and a pandas 3 warning) to support pandas-on-Spark frames, which no
-    contract validates: pyspark stays hidden while pandera loads, unless it is loaded already."""
-    hide = "pyspark" not in sys.modules
-    if hide:
-        sys.modules["pyspark"] = None  # type: ignore[assignment] - import pyspark: ImportError
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", FutureWarning)
-            import pandera.pandas as pandera
-    finally:
-        if hide and sys.modules.get("pyspark", 0) is None:
-            del sys.modules["pyspark"]
-    return pandera
-
-
-pa = _import_pandera()
+with warnings.catch_warnings():
+    # pandera loads pyspark.pandas if installed (0.25 s, a warning), which no contract needs
+    warnings.simplefilter("ignore", FutureWarning)
+    hidden = sys.modules.setdefault("pyspark", None) is None  # type: ignore[arg-type]
+    import pandera.pandas as pa
+if hidden:
+    del sys.modules["pyspark"]
 
 OUTCOMES = ("won", "lost", "open")
 TRUE_VALUES = {"yes", "true", "1", "y", "t"}

@@ -55,17 +55,21 @@ def test_every_option_and_argument_of_every_command_has_help():
     assert missing == []
 
 
-def test_every_table_command_offers_json_and_csv():
+def test_every_table_command_offers_json_and_csv(tmp_path):
     # the commands that print a table; score, validate, synth, features and report print none
-    tables = ["train", "evaluate", "points", "cv", "audit", "drift", "models", "promote",
-              "explain", "init"]
-    for name in tables:
-        refused = runner.invoke(app, [name, "--format", "xml"], env={"COLUMNS": "200"})
-        assert refused.exit_code == 2, name
-        assert "'xml' is not one of 'table', 'json', 'csv'" in refused.output, name
+    config = ["--config", str(ROOT / "configs" / "demo.yaml")]
+    tables = {name: config for name in ("train", "evaluate", "points", "cv", "audit", "models",
+                                        "promote", "explain")}
+    tables["drift"] = [*config, "--input", str(tmp_path / "leads.csv")]
+    tables["init"] = ["--leads", str(tmp_path / "leads.csv"), "--out", str(tmp_path / "c.yaml")]
+    for name, args in tables.items():
+        refused = runner.invoke(app, [name, *args, "--format", "xml"])
+        assert refused.exit_code == 2, (name, refused.output)
+        # checked before anything runs: one line, like every other user mistake
+        assert refused.stderr == "error: --format 'xml': use table, json or csv\n", name
+        assert "--format" in refused.output and not list(tmp_path.iterdir())
     # config keeps its tsv beside the three
-    refused = runner.invoke(app, ["config", "--config", str(ROOT / "configs" / "demo.yaml"),
-                                  "--format", "xml"])
+    refused = runner.invoke(app, ["config", *config, "--format", "xml"])
     assert refused.exit_code == 2 and "table, json, csv or tsv" in refused.output
 
 
