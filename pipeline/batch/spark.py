@@ -31,7 +31,9 @@ import math
 import os
 import re
 import sys
+import threading
 import time
+from collections.abc import Callable
 from dataclasses import replace
 
 from pipeline.batch.guard import output_lock
@@ -100,7 +102,7 @@ def run_spark_job(
     package: ScoringPackage, config: Config, job: ScoreJob, master: str = "local[*]",
     conf: dict[str, str] | None = None, *, input_format: str = "auto",
     write_mode: str = "errorifexists", monitor: DriftMonitor | None = None,
-    notes: JobNotes | None = None,
+    notes: JobNotes | None = None, progress: Callable[[str], None] | None = None,
 ) -> dict:
     """Score ``job.leads_path`` into the folder ``job.output_path`` with PySpark; a summary.
 
@@ -113,7 +115,8 @@ def run_spark_job(
     job
         The local engine's request; its paths may be any location :func:`spark_io.locate`
         takes (paths, ``file://``, ``s3a://``, ``hdfs://``, ``dbfs:/``, ``delta:...``).
-        ``resume`` is ignored: Spark retries failed tasks itself.
+        ``resume`` must be False (the caller refuses it): Spark retries failed tasks itself
+        and an output without ``_SUCCESS`` is discarded.
     master
         Spark master URL (``local[*]``, ``local[2]``, ``spark://host:7077``, ...). With a cluster
         master the inputs and the output must be visible to the driver and the executors.
@@ -125,6 +128,8 @@ def run_spark_job(
         errorifexists (an existing output is refused) or overwrite.
     monitor, notes
         Receive every bucket's drift counts and warnings, merged in bucket order.
+    progress
+        Called with the name of each stage, and while the buckets run with their tasks done.
 
     Returns
     -------
@@ -146,12 +151,14 @@ def run_spark_job(
     locked = output_lock(output.local) if output.local is not None else contextlib.nullcontext()
     with locked:
         return _run_locked(package, config, job, master, conf, input_format, write_mode,
-                           monitor, notes if notes is not None else JobNotes())
+                           monitor, notes if notes is not None else JobNotes(),
+                           progress or (lambda _: None))
 
 
 def _run_locked(package: ScoringPackage, config: Config, job: ScoreJob, master: str,
                 conf: dict[str, str], input_format: str, write_mode: str,
-                monitor: DriftMonitor | None, notes: JobNotes) -> dict:
+                monitor: DriftMonitor | None, notes: JobNotes,
+                progress: Callable[[str], None]) -> dict:
     started = time.perf_counter()
     when = resolve_as_of(job.as_of)
     job = replace(job, as_of=when.as_of)
@@ -162,6 +169,7 @@ def _run_locked(package: ScoringPackage, config: Config, job: ScoreJob, master: 
     inputs = {"--input": leads_at, "--activities": activities_at}
     if output.local is not None:  # refused before paying for a Spark start
         check_output(None, output, inputs, write_mode)
+    progress(f"start Spark ({master})")
     spark = _session(master, conf)
     created = False
     try:
@@ -169,7 +177,8 @@ def _run_locked(package: ScoringPackage, config: Config, job: ScoreJob, master: 
             check_output(spark, output, inputs, write_mode)
         created = True  # from here on a failure may leave a partial output behind
         n_leads, n_buckets, sides = _run(spark, package, config, job, leads_at, activities_at,
-                                         output, input_format, write_mode, monitor is not None)
+                                         output, input_format, write_mode, monitor is not None,
+                                         progress)
     except LeadScoreError:
         _discard(spark, output, created)
         raise
@@ -181,6 +190,7 @@ def _run_locked(package: ScoringPackage, config: Config, job: ScoreJob, master: 
         raise user_error from None
     finally:
         spark.stop()
+    progress("merge drift counts and warnings")
     kept = 0
     for _, side in sides:
         add_bucket_notes(side, monitor, notes)
@@ -209,8 +219,9 @@ def _discard(spark, output: Location, created: bool) -> None:
 
 def _run(spark, package: ScoringPackage, config: Config, job: ScoreJob, leads_at: Location,
          activities_at: Location | None, output: Location, input_format: str, write_mode: str,
-         drift: bool) -> tuple[int, int, list]:
+         drift: bool, progress: Callable[[str], None]) -> tuple[int, int, list]:
     """The Spark plan of :func:`run_spark_job`; returns (input rows, buckets, bucket notes)."""
+    progress("read and number the leads")
     leads_source, leads = _read(spark, leads_at, config, input_format)
     leads, n_leads = number_rows(leads)
     if n_leads == 0:
@@ -239,9 +250,34 @@ def _run(spark, package: ScoringPackage, config: Config, job: ScoreJob, leads_at
         scored = scored.coalesce(1)
     else:
         scored = scored.sortWithinPartitions(BUCKET, ROW)
-    write_output(_for_output(scored, fmt), output, fmt, write_mode)
+    with _task_progress(spark, progress, f"score {n_buckets:,} buckets and write"):
+        write_output(_for_output(scored, fmt), output, fmt, write_mode)
     sides = {bucket: side for bucket, side in accumulator.value}  # a retried task counts once
     return n_leads, n_buckets, sorted(sides.items())
+
+
+@contextlib.contextmanager
+def _task_progress(spark, progress: Callable[[str], None], stage: str, every: float = 0.5):
+    """Report the running stages' finished tasks (a bucket is a task) while the body runs."""
+    tracker = spark.sparkContext.statusTracker()
+    done = threading.Event()
+
+    def poll() -> None:
+        while not done.wait(every):
+            infos = [tracker.getStageInfo(i) for i in tracker.getActiveStageIds()]
+            infos = [info for info in infos if info is not None]
+            finished = sum(info.numCompletedTasks for info in infos)
+            total = sum(info.numTasks for info in infos)
+            progress(f"{stage}: {finished:,}/{total:,} tasks" if total else stage)
+
+    progress(stage)
+    watcher = threading.Thread(target=poll, name="spark-progress", daemon=True)
+    watcher.start()
+    try:
+        yield
+    finally:
+        done.set()
+        watcher.join()
 
 
 def _for_output(scored, fmt: str):

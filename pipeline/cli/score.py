@@ -112,11 +112,20 @@ def score(
         from pipeline.batch.spark import run_spark_job
         from pipeline.batch.spark_io import parse_spark_conf
 
+        from pipeline.cli.console import stage_progress
+
         if input_format not in ("auto", "parquet", "csv", "delta"):
             raise ConfigError(f"--input-format {input_format!r}: use auto, parquet, csv or delta")
-        summary = run_spark_job(package, cfg, job, master=spark_master,
-                                conf=parse_spark_conf(spark_conf), input_format=input_format,
-                                write_mode=spark_write_mode, monitor=monitor, notes=notes)
+        if resume:
+            # Not ignored in silence: Spark retries failed tasks itself, and an output without
+            # _SUCCESS is discarded, so there is nothing to resume from.
+            raise ConfigError("--resume is for --engine local; with --engine spark rerun the job "
+                              "(add --spark-write-mode overwrite if a complete output exists)")
+        with stage_progress("score (spark)") as bar:
+            summary = run_spark_job(package, cfg, job, master=spark_master,
+                                    conf=parse_spark_conf(spark_conf), input_format=input_format,
+                                    write_mode=spark_write_mode, monitor=monitor, notes=notes,
+                                    progress=bar)
         drift_path = _local_output(output)
     else:
         job = replace(job, leads_path=Path(input_path), output_path=Path(output),

@@ -15,7 +15,7 @@ from pipeline.batch.local import JobNotes, run_score_job
 from pipeline.cli.app import app
 from pipeline.evaluation.drift import DriftMonitor
 from tests.conftest import write_demo_config
-from tests.e2e.test_spark_engine import AS_OF, MASTER, _job, pytestmark, scores_of
+from tests.e2e.test_spark_engine import AS_OF, BATCH, MASTER, _job, pytestmark, scores_of
 
 __all__ = ["pytestmark"]  # Spark and Java needed, slow: the engine tests' marks
 runner = CliRunner()
@@ -48,8 +48,14 @@ def test_partitioned_folders_by_file_uri_score_and_drift_like_local(trained, sma
                                              tmp_path / "local.parquet"),
                           monitor=monitors["local"], notes=notes["local"])
     out = tmp_path / "scores"
+    stages: list[str] = []
     spark = run_spark_job(package, cfg, _job(leads.as_uri(), activities.as_uri(), out.as_uri()),
-                          master=MASTER, monitor=monitors["spark"], notes=notes["spark"])
+                          master=MASTER, monitor=monitors["spark"], notes=notes["spark"],
+                          progress=stages.append)
+    # Progress names each stage, and the buckets as the tasks that score them.
+    assert stages[:2] == [f"start Spark ({MASTER})", "read and number the leads"]
+    assert f"score {12_000 // BATCH} buckets and write" in stages
+    assert stages[-1] == "merge drift counts and warnings"
 
     assert (out / "_SUCCESS").is_file() and list(out.glob("part-*.parquet"))
     assert spark["input_rows"] == spark["output_rows"] == local["output_rows"] == 12_000
@@ -105,6 +111,9 @@ def test_cli_spark_conf_drift_report_and_refusals(trained, small_world, tmp_path
     bad_conf = score((leads, activities), tmp_path / "x", *spark_args, "--spark-conf", "memory")
     assert bad_conf.exit_code == 2 and "--spark-conf 'memory': expected KEY=VALUE" in \
         bad_conf.output
+    resumed = score((leads, activities), tmp_path / "z", *spark_args, "--resume")
+    assert resumed.exit_code == 2 and "--resume is for --engine local" in resumed.output
+    assert not (tmp_path / "z").exists()
     missing = score((tmp_path / "nowhere", activities), tmp_path / "y", *spark_args)
     assert missing.exit_code == 2 and "nowhere: not found" in missing.output
     assert not (tmp_path / "y").exists()
