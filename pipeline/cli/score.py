@@ -111,7 +111,6 @@ def score(
     if engine == "spark":
         from pipeline.batch.spark import run_spark_job
         from pipeline.batch.spark_io import parse_spark_conf
-
         from pipeline.cli.console import stage_progress
 
         if input_format not in ("auto", "parquet", "csv", "delta"):
