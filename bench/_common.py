@@ -318,6 +318,15 @@ def run_measured(argv: Sequence[str], cwd: Path = ROOT, interval: float = 0.05) 
     )
 
 
+def run_checked(argv: Sequence[str], what: str) -> ChildRun:
+    """:func:`run_measured`, stopping the benchmark with the child's stderr when it fails."""
+    run = run_measured(argv)
+    if run.returncode != 0:
+        log(run.stderr[-3000:])
+        raise SystemExit(f"{what} exited {run.returncode}")
+    return run
+
+
 def bench_parser(description: str):
     """An argument parser with the options every benchmark shares (``--markdown``)."""
     import argparse

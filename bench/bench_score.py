@@ -51,7 +51,7 @@ from bench._common import (  # noqa: E402
     log,
     markdown_mode,
     md_table,
-    run_measured,
+    run_checked,
     scorer_parts,
     train_from_config,
     world_summary,
@@ -217,10 +217,7 @@ def main(argv: list[str] | None = None) -> int:
             output = work / f"scores-{'explain' if explain else 'no-explain'}.parquet"
             argv_ = score_command(config_path, model_path, world, output, explain, args.batch_size)
             log(f"scoring {args.leads:,} leads, {name}: {' '.join(argv_[1:])}")
-            run = run_measured(argv_)
-            if run.returncode != 0:
-                log(run.stderr[-3000:])
-                raise SystemExit(f"leadscore score exited {run.returncode}")
+            run = run_checked(argv_, "leadscore score")
             checks = check_output(output, world, version)
             output.unlink()
             runs[name] = (run, checks)

@@ -43,7 +43,7 @@ from bench._common import (  # noqa: E402
     markdown_mode,
     md_table,
     model_file,
-    run_measured,
+    run_checked,
     world_summary,
     write_demo_config,
 )
@@ -111,10 +111,7 @@ def main(argv: list[str] | None = None) -> int:
             output.unlink(missing_ok=True)
             command = score_command(config_path, model_path, world, output, engine, args.cores)
             log(f"scoring {args.leads:,} leads with --engine {engine}: {' '.join(command[2:])}")
-            run = run_measured(command)
-            if run.returncode != 0:
-                log(run.stderr[-3000:])
-                raise SystemExit(f"leadscore score --engine {engine} exited {run.returncode}")
+            run = run_checked(command, f"leadscore score --engine {engine}")
             log(f"  {run.seconds:.1f} s, {args.leads / run.seconds:,.0f} leads/s")
             runs[engine], outputs[engine] = run, output
         same = same_scores(outputs["local"], outputs["spark"])
