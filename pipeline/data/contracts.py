@@ -20,6 +20,7 @@ import pandas as pd
 
 from pipeline.data.config import Config
 from pipeline.data.errors import DataError
+from pipeline.data.lifecycle import add_stage_dates, required_stage_columns
 
 with warnings.catch_warnings():
     # pandera loads pyspark.pandas if installed (0.25 s, a warning), which no contract needs
@@ -214,8 +215,8 @@ def canonical_leads(
     report
         Collects violations.
     scoring
-        At scoring time outcome columns are optional (new leads have none) and leads created
-        after ``dataset.snapshot`` are accepted (the snapshot bounds training only).
+        At scoring time outcome and stage columns are optional (new leads have none) and leads
+        created after ``dataset.snapshot`` are accepted (the snapshot bounds training only).
     """
     ds = config.dataset
     fs = config.features
@@ -241,14 +242,14 @@ def canonical_leads(
         ("negative signal", fs.negative),
     ):
         wanted.extend((n, f"declared {role} column") for n in names)
-    for name, role in ((fs.title_column, "job title"), (fs.email_column, "email")):
-        if name and events:
-            wanted.append((name, role))
+    wanted += [(n, r) for n, r in ((fs.title_column, "job title"), (fs.email_column, "email"))
+               if n and events]
     if ds.segment:
         wanted.append((ds.segment, "segment"))
     order_by = config.split.order_by if not events else None
     if order_by and not scoring:
         wanted.append((order_by, "split.order_by"))
+    wanted += [] if scoring else required_stage_columns(ds)  # new leads have reached no stage
     _require_columns(report, file, raw, list(dict.fromkeys(wanted)))
     # Carry on without the missing columns: one pass reports every problem of the file.
     out = pd.DataFrame(index=raw.index)
@@ -270,8 +271,9 @@ def canonical_leads(
         before = out["outcome_at"] < out["created_at"]
         report.add(file, cols.outcome_at or "outcome_at", "outcome_at before created_at", before)
 
+    add_stage_dates(out, raw, ds, lambda c: _parse_dates(report, file, raw[c], c, False))
     role_columns = {cols.lead_id, cols.created_at, cols.outcome, cols.outcome_at, cols.target,
-                    order_by}
+                    order_by, *ds.stages.values()}
     # Counts and company sizes cannot be negative; a declared numeric column may (a delta).
     never_negative = {*fs.engagement, fs.size_column, fs.revenue_column} - {None}
     for name in raw.columns:
@@ -348,9 +350,7 @@ def _outcome(
         outcome = pd.Series(np.where(target == 1.0, "won", "lost"), index=raw.index, dtype=object)
         return outcome, nat
     if not cols.outcome or cols.outcome not in raw.columns:
-        if scoring:
-            return pd.Series("open", index=raw.index, dtype=object), nat
-        return pd.Series(None, index=raw.index, dtype=object), nat
+        return pd.Series("open" if scoring else None, index=raw.index, dtype=object), nat
     text = raw[cols.outcome].astype("string").str.strip().str.casefold()
     outcome = pd.Series(None, index=raw.index, dtype=object)
     for canonical, spellings in ds.outcome_values.items():

@@ -16,6 +16,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 REGEX_PREFIX = "re:"
+#: Lifecycle stages in funnel order (``dataset.stages`` keys).
+STAGES = ("mql", "sql", "opportunity", "won")
 
 def as_text(value: Any) -> Any:
     """A YAML scalar as the text it stands for (``true`` -> ``'true'``, ``1`` -> ``'1'``)."""
@@ -219,6 +221,24 @@ class DatasetConfig(_Frozen):
         "refused in training (scoring is not bounded by it), horizons must end by it; null: the "
         "export's latest date (now for event checks)")
     read: ReadOptions = ReadOptions()
+    stages: dict[str, str] = Field(
+        {}, description="lifecycle stage -> the leads export's date column: `mql`, `sql` "
+        "(SQL/SAL), `opportunity`, `won`, for the lifecycle funnel; parsed like created_at, "
+        "never a feature nor an audit candidate; `won` left out: the close date of won leads")
+
+    @field_validator("stages", mode="before")
+    @classmethod
+    def _known_stages(cls, value: Any) -> Any:
+        if not isinstance(value, dict):
+            return value
+        unknown = [str(k) for k in value if k not in STAGES]
+        if unknown:
+            raise ValueError(f"unknown stage {unknown[0]!r} (stages, in funnel order: "
+                             f"{', '.join(STAGES)})")
+        empty = [str(k) for k, v in value.items() if not isinstance(v, str) or not v.strip()]
+        if empty:
+            raise ValueError(f"stage {empty[0]!r} needs the export's date column name")
+        return value
 
     @field_validator("outcome_values", mode="before")
     @classmethod

@@ -374,6 +374,18 @@ class Config(_Frozen):
         return self
 
     @model_validator(mode="after")
+    def _stages_are_never_features(self) -> Config:
+        fs = self.features
+        declared = {c for role in ("categorical", "numeric", "boolean", "engagement",
+                                   "negative") for c in getattr(fs, role)}
+        declared |= {fs.title_column, fs.size_column, fs.revenue_column, self.dataset.segment}
+        clash = sorted(declared & set(self.dataset.stages.values()))
+        if clash:
+            raise ValueError(f"features: {clash} are lifecycle stage dates (dataset.stages): "
+                             "written after contact, they are never a feature")
+        return self
+
+    @model_validator(mode="after")
     def _split_can_be_honoured(self) -> Config:
         """A time split the data cannot support is refused, never swapped for a random one."""
         split, flat = self.split, self.dataset.mode == "flat"

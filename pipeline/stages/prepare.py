@@ -26,13 +26,15 @@ from pipeline.data.config import Config
 from pipeline.data.dataset import SPLITS, TrainingSet, build_training_set
 from pipeline.data.errors import ConfigError, DataError
 from pipeline.data.grid import build_grid_training_set, fit_weights
+from pipeline.data.lifecycle import STAGE_COLUMNS
 from pipeline.evaluation.audit import audit_columns, declared_suspects, kept_notes
 from pipeline.scorers import kinds
 from pipeline.scorers.rules import RulesBook
 
-# Canonical role columns, and what the contract and the training set derive from them.
+# Canonical role columns, and what the contract and the training set derive from them; the
+# lifecycle stage dates are written after contact: never features, never audit candidates.
 ROLE_COLUMNS = ("lead_id", "created_at", "outcome", "outcome_at", "outcome_at_missing",
-                "order_key")
+                "order_key", *STAGE_COLUMNS.values())
 
 
 @dataclass
@@ -125,9 +127,10 @@ def training_set(config: Config, leads: pd.DataFrame, activities: pd.DataFrame |
 
 
 def candidate_columns(leads: pd.DataFrame, config: Config) -> list[str]:
-    """Raw lead columns that could become features: everything but roles, ids and PII."""
+    """Raw lead columns that could become features: everything but roles, ids, PII and the
+    lifecycle stage dates."""
     ds = config.dataset
-    skip = set(ROLE_COLUMNS) | set(ds.pii) | set(ds.ignore)
+    skip = set(ROLE_COLUMNS) | set(ds.pii) | set(ds.ignore) | set(ds.stages.values())
     if config.features.email_column:
         skip.add(config.features.email_column)
     return [c for c in leads.columns if c not in skip]
