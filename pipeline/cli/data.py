@@ -77,6 +77,9 @@ def synth(
     seed: Annotated[int | None, typer.Option(help="Random seed (same seed, same bytes).")] = None,
     base_rate: Annotated[float | None, typer.Option(
         min=0.005, max=0.5, help="Share of leads that convert (default 0.08).")] = None,
+    stages: Annotated[bool | None, typer.Option(
+        "--stages/--no-stages", help="Add lifecycle stage dates (mql_date, sql_date, "
+        "opportunity_date) to the leads; default synth.stages.")] = None,
 ) -> None:
     """Generate the synthetic B2B CRM world: leads, activities and the true probabilities."""
     from pipeline.cli.console import progress
@@ -89,6 +92,7 @@ def synth(
         seed = cfg.seed if seed is None else seed
         base_rate = base_rate or cfg.synth.base_rate
         signal = cfg.synth.signal
+        stages = cfg.synth.stages if stages is None else stages
     else:
         signal = 1.0
     out_dir = out_dir or Path("artifacts/demo/data")
@@ -103,7 +107,7 @@ def synth(
             bar.update(task, completed=done, rate=f"{done / elapsed:,.0f}" if elapsed else "")
 
         summary = write_world(out_dir, n_leads=leads, seed=seed, base_rate=base_rate,
-                              progress=_advance, signal=signal)
+                              progress=_advance, signal=signal, stages=bool(stages))
     out.print(
         f"[green]wrote[/] {out_dir}: "
         + ", ".join(f"{k}={v:,}" if isinstance(v, int) else f"{k}={v}" for k, v in summary.items())

@@ -306,6 +306,10 @@ class SynthConfig(_Frozen):
     signal: float = Field(
         1.0, gt=0, le=1, description="strength of the true odds' dependence on the observables: "
         "1 is the demo world (oracle ROC-AUC about 0.87), 0.17 a weak one (about 0.60)")
+    stages: bool = Field(
+        False, description="also write lifecycle stage dates (`mql_date`, `sql_date`, "
+        "`opportunity_date`) into the synthetic leads, for `dataset.stages` and the funnel "
+        "(`--stages` wins); the other columns are the same either way")
 
 
 class Config(_Frozen):

@@ -75,6 +75,20 @@ becomes ``open`` with ``outcome_at`` NaT, so the realised won share is a little 
 pricing visits) until the close, lost leads a few qualification calls: a deliberate **leakage
 trap** for features that look past as_of. Nothing before as_of depends on the outcome.
 
+**Lifecycle stages** (opt-in: ``make_world(..., stages=True)``, ``leadscore synth --stages`` or
+``synth.stages: true``). The leads gain ``mql_date``, ``sql_date`` and ``opportunity_date``
+(won is the close date of won leads), drawn by :mod:`pipeline.synth.lifecycle` from their own
+stream ``default_rng([seed, chunk, 3])`` after everything else, so every other column keeps its
+bytes. Won deals pass through every stage before their close: each stage falls a Beta-shaped
+share of the time left between the previous stage (creation for MQL) and the close, MQL early.
+The other leads take each step with probability ``sigmoid(a + b (logit p - logit 0.08))``,
+(a, b) = (-0.3, 0.5) to MQL, (-0.5, 0.4) MQL to SQL, (-0.6, 0.4) SQL to opportunity, so better
+leads are more often qualified even when they do not buy, each step an exponential wait after
+the previous one (means 10, 12 and 20 days). A lost lead stops at the stage it had reached when
+it was lost (no stage after its ``outcome_at``) and nothing is dated after ``end``; the dates are
+ordered and a stage is only reached after every earlier one. On the default world about a third
+of the leads become MQLs and about half of the MQLs reach SQL.
+
 **Drift.** Leads of the last :data:`DRIFT_MONTHS` months come from a shifted mix: more paid
 social and content syndication, more students and free mail, more academy. ``p`` is the same
 function of the observables, so a calibrated model stays calibrated while PSI monitoring sees
@@ -90,8 +104,9 @@ Modules
 ``vocabulary`` (category names, mixes, rates and weights), ``sampling`` (shared vectorised draws),
 ``titles`` (job-title text), ``companies`` (the company pool), ``people`` (fake PII),
 ``leads`` (the leads of a chunk), ``activities`` (the event processes), ``outcomes`` (true odds
-and labels) and ``world`` (chunking, the intercept probe, schemas, :func:`make_world` and
-:func:`write_world`). The activity types are :data:`features.activity.ACTIVITY_TYPES`.
+and labels), ``lifecycle`` (the opt-in stage dates) and ``world`` (chunking, the intercept
+probe, schemas, :func:`make_world` and :func:`write_world`). The activity types are
+:data:`features.activity.ACTIVITY_TYPES`.
 """
 
 from pipeline.synth.vocabulary import (

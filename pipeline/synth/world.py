@@ -27,6 +27,7 @@ from pipeline.data.io import atomic_path
 from pipeline.synth.activities import _deals, _Events, _first_fortnight, _organic
 from pipeline.synth.companies import _companies
 from pipeline.synth.leads import _calendar, _leads
+from pipeline.synth.lifecycle import stage_dates, stage_schema
 from pipeline.synth.outcomes import _OPEN, _decide, _logit, _signals
 from pipeline.synth.sampling import _sigmoid
 from pipeline.synth.vocabulary import (
@@ -140,8 +141,10 @@ def _chunk(
     months: int,
     b0: float,
     signal: float = 1.0,
+    stages: bool = False,
 ) -> tuple[pa.Table, pa.Table, pa.Table]:
-    """Leads, activities and truth of one chunk as Arrow tables."""
+    """Leads, activities and truth of one chunk as Arrow tables (leads with the stage dates of
+    :mod:`pipeline.synth.lifecycle` when ``stages``)."""
     rng = np.random.default_rng([seed, chunk])
     ld = _leads(rng, n, offset, total, end, months, _companies(seed))
     _, _, _, end_s = _calendar(end, months)
@@ -194,6 +197,9 @@ def _chunk(
         ],
         schema=LEADS_SCHEMA,
     )
+    if stages:
+        dates = stage_dates(seed, chunk, ld.created, p, won, outcome, decided_s, end_s)
+        leads = pa.table([*leads.columns, *dates], schema=stage_schema(LEADS_SCHEMA))
     truth = pa.table([ids, pa.array(p)], schema=TRUTH_SCHEMA)
     return leads, activities, truth
 
@@ -232,6 +238,7 @@ def make_world(
     end: str = "2026-06-30",
     months: int = 24,
     signal: float = 1.0,
+    stages: bool = False,
 ) -> World:
     """Generate a synthetic CRM world in memory.
 
@@ -252,6 +259,9 @@ def make_world(
         Strength of the true log-odds' dependence on the observables, in (0, 1]: 1.0 is the
         default world (oracle ROC-AUC about 0.87), 0.3 a weak one (about 0.6) where a model can
         hardly beat a points table. The intercept is solved again, so ``base_rate`` still holds.
+    stages
+        Add the lifecycle stage dates ``mql_date``, ``sql_date``, ``opportunity_date`` to the
+        leads (their own random stream: every other column keeps its bytes).
 
     Returns
     -------
@@ -266,7 +276,8 @@ def make_world(
     """
     chunks, b0 = _plan(n_leads, seed, base_rate, end, months, signal)
     end = str(pd.Timestamp(end).date())
-    parts = [_chunk(seed, c, n, off, n_leads, end, months, b0, signal) for c, n, off in chunks]
+    parts = [_chunk(seed, c, n, off, n_leads, end, months, b0, signal, stages)
+             for c, n, off in chunks]
     return World(*(pa.concat_tables([p[k] for p in parts]).to_pandas() for k in range(3)))
 
 
@@ -279,6 +290,7 @@ def write_world(
     months: int = 24,
     progress: Callable[[int, int], None] | None = None,
     signal: float = 1.0,
+    stages: bool = False,
 ) -> dict[str, object]:
     """Stream a synthetic CRM world to ``leads``, ``activities`` and ``truth.parquet``.
 
@@ -290,7 +302,7 @@ def write_world(
     ----------
     out_dir
         Folder for the three files (created if missing; existing files are replaced).
-    n_leads, seed, base_rate, end, months, signal
+    n_leads, seed, base_rate, end, months, signal, stages
         As in :func:`make_world`; the files hold exactly :func:`make_world`'s frames.
     progress
         Called as ``progress(leads_done, n_leads)`` after each chunk.
@@ -312,7 +324,8 @@ def write_world(
     out = Path(out_dir)
     rows = {"leads": 0, "activities": 0, "positives": 0}
     p_sum = 0.0
-    schemas = (LEADS_SCHEMA, ACTIVITIES_SCHEMA, TRUTH_SCHEMA)
+    schemas = (stage_schema(LEADS_SCHEMA) if stages else LEADS_SCHEMA, ACTIVITIES_SCHEMA,
+               TRUTH_SCHEMA)
     with (
         atomic_path(out / "leads.parquet") as lp,
         atomic_path(out / "activities.parquet") as ap,
@@ -325,7 +338,7 @@ def write_world(
         try:
             for c, n, off in chunks:
                 leads, activities, truth = _chunk(
-                    seed, c, n, off, n_leads, end, months, b0, signal
+                    seed, c, n, off, n_leads, end, months, b0, signal, stages
                 )
                 for writer, table in zip(writers, (leads, activities, truth), strict=True):
                     writer.write_table(table, row_group_size=2 * CHUNK * 40)
