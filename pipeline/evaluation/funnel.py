@@ -40,6 +40,9 @@ from pipeline.data.dataset_schema import STAGES
 TEMPLATES = Path(__file__).with_name("templates")
 TEMPLATE = "funnel.html.j2"
 ALL = "all"
+STEP_COLUMNS = ["step", "from_stage", "to_stage", "band", "reached_from", "reached_to", "share",
+                "low", "high", "pending"]
+TIMING_COLUMNS = ["step", "band", "n", "q1_days", "median_days", "q3_days"]
 CONFIDENCE = 0.95
 _DAY = pd.Timedelta(days=1)
 
@@ -86,8 +89,8 @@ class FunnelReport:
     def tables(self) -> dict[str, pd.DataFrame]:
         """The report as frames: ``steps`` and ``timing``, and ``generous`` as one-row-per-group."""
         g = self.generous
-        rows = [{"group": "leadscore_mql", **g["leadscore"]}]
-        if g.get("training") is not None:
+        rows = [{"group": "leadscore_mql", **g["leadscore"]}] if g["leadscore"] else []
+        if g["training"] is not None:
             rows.append({"group": "training_crm_mql", **g["training"]})
         return {"steps": self.steps.copy(), "timing": self.timing.copy(),
                 "generous": pd.DataFrame(rows)}
@@ -133,7 +136,8 @@ def lifecycle_funnel(
     stages
         Stage -> its date column in ``leads`` (and ``training_leads``), e.g.
         :func:`pipeline.data.lifecycle.funnel_stages`; any subset of ``mql``, ``sql``,
-        ``opportunity``, ``won``.
+        ``opportunity``, ``won`` (one stage alone gives no step, only the "too generous"
+        check).
     horizon_days
         Window length after each as_of (and after each training MQL date).
     snapshot
@@ -151,7 +155,7 @@ def lifecycle_funnel(
     Raises
     ------
     ValueError
-        Unknown stage names, fewer than two stages, or missing columns.
+        Unknown stage names, no stage, or missing columns.
     """
     order = _check(leads, scores, stages)
     snapshot = pd.Timestamp(snapshot)
@@ -192,8 +196,9 @@ def lifecycle_funnel(
                             training_leads, confidence)
     counts = {"rows": int(len(scores)), "matured": int(rows["matured"].sum()),
               "pending": int((~rows["matured"]).sum()), "unknown_leads": int((~known).sum())}
-    return FunnelReport(tuple(order), int(horizon_days), snapshot, pd.DataFrame(steps),
-                        pd.DataFrame(timing), generous, counts)
+    return FunnelReport(tuple(order), int(horizon_days), snapshot,
+                        pd.DataFrame(steps, columns=STEP_COLUMNS),
+                        pd.DataFrame(timing, columns=TIMING_COLUMNS), generous, counts)
 
 
 def too_generous(
@@ -205,8 +210,13 @@ def too_generous(
     period's CRM MQLs; with intervals, a verdict and a sentence.
 
     The next stage is the one after ``mql`` (the first configured stage when ``mql`` is not
-    configured; training entries are then the creation dates).
+    configured: Salesforce's Lead export has no MQL date). The training reference needs the CRM's
+    own MQL date; without it there is no comparison.
     """
+    if order == ["mql"]:
+        return {"next_stage": None, "horizon_days": int(horizon_days), "leadscore": None,
+                "training": None, "verdict": None,
+                "sentence": "No stage after MQL is configured: nothing to judge MQLs by."}
     after = order[order.index("mql") + 1] if "mql" in order else order[0]
     mql = rows["mql"].astype(bool).to_numpy()
     judged = mql & rows["matured"].to_numpy()
@@ -214,9 +224,8 @@ def too_generous(
     ours = _share(never, int(judged.sum()), confidence)
     ours["pending"] = int((mql & ~rows["matured"].to_numpy()).sum())
     training = None
-    if training_leads is not None:
-        entry_column = stages["mql"] if "mql" in order else "created_at"
-        entry = pd.to_datetime(training_leads[entry_column])
+    if training_leads is not None and "mql" in order:
+        entry = pd.to_datetime(training_leads[stages["mql"]])
         nxt = pd.to_datetime(training_leads[stages[after]])
         end = entry + pd.Timedelta(days=horizon_days)
         judged_t = (entry.notna() & (end <= snapshot)).to_numpy()
@@ -233,8 +242,8 @@ def _check(leads: pd.DataFrame, scores: pd.DataFrame, stages: dict[str, str]) ->
     if unknown:
         raise ValueError(f"unknown stage(s) {unknown}: stages are {', '.join(STAGES)}")
     order = [s for s in STAGES if s in stages]
-    if len(order) < 2:
-        raise ValueError(f"a funnel needs at least two stages, got {order}")
+    if not order:
+        raise ValueError("a funnel needs at least one stage")
     missing = [c for c in ("lead_id", *(stages[s] for s in order)) if c not in leads]
     missing += [c for c in ("lead_id", "as_of", "band", "mql") if c not in scores]
     if missing:
@@ -325,20 +334,15 @@ def _view(report: FunnelReport) -> dict[str, Any]:
     bands = list(dict.fromkeys(report.steps["band"]))
     cells = {(r.step, r.band): r for r in report.steps.itertuples()}
     times = {(r.step, r.band): r for r in report.timing.itertuples()}
-    rows = []
-    for band in bands:
-        pending = cells[(steps[0], band)].pending
-        rows.append({"band": band, "pending": pending, "cells": [
-            _fmt_share(cells[(s, band)].reached_to, cells[(s, band)].reached_from,
-                       cells[(s, band)].share, cells[(s, band)].low, cells[(s, band)].high)
-            for s in steps]})
-    first = steps[0]
-    timing = [{"band": band, "n": times[(first, band)].n,
-               "q1": _fmt_days(times[(first, band)].q1_days),
-               "median": _fmt_days(times[(first, band)].median_days),
-               "q3": _fmt_days(times[(first, band)].q3_days)} for band in bands]
+    rows = [{"band": band, "pending": cells[(steps[0], band)].pending,
+             "cells": [_fmt_share(c.reached_to, c.reached_from, c.share, c.low, c.high)
+                       for c in (cells[(s, band)] for s in steps)]} for band in bands]
+    timing = [{"band": t.band, "n": t.n, "q1": _fmt_days(t.q1_days),
+               "median": _fmt_days(t.median_days), "q3": _fmt_days(t.q3_days)}
+              for t in (times[(steps[0], band)] for band in bands)] if steps else []
     g = report.generous
-    return {"steps": steps, "rows": rows, "timing_step": first, "timing": timing,
+    return {"steps": steps, "rows": rows, "timing_from": steps[0].split("->")[0] if steps else "",
+            "timing_to": steps[0].split("->")[1] if steps else "", "timing": timing,
             "horizon": report.horizon_days, "snapshot": f"{report.snapshot:%Y-%m-%d}",
             "counts": report.counts, "sentence": g["sentence"],
             "verdict": g["verdict"] or "none"}

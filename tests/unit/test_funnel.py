@@ -195,12 +195,30 @@ def test_fewer_stages_make_fewer_steps():
     assert report.generous["verdict"] is None
 
 
+def test_one_stage_judges_mqls_without_steps():
+    # Salesforce's Lead export: ConvertedDate (the step to an opportunity) is the only stage
+    report = lifecycle_funnel(_leads(LEADS), _scores(), {"opportunity": "opportunity_at"}, 30,
+                              SNAPSHOT, _training())
+    assert report.steps.empty and report.timing.empty
+    g = report.generous
+    # matured LeadScore MQLs L1, L2, L3, L13, L5: only L1 reached an opportunity in its window
+    assert (g["next_stage"], g["leadscore"]["n"], g["leadscore"]["never"]) == \
+        ("opportunity", 5, 4)
+    assert g["training"] is None and g["verdict"] is None  # no CRM MQL date: no reference
+    assert "no training-period reference" in g["sentence"]
+    html = report.to_html()
+    assert g["sentence"] in html and "<table>" not in html
+    assert json.loads(json.dumps(report.to_dict(), allow_nan=False))["steps"] == []
+
+
 def test_bad_stages_are_refused():
     with pytest.raises(ValueError, match="unknown stage"):
         lifecycle_funnel(_leads(LEADS), _scores(), {"demo": "mql_at", "sql": "sql_at"}, 30,
                          SNAPSHOT)
-    with pytest.raises(ValueError, match="at least two stages"):
-        lifecycle_funnel(_leads(LEADS), _scores(), {"mql": "mql_at"}, 30, SNAPSHOT)
+    with pytest.raises(ValueError, match="at least one stage"):
+        lifecycle_funnel(_leads(LEADS), _scores(), {}, 30, SNAPSHOT)
+    with pytest.raises(ValueError, match=r"missing column\(s\) \['sql_at'\]"):
+        lifecycle_funnel(_leads(LEADS).drop(columns="sql_at"), _scores(), STAGES, 30, SNAPSHOT)
 
 
 def test_wilson_interval_edges():
