@@ -102,8 +102,11 @@ def render_config(profile: ExportProfile, name: str, rules_path: Path | None) ->
         lines.append("  leaky:                   # suspected leakage: excluded from the "
                      "features; keep one with keep: {column: why} only if known before contact")
         lines += [_line(column, reason, indent=4) for column, reason in profile.leaky.items()]
+    if not flat:
+        lines += _stage_lines(profile)
     used = set(roles.values()) | set(profile.pii) | set(profile.leaky) | {
-        v for v in profile.features.values() if isinstance(v, str)}
+        v for v in profile.features.values() if isinstance(v, str)} | set(
+        (p_ds.get("stages") or {}).values())
     ignored = list(profile.ignore) + [c.name for c in profile.columns if c.form in (
         "text", "date", "empty", "id") and c.name not in used and c.name not in profile.ignore]
     if ignored:
@@ -120,6 +123,17 @@ def render_config(profile: ExportProfile, name: str, rules_path: Path | None) ->
     lines.append(_line("rules", None if rules_path is None else str(rules_path),
                        "the starter points sheet; replace it with your team's", indent=0))
     return "\n".join(lines) + "\n"
+
+
+def _stage_lines(profile: ExportProfile) -> list[str]:
+    """The preset's lifecycle stage dates that the export has (a missing one would be refused)."""
+    have = {c.name for c in profile.columns}
+    stages = {stage: column for stage, column in
+              (profile.preset.get("dataset", {}).get("stages") or {}).items() if column in have}
+    if not stages:
+        return []
+    return ["  stages:                  # lifecycle stage dates for the funnel (preset): "
+            "never features", *(_line(stage, column, indent=4) for stage, column in stages.items())]
 
 
 def _activity_lines(profile: ExportProfile) -> list[str]:

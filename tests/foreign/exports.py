@@ -661,6 +661,41 @@ def _hs_band(employees: np.ndarray) -> np.ndarray:
     return np.where(np.isnan(employees), None, band)
 
 
+def _hs_stage_seconds(rng: np.random.Generator, w: _World, stage: np.ndarray, end: int
+                      ) -> tuple[np.ndarray, np.ndarray]:
+    """MQL and SQL seconds (-1: never) of contacts not won, from their current stage: open
+    contacts at MQL or later got there, and some lost ones did before they were lost. Drawn from
+    a stream of their own, so the export's other columns keep their bytes."""
+    n = w.n
+    mql_at = w.created + (rng.exponential(8.0, n) * DAY).astype(np.int64)
+    sql_at = mql_at + (rng.exponential(10.0, n) * DAY).astype(np.int64)
+    lost = w.outcome == "lost"
+    at_mql = np.isin(stage, ["marketingqualifiedlead", "salesqualifiedlead", "opportunity"])
+    at_sql = np.isin(stage, ["salesqualifiedlead", "opportunity"])
+    mql = (at_mql | lost & (rng.random(n) < 0.35)) & (mql_at <= end)
+    sql = (at_sql | lost & mql & (rng.random(n) < 0.3)) & mql & (sql_at <= end)
+    mql &= ~lost | (mql_at < w.decided_at)
+    sql &= ~lost | (sql_at < w.decided_at)
+    return np.where(mql, mql_at, -1), np.where(sql, sql_at, -1)
+
+
+def _hs_before_opportunity(reached: tuple[np.ndarray, np.ndarray], won: np.ndarray,
+                           opportunity_s: np.ndarray, created: np.ndarray
+                           ) -> tuple[np.ndarray, np.ndarray]:
+    """Won contacts passed MQL and SQL between creation and their opportunity (a third and two
+    thirds of the way); the others keep their drawn dates."""
+    span = np.maximum(opportunity_s - created, 0)
+    mql = np.where(won, created + span // 3, reached[0])
+    sql = np.where(won, created + 2 * span // 3, reached[1])
+    return mql, sql
+
+
+def _hs_dates(seconds: np.ndarray) -> np.ndarray:
+    """The portal's wall clock of each second, None where -1 (never)."""
+    text = _local(np.maximum(seconds, 0), _HS_ZONE).strftime("%Y-%m-%d %H:%M")
+    return np.where(seconds >= 0, text, None)
+
+
 def hubspot(folder: str | Path, n_leads: int = 4000, seed: int = 11) -> Export:
     """A HubSpot contacts export (display labels) and a timeline engagements export."""
     folder = Path(folder)
@@ -716,6 +751,7 @@ def hubspot(folder: str | Path, n_leads: int = 4000, seed: int = 11) -> Export:
         [np.where(rng.random(n) < 0.08, "evangelist", "customer"), "other",
          np.where(rng.random(n) < 0.3, "opportunity", "salesqualifiedlead"),
          "marketingqualifiedlead", "lead"], "subscriber").astype(object)
+    reached = _hs_stage_seconds(np.random.default_rng([seed, 23]), w, stage, end)
     stage = _messy(rng, stage, 0.03)  # "Customer", "OTHER", "lead "
     lead_status = np.select(
         [np.isin(np.char.strip(np.char.lower(stage.astype(str))), ["customer", "evangelist"]),
@@ -728,8 +764,8 @@ def hubspot(folder: str | Path, n_leads: int = 4000, seed: int = 11) -> Export:
     n_events = np.bincount(ev["lead"].to_numpy(), minlength=n)
     score = np.clip(np.round(15 + 6 * np.sqrt(n_events) + 30 * won + rng.normal(0, 8, n)), 0, 100)
     customer_at = _local(np.where(won, w.decided_at, 0), _HS_ZONE)
-    opportunity_at = _local(np.where(won, w.decided_at - rng.integers(3, 12, n) * DAY, 0),
-                            _HS_ZONE)
+    opportunity_s = w.decided_at - rng.integers(3, 12, n) * DAY
+    opportunity_at = _local(np.where(won, opportunity_s, 0), _HS_ZONE)
     industry = np.asarray([_HS_INDUSTRY[_INDUSTRIES[i][0]] for i in w.industry], dtype=object)
     contacts = pd.DataFrame({
         "Record ID": ids,
@@ -752,6 +788,9 @@ def hubspot(folder: str | Path, n_leads: int = 4000, seed: int = 11) -> Export:
         "Became a Customer Date": np.where(won, customer_at.strftime("%Y-%m-%d %H:%M"), None),
         "Became an Opportunity Date": np.where(won, opportunity_at.strftime("%Y-%m-%d %H:%M"),
                                                None),
+        **{column: _hs_dates(when) for column, when in zip(
+            ("Became a Marketing Qualified Lead Date", "Became a Sales Qualified Lead Date"),
+            _hs_before_opportunity(reached, won, opportunity_s, w.created), strict=True)},
         "HubSpot Score": score.astype(int),
         "Days To Close": np.where(won, ((w.decided_at - w.created) // DAY).astype(str), None),
         "Recent Deal Amount": np.where(won, (rng.integers(5, 120, n) * 1000).astype(str), None),
@@ -770,7 +809,8 @@ def hubspot(folder: str | Path, n_leads: int = 4000, seed: int = 11) -> Export:
         pii=("First Name", "Last Name", "Email", "Phone Number", "Mobile Phone Number",
              "Street Address"),
         leaky=("Lead Status", "Became a Customer Date", "Became an Opportunity Date",
-               "HubSpot Score", "Days To Close", "Recent Deal Amount"),
+               "HubSpot Score", "Days To Close", "Recent Deal Amount",
+               "Became a Marketing Qualified Lead Date", "Became a Sales Qualified Lead Date"),
         n_won=c["won"], n_lost=c["lost"], n_open=c["open"],
         won_values=("customer", "evangelist"),
         unmapped_types=("Marketing Email Delivered", "NOTE", "TASK"),
