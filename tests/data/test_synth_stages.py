@@ -77,6 +77,13 @@ def test_the_synth_command_adds_stages_only_when_asked(tmp_path):
         assert result.exit_code == 0, result.output
         columns = pd.read_parquet(out / "leads.parquet").columns
         assert ("mql_date" in columns) is expected
+    # or from the config's synth.stages
+    cfg = tmp_path / "cfg.yaml"
+    cfg.write_text(yaml.safe_dump({"synth": {"leads": 500, "stages": True}, "dataset": {
+        "name": "s", "leads": str(tmp_path / "cfg_world" / "leads.parquet")}}))
+    result = runner.invoke(app, ["synth", "--config", str(cfg)])
+    assert result.exit_code == 0, result.output
+    assert "mql_date" in pd.read_parquet(tmp_path / "cfg_world" / "leads.parquet").columns
 
 
 def test_funnel_end_to_end_on_the_synthetic_world(tmp_path):
