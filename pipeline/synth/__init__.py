@@ -82,12 +82,13 @@ stream ``default_rng([seed, chunk, 3])`` after everything else, so every other c
 bytes. Won deals pass through every stage before their close: each stage falls a Beta-shaped
 share of the time left between the previous stage (creation for MQL) and the close, MQL early.
 The other leads take each step with probability ``sigmoid(a + b (logit p - logit 0.08))``,
-(a, b) = (-0.3, 0.5) to MQL, (-0.5, 0.4) MQL to SQL, (-0.6, 0.4) SQL to opportunity, so better
+(a, b) = (-0.3, 0.5) to MQL, (-0.2, 0.4) MQL to SQL, (0.4, 0.4) SQL to opportunity, so better
 leads are more often qualified even when they do not buy, each step an exponential wait after
 the previous one (means 10, 12 and 20 days). A lost lead stops at the stage it had reached when
 it was lost (no stage after its ``outcome_at``) and nothing is dated after ``end``; the dates are
 ordered and a stage is only reached after every earlier one. On the default world about a third
-of the leads become MQLs and about half of the MQLs reach SQL.
+of the leads become MQLs, about half of the MQLs reach SQL, and about 60 % of the
+opportunities are won (the won deals are most of them).
 
 **Drift.** Leads of the last :data:`DRIFT_MONTHS` months come from a shifted mix: more paid
 social and content syndication, more students and free mail, more academy. ``p`` is the same

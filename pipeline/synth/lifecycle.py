@@ -21,7 +21,7 @@ STAGE_STREAM = 3
 STAGE_FIELDS = ("mql_date", "sql_date", "opportunity_date")
 # Logit of each step for a lead that will not win, at the base rate and per unit of the true
 # log-odds above it: better leads are more often qualified, also when they do not buy.
-_STEP_LOGIT = np.array([(-0.3, 0.5), (-0.5, 0.4), (-0.6, 0.4)])
+_STEP_LOGIT = np.array([(-0.3, 0.5), (-0.2, 0.4), (0.4, 0.4)])
 # Mean days from the previous stage (from creation for MQL) for leads that will not win.
 _STEP_DAYS = np.array([10.0, 12.0, 20.0])
 # Won deals: each stage a Beta-shaped share of the time left to the close (early MQL).
