@@ -131,8 +131,9 @@ def lifecycle_funnel(
     leads
         Canonical leads of a later export: ``lead_id`` and the stage date columns.
     scores
-        Score rows: ``lead_id``, ``as_of``, ``band``, ``mql`` (a score file's columns); a lead
-        may have several rows (scored in several months), each judged on its own window.
+        Score rows: ``lead_id``, ``as_of`` (or a score file's ``scored_at``, the as_of it was
+        scored at, as ISO text), ``band``, ``mql``; a lead may have several rows (scored in
+        several months), each judged on its own window.
     stages
         Stage -> its date column in ``leads`` (and ``training_leads``), e.g.
         :func:`pipeline.data.lifecycle.funnel_stages`; any subset of ``mql``, ``sql``,
@@ -160,7 +161,8 @@ def lifecycle_funnel(
     order = _check(leads, scores, stages)
     snapshot = pd.Timestamp(snapshot)
     horizon = pd.Timedelta(days=horizon_days)
-    rows = scores[["lead_id", "as_of", "band", "mql"]].copy()
+    rows = scores.rename(columns={} if "as_of" in scores else {"scored_at": "as_of"})
+    rows = rows[["lead_id", "as_of", "band", "mql"]].copy()
     rows["lead_id"] = rows["lead_id"].astype(str)
     rows["as_of"] = pd.to_datetime(rows["as_of"])
     rows["band"] = rows["band"].astype(str)
@@ -245,7 +247,8 @@ def _check(leads: pd.DataFrame, scores: pd.DataFrame, stages: dict[str, str]) ->
     if not order:
         raise ValueError("a funnel needs at least one stage")
     missing = [c for c in ("lead_id", *(stages[s] for s in order)) if c not in leads]
-    missing += [c for c in ("lead_id", "as_of", "band", "mql") if c not in scores]
+    missing += [c for c in ("lead_id", "band", "mql") if c not in scores]
+    missing += [] if "as_of" in scores or "scored_at" in scores else ["as_of"]
     if missing:
         raise ValueError(f"missing column(s) {missing}")
     return order

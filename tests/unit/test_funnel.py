@@ -186,6 +186,15 @@ def test_html_fragment_shows_the_counts_and_the_sentence(report):
     assert "<td>hot</td><td>3</td><td>12</td><td>15</td><td>22</td>" in html
 
 
+def test_a_score_file_scored_at_is_its_as_of(report):
+    # batch score files carry the as_of they were scored at as ISO text, `scored_at`
+    scores = _scores().rename(columns={"as_of": "scored_at"})
+    scores["scored_at"] = scores["scored_at"].map(pd.Timestamp.isoformat)
+    again = lifecycle_funnel(_leads(LEADS), scores, STAGES, 30, SNAPSHOT, _training())
+    pd.testing.assert_frame_equal(again.steps, report.steps)
+    assert again.generous == report.generous
+
+
 def test_fewer_stages_make_fewer_steps():
     stages = {"sql": "sql_at", "opportunity": "opportunity_at"}
     report = lifecycle_funnel(_leads(LEADS), _scores(), stages, 30, SNAPSHOT)
