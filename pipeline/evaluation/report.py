@@ -162,6 +162,20 @@ def _metrics_table(metrics: dict[str, Any]) -> dict[str, Any]:
     return {"columns": labels, "rows": rows}
 
 
+def _routing_note(metrics: dict[str, Any]) -> str:
+    """How "conversions/week handed to sales" is counted: the list ``score --route`` writes."""
+    view = metrics.get(kinds.CHALLENGER) or {}
+    if "routed_per_week" not in view:
+        return ""  # an evaluation.json from before the routing list
+    cap = view.get("capacity_per_week")
+    limit = "no cap beyond the MQL rule" if cap is None else f"at most {cap:,.0f} a week"
+    held = view.get("held_back_per_week") or 0.0
+    return (f"Conversions/week handed to sales: the week's MQLs that are not disqualified, best "
+            f"first, {limit} (routing.capacity_per_week), the list `leadscore score --route` "
+            f"writes; {_capitalized(_CHALLENGER)}: {view['routed_per_week']:.1f} leads a week "
+            f"of {view.get('leads_per_week', 0.0):.1f}, {held:.1f} held back.")
+
+
 def _segment_columns() -> list[tuple[str, str]]:
     """(metrics key prefix, label) of the per-segment table's scorer columns."""
     columns = [
@@ -431,6 +445,7 @@ def render_report(
         mql_rules=[{"scorer": kinds.display(n), "mql": metrics[n]["mql_rule"],
                     "bands": metrics[n].get("bands", "")}
                    for n in kinds.names() if metrics.get(n, {}).get("mql_rule")],
+        routing=_routing_note(metrics),
         metrics=_metrics_table(metrics),
         segments=_segments_table(metrics),
         ages=ages_table(metrics, [(k.name, k.display) for k in kinds.KINDS
