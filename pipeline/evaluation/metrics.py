@@ -22,7 +22,7 @@ from sklearn.metrics import (
     roc_curve,
 )
 
-from pipeline.explain.routing import handed_per_week
+from pipeline.explain.routing import handed_interval, handed_per_week
 from pipeline.scorers.ranking import resample_counts, weighted_aucs
 
 TOP_FRACTIONS = (0.1, 0.2, 0.3)
@@ -272,8 +272,13 @@ def compare_scorers(
         metrics = ranking_metrics(y, p)
         if name in mql:
             metrics.update(mql_metrics(y, mql[name]))
+            rows = (eligible or {}).get(name)
             metrics.update(capacity_view(y, p, mql[name], leads_per_week, capacity_per_week,
-                                         (eligible or {}).get(name)))
+                                         rows))
+            if n_boot:
+                low, high = handed_interval(y, p, mql[name], leads_per_week, capacity_per_week,
+                                            rows, n_boot=n_boot, seed=seed)
+                metrics.update(conversions_handed_ci_low=low, conversions_handed_ci_high=high)
         other = None if name == reference else np.asarray(probs[reference], dtype="float64")
         if n_boot:
             metrics.update(bootstrap_auc(y, p, other, n_boot=n_boot, seed=seed))

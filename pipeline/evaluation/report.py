@@ -52,8 +52,9 @@ METRIC_ROWS = [
     ("MQL share", "mql_share", "{:.1%}"),
     ("MQL precision", "mql_precision", "{:.1%}"),
     ("MQL recall", "mql_recall", "{:.1%}"),
-    ("Conversions/week handed to sales", "conversions_handed_per_week", "{:.1f}"),
+    ("Conversions/week handed to sales (95 % CI)", "conversions_handed_per_week", "{:.1f}"),
 ]
+HANDED = "conversions_handed_per_week"  # shown with its interval (headlines.scorer_handed)
 LOWER_IS_BETTER = frozenset({"brier", "log_loss", "ece"})
 
 # The true probability of a synthetic world: a column of the metrics table, not a scorer (it
@@ -151,6 +152,7 @@ def _metrics_table(metrics: dict[str, Any]) -> dict[str, Any]:
         best = pick(scored, key=scored.get) if scored else None
         # an AUC is never shown without its interval
         texts = {n: headlines.scorer_auc(metrics, n) if key == "roc_auc"
+                 else headlines.scorer_handed(metrics, n) if key == HANDED
                  else _format(values[n], fmt) for n in names}
         for n in names:  # computed but undefined (nothing flagged, no conversion): n/a
             if key.startswith("mql_") and key in metrics[n] and not _is_number(values[n]):

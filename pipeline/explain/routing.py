@@ -85,6 +85,23 @@ def handed_per_week(y: np.ndarray, p: np.ndarray, mql: np.ndarray, leads_per_wee
     }
 
 
+def handed_interval(y: np.ndarray, p: np.ndarray, mql: np.ndarray, leads_per_week: float,
+                    capacity_per_week: int | None, eligible: np.ndarray | None = None,
+                    n_boot: int = 500, seed: int = 0) -> tuple[float, float]:
+    """95 % percentile interval of :func:`handed_per_week`'s conversions over row resamples.
+
+    The MQL line stays as learned; each resample is routed afresh (its own best MQLs, its own
+    cap), as a week with that mix of leads would be.
+    """
+    y, p, mql = np.asarray(y, dtype="float64"), np.asarray(p, dtype="float64"), np.asarray(mql)
+    ok = np.ones(len(y), dtype=bool) if eligible is None else np.asarray(eligible, dtype=bool)
+    rng = np.random.default_rng(seed)
+    draws = [handed_per_week(y[i], p[i], mql[i], leads_per_week, capacity_per_week, ok[i])[
+        "conversions_handed_per_week"] for i in (rng.integers(0, len(y), len(y))
+                                                 for _ in range(n_boot))]
+    return float(np.percentile(draws, 2.5)), float(np.percentile(draws, 97.5))
+
+
 @dataclass(frozen=True)
 class RouteFormat:
     """One layout of the routing file.

@@ -106,12 +106,16 @@ def test_no_mql_writes_a_header_only_file_and_says_so(trained_export, tmp_path):
         scores = pd.read_parquet(folder / "scores.parquet")
     low = set(scores.nsmallest(50, "probability")["lead_id"])
     assert not scores[scores["lead_id"].isin(low)]["mql"].any()
-    leads = read_table(export.leads)
-    few = folder / "exports" / "low.csv"
-    leads[leads[export.id_column].astype(str).str.strip().isin(low)].to_csv(few, index=False)
-    printed = _in(folder, command.replace(str(export.leads.relative_to(folder)),
-                                          "exports/low.csv")
-                  + f" --output low.parquet --route --route-format {shape}")
+    # the 50 lowest leads and their own events only (an event of another lead is an error)
+    leads, events = read_table(export.leads), read_table(export.activities)
+    leads[leads[export.id_column].str.strip().isin(low)].to_csv(
+        folder / "exports" / "low.csv", index=False)
+    events[events[export.activity_id_column].str.strip().isin(low)].to_csv(
+        folder / "exports" / "low_events.csv", index=False)
+    low_command = command.replace(str(export.leads.relative_to(folder)), "exports/low.csv")
+    low_command = low_command.replace(str(export.activities.relative_to(folder)),
+                                      "exports/low_events.csv")
+    printed = _in(folder, f"{low_command} --output low.parquet --route --route-format {shape}")
     lines = (folder / "low.route.csv").read_text().splitlines()
     assert len(lines) == 1 and lines[0].split(",")[0].strip('"') == export.id_column
     assert "no lead reached the MQL line" in printed and "holds the header only" in printed

@@ -179,3 +179,21 @@ def test_capacity_zero_or_negative_is_refused(value, tmp_path):
     with pytest.raises(ConfigError, match="routing.capacity_per_week"):
         load_config(ROOT / "configs" / "demo.yaml",
                     {"routing": {"capacity_per_week": int(value)}})
+
+
+def test_conversions_handed_carry_a_bootstrap_interval():
+    from pipeline.evaluation.headlines import scorer_handed
+
+    rng = np.random.default_rng(8)
+    p = rng.beta(1, 6, 1500)
+    y = (rng.random(1500) < p).astype(int)
+    mql = p >= np.quantile(p, 0.8)
+    out = compare_scorers(y, {"model": p}, {"model": mql}, "model", leads_per_week=150,
+                          capacity_per_week=20, n_boot=200, seed=1)["model"]
+    low, value, high = (out["conversions_handed_ci_low"], out["conversions_handed_per_week"],
+                        out["conversions_handed_ci_high"])
+    assert low < value < high
+    again = compare_scorers(y, {"model": p}, {"model": mql}, "model", leads_per_week=150,
+                            capacity_per_week=20, n_boot=200, seed=1)["model"]
+    assert again["conversions_handed_ci_low"] == low  # seeded
+    assert scorer_handed({"model": out}, "model") == f"{value:.1f} ({low:.1f}-{high:.1f})"
