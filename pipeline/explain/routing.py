@@ -126,24 +126,11 @@ ROUTE_COLUMNS = ("lead_id", "rank", "score", "grade", "band", "engagement_level"
                  "reason_2", "reason_3", "next_action", "next_action_gain", "account",
                  "probability", "model_version", "scored_at")
 
-_SALESFORCE_CUSTOM = {
-    "rank": "LeadScore_Rank__c", "score": "LeadScore_Score__c",
-    "grade": "LeadScore_Grade__c", "engagement_level": "LeadScore_Engagement_Level__c",
-    "reason_1": "LeadScore_Reason_1__c", "reason_2": "LeadScore_Reason_2__c",
-    "reason_3": "LeadScore_Reason_3__c", "next_action": "LeadScore_Next_Action__c",
-    "next_action_gain": "LeadScore_Next_Action_Gain__c", "account": "LeadScore_Account__c",
-    "probability": "LeadScore_Probability__c", "model_version": "LeadScore_Model__c",
-    "scored_at": "LeadScore_Scored_At__c",
-}
-_HUBSPOT_CUSTOM = {
-    "rank": "LeadScore rank", "score": "LeadScore score", "grade": "LeadScore grade",
-    "band": "LeadScore band",
-    "engagement_level": "LeadScore engagement level", "reason_1": "LeadScore reason 1",
-    "reason_2": "LeadScore reason 2", "reason_3": "LeadScore reason 3",
-    "next_action": "LeadScore next action", "next_action_gain": "LeadScore next action gain",
-    "account": "LeadScore account", "probability": "LeadScore probability",
-    "model_version": "LeadScore model", "scored_at": "LeadScore scored at",
-}
+#: custom fields / properties: LeadScore's name spelled the CRM's way
+#: (reason_1 -> LeadScore_Reason_1__c in Salesforce, "LeadScore reason 1" in HubSpot)
+_SALESFORCE_CUSTOM = {c: "LeadScore_" + "_".join(w.capitalize() for w in c.split("_")) + "__c"
+                      for c in ROUTE_COLUMNS if c != "lead_id"}
+_HUBSPOT_CUSTOM = {c: "LeadScore " + c.replace("_", " ") for c in ROUTE_COLUMNS if c != "lead_id"}
 
 FORMATS: dict[str, RouteFormat] = {
     "generic": RouteFormat("generic", None, {c: c for c in ROUTE_COLUMNS}),
@@ -152,7 +139,7 @@ FORMATS: dict[str, RouteFormat] = {
     # (API names ending __c) the admin creates once.
     "salesforce": RouteFormat(
         "salesforce", "salesforce",
-        {"lead_id": "Id", "band": "Rating", **_SALESFORCE_CUSTOM},
+        {**_SALESFORCE_CUSTOM, "lead_id": "Id", "band": "Rating"},
         bands={"hot": "Hot", "warm": "Warm", "cold": "Cold"}),
     # HubSpot's import maps a header to the property with that label: Record ID matches existing
     # contacts, Lifecycle Stage is the standard stage (it only moves forward, so a customer is

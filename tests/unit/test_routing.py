@@ -197,3 +197,13 @@ def test_conversions_handed_carry_a_bootstrap_interval():
                             capacity_per_week=20, n_boot=200, seed=1)["model"]
     assert again["conversions_handed_ci_low"] == low  # seeded
     assert scorer_handed({"model": out}, "model") == f"{value:.1f} ({low:.1f}-{high:.1f})"
+
+
+def test_the_readme_names_every_column_of_every_format():
+    from tests.conftest import ROOT
+
+    section = (ROOT / "README.md").read_text().split("## For sales operations", 1)[1]
+    section = section.split("\n## ", 1)[0]
+    for layout in FORMATS.values():
+        for header in (*layout.headers.values(), *layout.constants, *layout.constants.values()):
+            assert f"`{header}`" in section, f"{layout.name}: {header} not in the README"
