@@ -75,6 +75,19 @@ def score(
         "--format", help="Output file format, parquet or csv (default: from --output's "
         "suffix).")] = None,
     open_only: Annotated[bool, typer.Option("--open-only", help="Skip decided leads.")] = False,
+    route_leads: Annotated[bool, typer.Option(
+        "--route", help="Also write the routing file a CRM workflow imports: the MQLs, best "
+        "first, capped at routing.capacity_per_week x --weeks, with a summary JSON beside it "
+        "(local engine).")] = False,
+    route_format: Annotated[str | None, typer.Option(
+        "--route-format", help="generic, salesforce or hubspot (default: routing.format).")
+    ] = None,
+    route_output: Annotated[Path | None, typer.Option(
+        "--route-output", help="Routing file (default: <output stem>.route.csv beside "
+        "--output).")] = None,
+    weeks: Annotated[float, typer.Option(
+        "--weeks", help="Weeks of new leads this run covers: the routing list holds at most "
+        "routing.capacity_per_week x weeks leads (default 1: a weekly run).")] = 1.0,
     set_: SetOpt = None,
 ) -> None:
     """Score leads in bounded memory; atomic output; resumable; local or Spark engine."""
@@ -93,6 +106,8 @@ def score(
         raise ConfigError(f"--engine {engine!r}: use 'local' or 'spark'")
     if fmt not in (None, "csv", "parquet"):
         raise ConfigError(f"--format {fmt!r}: use 'csv' or 'parquet'")
+    layout = _route_layout(cfg, engine, route_format, weeks, top, min_score, explain_leads) \
+        if route_leads else None
     package, model_name, model_version = resolve_model(cfg, model)
     package.check_settings(cfg.features, str(cfg.source))
     # Without --as-of a fresh job scores as of now and a resumed one as of its first run.
@@ -163,6 +178,52 @@ def score(
     out.print(f"[green]scored[/] {summary['input_rows']:,} leads -> {output} "
               f"({summary['output_rows']:,} rows, {summary['rows_per_second']:,} leads/s, "
               f"model {model_name} {model_version}, as of {when})")
+    if layout is not None:
+        from pipeline.batch.route import default_route_path, write_route
+
+        path = route_output or default_route_path(Path(output))
+        routed = write_route(
+            Path(output), path, layout, cfg.routing.capacity_per_week, weeks,
+            {"--input": Path(input_path), "--output": Path(output),
+             "--activities": Path(activities) if activities else None},
+            {"mql_rule": package.mql.describe(package.scale), "model": f"{model_name} "
+             f"{model_version}", "as_of": str(when.as_of)})
+        _print_route(routed)
+
+
+def _route_layout(cfg: Config, engine: str, name: str | None, weeks: float, top: int | None,
+                  min_score: int | None, explain_leads: bool):
+    """The routing file's layout, after refusing the options it cannot go with."""
+    from pipeline.batch.route import route_format
+    from pipeline.data.errors import ConfigError
+
+    if engine != "local":
+        # the list is one small file sorted across every lead; Spark writes part files
+        raise ConfigError("--route: use --engine local (the routing list is one file sorted "
+                          "across every lead; Spark writes a folder of parts)")
+    if top is not None or min_score is not None:
+        raise ConfigError("--route sizes its list by scoring.mql and routing.capacity_per_week: "
+                          "drop --top / --min-score")
+    if not explain_leads:
+        raise ConfigError("--route hands sales the top reasons: drop --no-explain")
+    if not weeks > 0:
+        raise ConfigError(f"--weeks {weeks:g}: the weeks this run covers must be above 0")
+    return route_format(name or cfg.routing.format)
+
+
+def _print_route(summary: dict) -> None:
+    """One line for the routing file: routed, held back, and why it may be empty."""
+    cap = summary["capacity"]
+    held = summary["held_back"]
+    extra = f", {summary['disqualified_mqls']:,} disqualified MQLs left out" \
+        if summary["disqualified_mqls"] else ""
+    if summary["mqls"] == 0:
+        err.print(f"[yellow]note:[/] no lead reached the MQL line ({summary['mql_rule']}): "
+                  f"{summary['route']} holds the header only", highlight=False, soft_wrap=True)
+    out.print(f"[green]routed[/] {summary['routed']:,} of {summary['mqls']:,} MQLs -> "
+              f"{summary['route']} ({summary['format']}; capacity "
+              f"{'none' if cap is None else f'{cap:,}'}; {held:,} held back{extra}; summary "
+              f"{summary['route']}.json)", highlight=False, soft_wrap=True)
 
 
 def _local_output(output: str) -> Path | None:

@@ -21,7 +21,7 @@ METRIC_ROWS = (
     ("lift, top decile", "lift_decile_1", "{:.2f}x"),
     ("MQL share", "mql_share", "{:.1%}"),
     ("MQL precision", "mql_precision", "{:.1%}"), ("MQL recall", "mql_recall", "{:.1%}"),
-    ("conversions/week to sales", "conversions_handed_per_week", "{:.1f}"),
+    ("conversions/week to sales (95% CI)", "conversions_handed_per_week", "{:.1f}"),
 )
 
 
@@ -37,7 +37,9 @@ def comparison_rows(metrics: dict) -> dict[str, list[dict]]:
     names = _scorers(metrics)
     keys = [("roc_auc", "ROC-AUC"), ("auc_ci_low", "ROC-AUC 95% CI low"),
             ("auc_ci_high", "ROC-AUC 95% CI high"), ("auc_diff", f"ROC-AUC - {kinds.REFERENCE}"),
-            *((key, label) for label, key, _ in METRIC_ROWS if key is not None)]
+            *((key, label) for label, key, _ in METRIC_ROWS if key is not None),
+            ("conversions_handed_ci_low", "conversions/week to sales 95% CI low"),
+            ("conversions_handed_ci_high", "conversions/week to sales 95% CI high")]
     rows = [{"metric": key, "label": label, **{n: (metrics[n] or {}).get(key) for n in names}}
             for key, label in keys]
     chosen = headlines.selection(metrics)
@@ -70,6 +72,8 @@ def comparison_table(metrics: dict, fmt: Format = Format.table) -> None:
             m = metrics[name]
             if key is None:
                 cells.append(headlines.scorer_auc(metrics, name))
+            elif key == "conversions_handed_per_week":
+                cells.append(headlines.scorer_handed(metrics, name))
             elif key in m and m[key] is not None and m[key] == m[key]:
                 cells.append(fmt.format(m[key]))
             elif key.startswith("mql_") and key in m:

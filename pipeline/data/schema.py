@@ -205,6 +205,28 @@ class MonitorConfig(_Frozen):
         "score` only reports it")
 
 
+class RoutingConfig(_Frozen):
+    """The hand-off file of ``leadscore score --route``: the MQLs, best first, sized to sales.
+
+    The MQL rule (``scoring.mql``) decides who qualifies; ``capacity_per_week`` caps how many of
+    them one week hands over (the report's conversions/week handed to sales applies the same
+    cap, :mod:`pipeline.explain.routing`). One scoring run is taken to cover one week unless
+    ``score --weeks`` says otherwise.
+    """
+
+    capacity_per_week: int | None = Field(
+        None, gt=0, description="most leads handed to sales per week, best first; the MQLs "
+        "beyond it are held back and counted (they stay in the score output with mql true). "
+        "null: no cap beyond the MQL rule, which already sizes the list (`scoring.mql`: a "
+        "share, or leads per week)")
+    format: Literal["generic", "salesforce", "hubspot"] = Field(
+        "generic", description="column names of the routing file (`--route-format` wins): "
+        "generic (LeadScore's own names), salesforce (Lead API names for Data Loader: Id, "
+        "Rating and LeadScore_*__c custom fields), hubspot (contact property labels for the "
+        "import tool: Record ID, Lifecycle Stage and LeadScore custom properties); see "
+        "README, For sales operations")
+
+
 class MlflowConfig(_Frozen):
     """Tracking and registry (``MLFLOW_TRACKING_URI`` in the environment wins)."""
 
@@ -339,6 +361,7 @@ class Config(_Frozen):
     points: PointsConfig = PointsConfig()
     selection: SelectionConfig = SelectionConfig()
     disqualify: DisqualifyConfig = DisqualifyConfig()
+    routing: RoutingConfig = RoutingConfig()
     mlflow: MlflowConfig = MlflowConfig()
     source: Path | None = Field(None, exclude=True)
 

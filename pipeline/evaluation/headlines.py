@@ -68,6 +68,16 @@ def scorer_auc(metrics: dict[str, Any], name: str) -> str:
     return auc_text(m.get("roc_auc"), m.get("auc_ci_low"), m.get("auc_ci_high"))
 
 
+def scorer_handed(metrics: dict[str, Any], name: str) -> str:
+    """Conversions/week handed to sales (the routing list) with its interval when there is one."""
+    m = metrics.get(name) or {}
+    value = m.get("conversions_handed_per_week")
+    if value is None:
+        return ""
+    low, high = m.get("conversions_handed_ci_low"), m.get("conversions_handed_ci_high")
+    return f"{value:.1f}" if low is None or high is None else f"{value:.1f} ({low:.1f}-{high:.1f})"
+
+
 def scorer_diff(metrics: dict[str, Any], name: str) -> str:
     """One scorer's ROC-AUC minus the reference's, with the paired interval."""
     m = metrics.get(name) or {}

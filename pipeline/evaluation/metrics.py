@@ -22,6 +22,7 @@ from sklearn.metrics import (
     roc_curve,
 )
 
+from pipeline.explain.routing import handed_interval, handed_per_week
 from pipeline.scorers.ranking import resample_counts, weighted_aucs
 
 TOP_FRACTIONS = (0.1, 0.2, 0.3)
@@ -116,21 +117,17 @@ def mql_metrics(y: np.ndarray, mql: np.ndarray) -> dict[str, float]:
 
 
 def capacity_view(
-    y: np.ndarray, p: np.ndarray, leads_per_week: float, capacity_per_week: float
-) -> dict[str, float]:
-    """Conversions per week sales meets when it works the ``capacity`` best leads each week.
+    y: np.ndarray, p: np.ndarray, mql: np.ndarray, leads_per_week: float,
+    capacity_per_week: int | None, eligible: np.ndarray | None = None,
+) -> dict[str, float | None]:
+    """Conversions per week sales meets when it works each week's routing list.
 
-    Assumes the weekly inflow looks like the test leads (same mix); ``leads_per_week`` is their
-    observed rate.
+    The list is the one ``leadscore score --route`` writes (:func:`pipeline.explain.routing.route`:
+    the MQLs that are ``eligible``, best first, at most ``capacity_per_week`` a week; None: no
+    cap). Assumes the weekly inflow looks like the test leads (same mix); ``leads_per_week`` is
+    their observed rate.
     """
-    fraction = min(1.0, capacity_per_week / leads_per_week) if leads_per_week else 1.0
-    conversions_per_week = float(np.mean(y)) * leads_per_week
-    return {
-        "capacity_per_week": float(capacity_per_week),
-        "leads_per_week": float(leads_per_week),
-        "conversions_per_week": conversions_per_week,
-        "conversions_handed_per_week": capture_at(y, p, fraction) * conversions_per_week,
-    }
+    return handed_per_week(y, p, mql, leads_per_week, capacity_per_week, eligible)
 
 
 def _resample_counts(y: np.ndarray, n_boot: int, seed: int):
@@ -258,18 +255,30 @@ def compare_scorers(
     mql: dict[str, np.ndarray],
     reference: str,
     leads_per_week: float,
-    capacity_per_week: float,
+    capacity_per_week: int | None,
     n_boot: int = 500,
     seed: int = 0,
+    eligible: dict[str, np.ndarray] | None = None,
 ) -> dict[str, dict[str, float]]:
-    """All metrics for each scorer on the same rows; AUC differences against ``reference``."""
+    """All metrics for each scorer on the same rows; AUC differences against ``reference``.
+
+    The capacity view (conversions/week handed to sales) needs a scorer's MQL flags, so a
+    column without them (the oracle) has none; ``eligible``: per scorer, the rows that are not
+    disqualified.
+    """
     out: dict[str, dict[str, float]] = {}
     for name, p in probs.items():
         p = np.asarray(p, dtype="float64")
         metrics = ranking_metrics(y, p)
         if name in mql:
             metrics.update(mql_metrics(y, mql[name]))
-        metrics.update(capacity_view(y, p, leads_per_week, capacity_per_week))
+            rows = (eligible or {}).get(name)
+            metrics.update(capacity_view(y, p, mql[name], leads_per_week, capacity_per_week,
+                                         rows))
+            if n_boot:
+                low, high = handed_interval(y, p, mql[name], leads_per_week, capacity_per_week,
+                                            rows, n_boot=n_boot, seed=seed)
+                metrics.update(conversions_handed_ci_low=low, conversions_handed_ci_high=high)
         other = None if name == reference else np.asarray(probs[reference], dtype="float64")
         if n_boot:
             metrics.update(bootstrap_auc(y, p, other, n_boot=n_boot, seed=seed))

@@ -52,8 +52,9 @@ METRIC_ROWS = [
     ("MQL share", "mql_share", "{:.1%}"),
     ("MQL precision", "mql_precision", "{:.1%}"),
     ("MQL recall", "mql_recall", "{:.1%}"),
-    ("Conversions/week handed to sales", "conversions_handed_per_week", "{:.1f}"),
+    ("Conversions/week handed to sales (95 % CI)", "conversions_handed_per_week", "{:.1f}"),
 ]
+HANDED = "conversions_handed_per_week"  # shown with its interval (headlines.scorer_handed)
 LOWER_IS_BETTER = frozenset({"brier", "log_loss", "ece"})
 
 # The true probability of a synthetic world: a column of the metrics table, not a scorer (it
@@ -151,6 +152,7 @@ def _metrics_table(metrics: dict[str, Any]) -> dict[str, Any]:
         best = pick(scored, key=scored.get) if scored else None
         # an AUC is never shown without its interval
         texts = {n: headlines.scorer_auc(metrics, n) if key == "roc_auc"
+                 else headlines.scorer_handed(metrics, n) if key == HANDED
                  else _format(values[n], fmt) for n in names}
         for n in names:  # computed but undefined (nothing flagged, no conversion): n/a
             if key.startswith("mql_") and key in metrics[n] and not _is_number(values[n]):
@@ -160,6 +162,20 @@ def _metrics_table(metrics: dict[str, Any]) -> dict[str, Any]:
                      "cells": cells})
     labels = [ORACLE_LABEL if name == ORACLE else kinds.display(name) for name in names]
     return {"columns": labels, "rows": rows}
+
+
+def _routing_note(metrics: dict[str, Any]) -> str:
+    """How "conversions/week handed to sales" is counted: the list ``score --route`` writes."""
+    view = metrics.get(kinds.CHALLENGER) or {}
+    if "routed_per_week" not in view:
+        return ""  # an evaluation.json from before the routing list
+    cap = view.get("capacity_per_week")
+    limit = "no cap beyond the MQL rule" if cap is None else f"at most {cap:,.0f} a week"
+    held = view.get("held_back_per_week") or 0.0
+    return (f"Conversions/week handed to sales: the week's MQLs that are not disqualified, best "
+            f"first, {limit} (routing.capacity_per_week), the list `leadscore score --route` "
+            f"writes; {_capitalized(_CHALLENGER)}: {view['routed_per_week']:.1f} leads a week "
+            f"of {view.get('leads_per_week', 0.0):.1f}, {held:.1f} held back.")
 
 
 def _segment_columns() -> list[tuple[str, str]]:
@@ -431,6 +447,7 @@ def render_report(
         mql_rules=[{"scorer": kinds.display(n), "mql": metrics[n]["mql_rule"],
                     "bands": metrics[n].get("bands", "")}
                    for n in kinds.names() if metrics.get(n, {}).get("mql_rule")],
+        routing=_routing_note(metrics),
         metrics=_metrics_table(metrics),
         segments=_segments_table(metrics),
         ages=ages_table(metrics, [(k.name, k.display) for k in kinds.KINDS

@@ -99,10 +99,13 @@ def evaluate_packages(
     if truth is not None and oracle_rows is None and not grid:
         probs["oracle"] = truth.reindex(test_ids.astype(str)).to_numpy(dtype="float64")
     weekly = weekly_volume(prepared, test_ids)
+    # the leads score --route would hand over: MQLs not disqualified, capped per week
+    eligible = {name: pkg.disqualified(X_test, ages) == "" for name, pkg in packages.items()}
     stage(f"metrics and {n_boot} bootstrap resamples" if n_boot else "metrics")
     metrics: dict[str, Any] = compare_scorers(
         y_test, probs, mql, reference=kinds.REFERENCE, leads_per_week=weekly,
-        capacity_per_week=max(1.0, round(0.2 * weekly)), n_boot=n_boot, seed=config.seed,
+        capacity_per_week=config.routing.capacity_per_week, n_boot=n_boot, seed=config.seed,
+        eligible=eligible,
     )
     if oracle_rows is not None and oracle_rows.any():
         _oracle_at_its_age(metrics, probs, truth, prepared, oracle_rows, y_test)

@@ -290,3 +290,16 @@ def test_report_flags_time_period_proxies_only_when_there_are_some():
     html = _render(metrics, scores, plots, figures)
     assert "Time-period proxies" in html
     assert "Euribor 3m (euribor3m): 93 % of" in html
+
+
+def test_report_says_how_conversions_handed_to_sales_are_counted():
+    metrics, scores, plots, figures = _inputs()
+    assert "routing.capacity_per_week" not in _render(metrics, scores, plots, figures)
+    metrics[kinds.CHALLENGER].update(capacity_per_week=40.0, routed_per_week=40.0,
+                                     leads_per_week=250.0, held_back_per_week=10.0)
+    text = " ".join("".join(_tags(_render(metrics, scores, plots, figures)).text["metrics"])
+                    .split())
+    assert "best first, at most 40 a week (routing.capacity_per_week)" in text
+    assert "40.0 leads a week of 250.0, 10.0 held back" in text
+    metrics[kinds.CHALLENGER]["capacity_per_week"] = None
+    assert "no cap beyond the MQL rule" in _render(metrics, scores, plots, figures)

@@ -57,7 +57,7 @@ def test_mql_and_capacity():
     m = mql_metrics(Y, P >= 0.5)
     assert m["mql_precision"] == pytest.approx(2 / 3)
     assert m["mql_recall"] == pytest.approx(2 / 3)
-    c = capacity_view(Y, P, leads_per_week=100, capacity_per_week=30)
+    c = capacity_view(Y, P, P >= 0.5, leads_per_week=100, capacity_per_week=30)
     assert c["conversions_per_week"] == pytest.approx(30.0)
     assert c["conversions_handed_per_week"] == pytest.approx(20.0)
 
