@@ -18,13 +18,11 @@ import pandas as pd
 import pytest
 import yaml
 from sklearn.metrics import roc_auc_score
-from typer.testing import CliRunner
 
-from pipeline.cli.app import app
 from tests.conftest import write_demo_config
+from tests.e2e.test_mlflow_lifecycle import _cli, _client
 
 pytestmark = pytest.mark.slow
-runner = CliRunner()
 
 MODEL = "leadscore-demo"
 EXPORT_AT = pd.Timestamp("2026-02-28T23:59:59")  # the recalibration export's snapshot
@@ -56,19 +54,6 @@ def drift_world(folder: Path) -> dict[str, Path]:
         for name in ("leads", "activities", "truth"):
             getattr(world, name).to_parquet(folders[key] / f"{name}.parquet", index=False)
     return folders
-
-
-def _cli(*args: str, ok: bool = True):
-    result = runner.invoke(app, list(args))
-    if ok:
-        assert result.exit_code == 0, f"leadscore {' '.join(args)}:\n{result.output}"
-    return result
-
-
-def _client():
-    from mlflow import MlflowClient
-
-    return MlflowClient()
 
 
 def _versions() -> dict[str, dict]:

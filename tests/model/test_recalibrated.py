@@ -6,18 +6,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from features.spec import FeatureInfo, FeatureSpec
 from pipeline.scorers.lightgbm import LeadScorer
 from pipeline.scorers.segmented import SegmentedScorer
 from pipeline.scorers.selection import SelectedScorer
-
-SPEC = FeatureSpec([
-    FeatureInfo("line", "Product line", "fit", "fit", "categorical", 0, "Product line: {value}"),
-    FeatureInfo("webinars", "Webinars", "engagement", "engagement", "numeric", 0,
-                "Attended {value:.0f} webinars"),
-    FeatureInfo("pricing", "Pricing page interest", "engagement", "engagement", "numeric", 0,
-                "Visited pricing {value:.0f}x"),
-])
+from tests.model.test_segments import SPEC  # line, webinars, pricing, noise
 
 
 def _world(n: int, seed: int, shift: float = 0.0) -> tuple[pd.DataFrame, np.ndarray]:
@@ -29,7 +21,7 @@ def _world(n: int, seed: int, shift: float = 0.0) -> tuple[pd.DataFrame, np.ndar
     logit = np.where(line == "a", 1.4 * pricing, 1.4 * webinars) - 3.0 + shift
     y = (rng.random(n) < 1 / (1 + np.exp(-logit))).astype(int)
     X = pd.DataFrame({"line": pd.Categorical(line, categories=["a", "b"]),
-                      "webinars": webinars, "pricing": pricing},
+                      "webinars": webinars, "pricing": pricing, "noise": rng.normal(size=n)},
                      index=[f"L{seed}-{i}" for i in range(n)])
     return X, y
 
