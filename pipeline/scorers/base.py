@@ -15,6 +15,8 @@ class, each with a neutral default, so that no caller needs to know the scorer's
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator
@@ -50,12 +52,27 @@ class BaseScorer(BaseEstimator):
         pruning callbacks).
         """
         self.fit_raw(X, y, X_valid, y_valid, sample_weight=sample_weight, **fit_params)
-        self.calibrator_ = calibrator or Calibrator(
-            methods=self.calibration_methods, cv_folds=self.cv_folds,
-            random_state=self.random_state,
-        ).fit(self.decision_function(X_valid), np.asarray(y_valid))
+        self.calibrator_ = calibrator or self.fit_calibrator(self.decision_function(X_valid),
+                                                             y_valid)
         self.classes_ = np.array([0, 1])
         return self
+
+    def fit_calibrator(self, raw: np.ndarray, y) -> Calibrator:
+        """A calibrator of raw values to probabilities, chosen by this scorer's own rule (its
+        ``calibration_methods``, by cross-validated Brier on these rows)."""
+        return Calibrator(methods=self.calibration_methods, cv_folds=self.cv_folds,
+                          random_state=self.random_state).fit(raw, np.asarray(y))
+
+    def recalibrated(self, X: pd.DataFrame, y) -> BaseScorer:
+        """A copy whose calibrator alone is refitted on these rows, the way :meth:`fit` fits it.
+
+        The raw model is shared, not refitted: decision values and raw shares stay exactly the
+        champion's, and the factor points follow the new calibrator, so they still add up to
+        the new score. A monotone calibrator keeps the ranking of the raw values.
+        """
+        new = copy.copy(self)
+        new.calibrator_ = self.fit_calibrator(self.decision_function(X), y)
+        return new
 
     def fit_raw(self, X: pd.DataFrame, y: pd.Series, X_valid: pd.DataFrame, y_valid: pd.Series,
                 sample_weight: np.ndarray | None = None, **fit_params) -> BaseScorer:

@@ -31,6 +31,7 @@ worth before any other evidence.
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 import numpy as np
@@ -221,6 +222,26 @@ class SegmentedScorer(BaseScorer):
     def factor_points(self, X: pd.DataFrame, shares: pd.DataFrame | None = None) -> pd.DataFrame:
         """Score points per factor on the global base score (``shares`` is not used)."""
         return self.explain_points(X)[1]
+
+    def recalibrated(self, X: pd.DataFrame, y) -> SegmentedScorer:
+        """A copy with one calibrator refitted on these rows and shared by every route.
+
+        A refined segment model lives in the global model's log-odds (as
+        :meth:`_calibrator_choice` relies on), and a segment's share of a month of recent leads
+        is too few conversions for a calibrator of its own.
+        """
+        shared = self.global_.fit_calibrator(self.decision_function(X), y)
+
+        def moved(scorer: BaseScorer) -> BaseScorer:
+            scorer = copy.copy(scorer)
+            scorer.calibrator_ = shared
+            return scorer
+
+        new = copy.copy(self)
+        new.global_ = moved(self.global_)
+        new.scorers_ = {level: moved(scorer) for level, scorer in self.scorers_.items()}
+        new.calibrator_ = shared
+        return new
 
     # -- hooks ----------------------------------------------------------------------------------
     def training_lines(self) -> list[str]:

@@ -21,6 +21,7 @@ within each fold. Flat exports without as_of use a seeded shuffle instead of tim
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 import numpy as np
@@ -237,6 +238,14 @@ class SelectedScorer(BaseScorer):
     def factor_points(self, X: pd.DataFrame, shares: pd.DataFrame | None = None) -> pd.DataFrame:
         """The chosen candidate's factor points."""
         return self.chosen_scorer_.factor_points(X, shares)
+
+    def recalibrated(self, X: pd.DataFrame, y) -> SelectedScorer:
+        """A copy whose chosen candidate alone has its calibrator refitted on these rows."""
+        chosen = self.chosen_scorer_.recalibrated(X, y)
+        new = copy.copy(self)
+        new.fitted_ = {**self.fitted_, self.chosen_: chosen}
+        new.calibrator_ = chosen.calibrator_
+        return new
 
     # -- hooks ----------------------------------------------------------------------------------
     def training_lines(self) -> list[str]:

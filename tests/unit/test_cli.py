@@ -59,7 +59,7 @@ def test_every_table_command_offers_json_and_csv(tmp_path):
     # the commands that print a table; score, validate, synth, features and report print none
     config = ["--config", str(ROOT / "configs" / "demo.yaml")]
     tables = {name: config for name in ("train", "evaluate", "points", "cv", "audit", "models",
-                                        "promote", "explain")}
+                                        "promote", "recalibrate", "explain")}
     tables["drift"] = [*config, "--input", str(tmp_path / "leads.csv")]
     tables["init"] = ["--leads", str(tmp_path / "leads.csv"), "--out", str(tmp_path / "c.yaml")]
     for name, args in tables.items():
