@@ -20,6 +20,7 @@ a positive kind never lowers the model's score (see docs/WHATIF.md).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -88,10 +89,10 @@ class WhatIf:
         return out
 
 
-def require_events(mode: str) -> None:
+def require_events(mode: str, source: str = "model") -> None:
     """Refuse what-if on a flat export: without an activity log there is no event to append."""
     if mode != "events":
-        raise ConfigError("actions: what-if and next best action need an activity log; this "
+        raise ConfigError(f"{source}: what-if and next best action need an activity log; this "
                           "dataset is flat (dataset.mode: flat), so no action can be simulated")
 
 
@@ -121,7 +122,8 @@ def action_events(lead_ids: pd.Index, as_of: pd.Series | pd.Timestamp, spec: Any
 
 def what_if(package: Any, leads: pd.DataFrame, activities: pd.DataFrame | None,
             as_of: pd.Series | pd.Timestamp, actions: dict[str, Any],
-            factors: bool = False, X: pd.DataFrame | None = None) -> WhatIf:
+            factors: bool = False, X: pd.DataFrame | None = None,
+            adjust: Callable[[pd.DataFrame], Any] | None = None) -> WhatIf:
     """Rescore ``leads`` once per action, each with that action's event appended at as_of.
 
     Parameters
@@ -136,6 +138,9 @@ def what_if(package: Any, leads: pd.DataFrame, activities: pd.DataFrame | None,
         Also compute the factor points that move (one explanation per action: slower).
     X
         The batch's feature table as already built (saves one rebuild).
+    adjust
+        What the caller did to ``X`` after building it (batch scoring clips absurd values),
+        done to each rebuilt table too, so the gain compares like with like.
     """
     require_events(package.mode)
     if not actions:
@@ -154,6 +159,8 @@ def what_if(package: Any, leads: pd.DataFrame, activities: pd.DataFrame | None,
         events = extra if activities is None or not len(activities) else \
             pd.concat([activities, extra], ignore_index=True)
         X1 = package.features(leads, events, as_of)
+        if adjust is not None:
+            adjust(X1)
         p1 = scorer.predict_proba(X1)[:, 1]
         p_gain[name] = p1 - p0
         s_gain[name] = package.scale.display(p1).astype("float64") - s0
