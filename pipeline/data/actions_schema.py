@@ -1,10 +1,14 @@
 """The ``actions:`` section: what a rep can get a lead to do next, as the event it would log.
 
 Each action is one activity event (``activity_type`` and ``detail``, what the CRM would record
-if the lead did it) with a label a rep reads ("Book a demo"). ``leadscore whatif`` and ``score
---next-action`` append that one event at the lead's as_of and rescore through the model
-(:mod:`pipeline.explain.whatif`). ``offer`` names the actions ranked; the built-in catalogue
-(:data:`BUILTIN_ACTIONS`) can be extended or overridden under ``define``. A flat export has no
+if the lead did it) with a label a rep reads ("Book a demo"), preceded by the events the log
+always holds before it (``requires``: a webinar attended follows its registration; appending the
+attendance alone would show the model a lead it never saw in training, attended but never
+registered, and the what-if would read that oddity rather than the attendance).
+``leadscore whatif`` and ``score --next-action`` append those events at the lead's as_of and
+rescore through the model (:mod:`pipeline.explain.whatif`). ``offer`` names the actions
+ranked; the built-in catalogue (:data:`BUILTIN_ACTIONS`) can be extended or overridden under
+``define``. A flat export has no
 activity log, so there the section is not read and what-if is refused.
 """
 
@@ -22,6 +26,9 @@ class ActionSpec(_Frozen):
     label: str = Field(description="what a rep reads, e.g. 'Book a demo'")
     activity_type: str = Field(description="the canonical activity type of the appended event")
     detail: str | None = Field(None, description="the event's detail (a web visit's page)")
+    requires: list[str] = Field(
+        [], description="activity types the log always holds just before this event, appended "
+        "with it (a webinar attended follows its registration)")
 
     @field_validator("label", "activity_type")
     @classmethod
@@ -37,7 +44,9 @@ BUILTIN_ACTIONS: dict[str, ActionSpec] = {
                                detail="demo_form"),
     "pricing_page": ActionSpec(label="Visit the pricing page", activity_type="web_visit",
                                detail="pricing"),
-    "webinar": ActionSpec(label="Attend a webinar", activity_type="webinar_attended"),
+    # attending without registering never happens in a log: the registration comes with it
+    "webinar": ActionSpec(label="Attend a webinar", activity_type="webinar_attended",
+                          requires=["webinar_registered"]),
     "sales_call": ActionSpec(label="Take a sales call", activity_type="sales_call",
                              detail="discovery_call"),
     "content_download": ActionSpec(label="Download content", activity_type="content_download"),

@@ -401,9 +401,10 @@ class Config(_Frozen):
         declared = self.dataset.activity_types
         known = set(declared) if declared else set(ACTIVITY_TYPES)
         for name, spec in self.actions.catalogue().items():
-            if spec.activity_type not in known:
-                raise ValueError(f"actions.{name}: activity type {spec.activity_type!r} is not "
-                                 f"one this dataset logs (known: {', '.join(sorted(known))})")
+            for kind_of_event in (spec.activity_type, *spec.requires):
+                if kind_of_event not in known:
+                    raise ValueError(f"actions.{name}: activity type {kind_of_event!r} is not one "
+                                     f"this dataset logs (known: {', '.join(sorted(known))})")
         return self
 
     @property

@@ -98,7 +98,8 @@ def require_events(mode: str, source: str = "model") -> None:
 
 def action_events(lead_ids: pd.Index, as_of: pd.Series | pd.Timestamp, spec: Any,
                   columns: list[str]) -> pd.DataFrame:
-    """One event of action ``spec`` per lead, stamped ``EVENT_LEAD_SECONDS`` before its as_of."""
+    """The events of action ``spec`` for each lead: its event ``EVENT_LEAD_SECONDS`` before the
+    lead's as_of, each of ``spec.requires`` one second before the previous one."""
     if isinstance(as_of, pd.Series):
         at = pd.to_datetime(as_of.set_axis(as_of.index.astype(str)).reindex(lead_ids))
         at = at.to_numpy(dtype="datetime64[ns]")
@@ -107,17 +108,21 @@ def action_events(lead_ids: pd.Index, as_of: pd.Series | pd.Timestamp, spec: Any
         if stamp.tzinfo is not None:
             stamp = stamp.tz_convert("UTC").tz_localize(None)
         at = np.full(len(lead_ids), stamp.as_unit("ns").to_datetime64())
-    at = at - np.timedelta64(EVENT_LEAD_SECONDS, "s")
-    frame = pd.DataFrame({
-        "lead_id": np.asarray(lead_ids, dtype=object),
-        "occurred_at": at,
-        "activity_type": spec.activity_type,
-        "detail": spec.detail,
-        "channel": "offline" if spec.activity_type in _OFFLINE else "online",
-    })
-    if "quantity" in columns:
-        frame["quantity"] = 1.0
-    return frame[[c for c in columns if c in frame.columns]]
+    kinds = [(spec.activity_type, spec.detail),
+             *((t, None) for t in reversed(getattr(spec, "requires", [])))]
+    frames = []
+    for k, (activity_type, detail) in enumerate(kinds):
+        frame = pd.DataFrame({
+            "lead_id": np.asarray(lead_ids, dtype=object),
+            "occurred_at": at - np.timedelta64(EVENT_LEAD_SECONDS + k, "s"),
+            "activity_type": activity_type,
+            "detail": detail,
+            "channel": "offline" if activity_type in _OFFLINE else "online",
+        })
+        if "quantity" in columns:
+            frame["quantity"] = 1.0
+        frames.append(frame[[c for c in columns if c in frame.columns]])
+    return pd.concat(frames, ignore_index=True)
 
 
 def what_if(package: Any, leads: pd.DataFrame, activities: pd.DataFrame | None,

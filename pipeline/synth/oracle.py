@@ -46,6 +46,19 @@ def signal_of(activity_type: str, detail: str | None) -> int:
     return int(_TYPE_SIGNAL[_T[activity_type]])
 
 
+def _bumps(spec: Any) -> list[tuple[int, float]]:
+    """(signal column, recency weight) of each event an action appends that the truth reads."""
+    kinds = [(spec.activity_type, spec.detail),
+             *((t, None) for t in reversed(getattr(spec, "requires", [])))]
+    out = []
+    for k, (activity_type, detail) in enumerate(kinds):
+        col = signal_of(activity_type, detail)
+        age_days = (_AS_OF_S - EVENT_LEAD_SECONDS - k) / _DAY_S
+        if col >= 0:
+            out.append((col, 0.5 ** ((AS_OF_DAYS - age_days) / RECENCY_HALF_LIFE_DAYS)))
+    return out
+
+
 def true_action_gains(
     actions: Mapping[str, Any],
     n_leads: int,
@@ -60,7 +73,9 @@ def true_action_gains(
     Parameters
     ----------
     actions
-        Name -> spec with ``activity_type`` and ``detail`` (``ActionsConfig.catalogue()``).
+        Name -> spec with ``activity_type``, ``detail`` and ``requires``
+        (``ActionsConfig.catalogue()``), appended as :func:`pipeline.explain.whatif.action_events`
+        does (its event 1 s before as_of, each required one a second earlier).
     n_leads, seed, base_rate, end, months, signal
         The world's arguments, as given to :func:`~pipeline.synth.world.make_world`.
 
@@ -68,14 +83,12 @@ def true_action_gains(
     -------
     pandas.DataFrame
         Indexed by ``lead_id``: ``p_convert`` (equal to ``truth.parquet``'s) and one column per
-        action, the true probability with the event appended at ``as_of - 1 s`` minus
-        ``p_convert`` (0 for an event the true model does not read).
+        action, the true probability with its events appended minus ``p_convert`` (0 for events
+        the true model does not read, e.g. a webinar registration).
     """
     chunks, b0 = _world._plan(n_leads, seed, base_rate, end, months, signal)
     end = str(pd.Timestamp(end).date())
-    age_days = (_AS_OF_S - EVENT_LEAD_SECONDS) / _DAY_S
-    weight = 0.5 ** ((AS_OF_DAYS - age_days) / RECENCY_HALF_LIFE_DAYS)
-    columns = {name: signal_of(spec.activity_type, spec.detail) for name, spec in actions.items()}
+    bumps = {name: _bumps(spec) for name, spec in actions.items()}
     parts = []
     for chunk, n, offset in chunks:
         # the same first draws as world._chunk, so the leads and their counts are the world's
@@ -86,12 +99,11 @@ def true_action_gains(
         counts = _signals(n, *ev.arrays())
         p = _sigmoid(b0 + _logit(ld, counts, signal))
         frame = {"p_convert": p}
-        for name, col in columns.items():
-            if col < 0:
-                frame[name] = np.zeros(n)
-                continue
+        for name, events in bumps.items():
             bumped = counts.copy()
-            bumped[:, col] += weight
-            frame[name] = _sigmoid(b0 + _logit(ld, bumped, signal)) - p
+            for col, weight in events:
+                bumped[:, col] += weight
+            frame[name] = _sigmoid(b0 + _logit(ld, bumped, signal)) - p if events else \
+                np.zeros(n)
         parts.append(pd.DataFrame(frame, index=pd.Index(ld.text["lead_id"], name="lead_id")))
     return pd.concat(parts)
