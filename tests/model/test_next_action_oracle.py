@@ -10,7 +10,6 @@ is compared with the true gain of the same events (:mod:`pipeline.synth.oracle`)
 
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 import pytest
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from pipeline.data.actions_schema import ActionSpec, ActionsConfig
+from pipeline.data.actions_schema import ActionsConfig, ActionSpec
 
 
 def test_oracle_reproduces_the_world_truth_and_reads_only_true_signals():
