@@ -104,7 +104,8 @@ def save_evaluation(config: Config, result: TrainingResult,
                                "notes": result.notes})
     write_json(paths.headline, headline_metrics(result.metrics))
     stage("test scores, grades and reasons")
-    actions = config.actions.catalogue() if config.dataset.mode == "events" else None
+    actions = config.actions.catalogue()  # read always: one set of DVC params per stage
+    actions = actions if config.dataset.mode == "events" else None
     scores = test_scores_frame(result, activities, actions)
     write_table(paths.test_scores, scores)
     stage("curves and plots")
