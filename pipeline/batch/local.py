@@ -73,6 +73,8 @@ SCORE_COLUMNS = [
     "status", "status_reason", "reason_1", "reason_2", "reason_3", "model_name", "model_version",
     "scored_at",
 ]
+# with --next-action (pipeline/explain/whatif.py): the best action and what the model gives it
+NEXT_ACTION_COLUMNS = ["next_action", "next_action_gain", "next_action_probability_gain"]
 
 
 @dataclass
@@ -92,6 +94,12 @@ class ScoreJob:
     model_name: str = "local"
     model_version: str = "file"
     open_only: bool = False
+    next_action: bool = False
+
+    @property
+    def columns(self) -> list[str]:
+        """The output's columns, in order."""
+        return SCORE_COLUMNS + (NEXT_ACTION_COLUMNS if self.next_action else [])
 
 
 def _reindex_rows(report: ContractReport, rows: np.ndarray) -> ContractReport:
@@ -159,6 +167,13 @@ def score_bucket(
                                     lead_age_days=lead_age_days(leads, as_of))
     if monitor is not None:
         monitor.update(X, scored["probability"].to_numpy())
+    if job.next_action:
+        from pipeline.explain.whatif import what_if
+
+        best = what_if(package, leads, activities, as_of, config.actions.catalogue(), X=X,
+                       adjust=lambda table: clip_absurd(package, table)).best()
+        for column in NEXT_ACTION_COLUMNS:
+            scored[column] = best[column].to_numpy()
     scored["model_name"] = job.model_name
     scored["model_version"] = job.model_version
     scored["scored_at"] = scored_at
@@ -225,6 +240,7 @@ def _signature(package: ScoringPackage, config: Config, job: ScoreJob) -> dict:
         "model": f"{job.model_name}:{job.model_version}", "config": config_hash(config),
         "as_of": None if job.as_of is None else job.as_of.isoformat(),
         "batch_size": job.batch_size, "explain": job.explain, "open_only": job.open_only,
+        **({"next_action": True} if job.next_action else {}),
     }
 
 
@@ -438,7 +454,7 @@ def _assemble(parts: Path, n_buckets: int, job: ScoreJob) -> int:
                                   kind="mergesort")
         if job.top is not None:
             frame = frame.head(job.top)
-        frame = frame[SCORE_COLUMNS]
+        frame = frame[job.columns]
         with atomic_path(job.output_path, suffix=f".{fmt}.tmp") as tmp:
             _write_frame(frame, tmp, fmt)
         return len(frame)
@@ -450,7 +466,7 @@ def _assemble(parts: Path, n_buckets: int, job: ScoreJob) -> int:
         for number, part_file in enumerate(files):
             if number == max(1, len(files) // 2):
                 failpoint("assembly")
-            table = pq.read_table(part_file).select(SCORE_COLUMNS)
+            table = pq.read_table(part_file).select(job.columns)
             written += table.num_rows
             if fmt == "csv":
                 table.to_pandas().to_csv(tmp, index=False, mode="a", header=number == 0)

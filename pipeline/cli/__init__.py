@@ -2,7 +2,7 @@
 
 # Importing a group registers its commands; `leadscore --help` lists them in this order, the
 # order of the work: data, training, explanations, the registry, scoring.
-from pipeline.cli import setup, data, train, explain, registry, score  # noqa: F401, I001
+from pipeline.cli import setup, data, train, explain, whatif, registry, score  # noqa: F401, I001
 from pipeline.cli.app import app
 
 __all__ = ["app", "main"]

@@ -88,6 +88,10 @@ def score(
     weeks: Annotated[float, typer.Option(
         "--weeks", help="Weeks of new leads this run covers: the routing list holds at most "
         "routing.capacity_per_week x weeks leads (default 1: a weekly run).")] = 1.0,
+    next_action: Annotated[bool, typer.Option(
+        "--next-action", help="Add next_action (the configured action the model predicts "
+        "raises the score most), next_action_gain (its displayed score points) and "
+        "next_action_probability_gain: one rescoring per action (docs/WHATIF.md).")] = False,
     set_: SetOpt = None,
 ) -> None:
     """Score leads in bounded memory; atomic output; resumable; local or Spark engine."""
@@ -108,6 +112,14 @@ def score(
         raise ConfigError(f"--format {fmt!r}: use 'csv' or 'parquet'")
     layout = _route_layout(cfg, engine, route_format, weeks, top, min_score, explain_leads) \
         if route_leads else None
+    if next_action and engine == "spark":
+        # refused rather than ignored: the Spark job writes the fixed score schema
+        raise ConfigError("--next-action is for --engine local: the Spark job does not rescore "
+                          "per action yet")
+    if next_action:
+        from pipeline.explain.whatif import require_events
+
+        require_events(cfg.dataset.mode, str(cfg.source))
     package, model_name, model_version = resolve_model(cfg, model)
     package.check_settings(cfg.features, str(cfg.source))
     # Without --as-of a fresh job scores as of now and a resumed one as of its first run.
@@ -117,7 +129,7 @@ def score(
         activities_path=activities if activities else None, as_of=given,
         explain=explain_leads, batch_size=batch_size or cfg.scoring.batch_size, resume=resume,
         top=top, min_score=min_score, output_format=fmt, model_name=model_name,
-        model_version=model_version, open_only=open_only,
+        model_version=model_version, open_only=open_only, next_action=next_action,
     )
     monitor = DriftMonitor(package.reference, cfg.monitor.psi_warn, cfg.monitor.psi_alarm) \
         if package.reference else None

@@ -76,15 +76,15 @@ def train(
     written = ", ".join(str(paths.package(name)) for name in result.packages)
     out.print(f"wrote {written}, {paths.split}")
     if evaluate_after:
-        _evaluate(cfg, result, table_format)
+        _evaluate(cfg, result, table_format, activities)
         _report(cfg)
 
 
-def _evaluate(cfg, result, table_format: Format = Format.table) -> None:
+def _evaluate(cfg, result, table_format: Format = Format.table, activities=None) -> None:
     from pipeline.stages.outputs import save_evaluation
 
     with stage_progress("evaluate") as bar:
-        paths = save_evaluation(cfg, result, progress=bar)
+        paths = save_evaluation(cfg, result, progress=bar, activities=activities)
         run = run_id(paths)
         if run and tracking_on():
             from pipeline.mlops.tracking import log_evaluation
@@ -124,7 +124,7 @@ def evaluate(config: ConfigOpt, set_: SetOpt = None,
     audit = pd.read_csv(paths.audit) if paths.audit.is_file() else pd.DataFrame()
     result = TrainingResult(prepared.training_set, audit, packages, prepared.X, metrics, probs,
                             {}, list(prepared.notes), prepared)
-    _evaluate(cfg, result, table_format)
+    _evaluate(cfg, result, table_format, activities)
 
 
 def _report(cfg) -> None:

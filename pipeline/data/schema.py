@@ -15,6 +15,7 @@ from typing import Any, Literal
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from features.settings import FeatureSettings
+from pipeline.data.actions_schema import ActionsConfig
 from pipeline.data.dataset_schema import (  # noqa: F401 - re-exported with the schema
     REGEX_PREFIX,
     ActivityColumns,
@@ -362,6 +363,7 @@ class Config(_Frozen):
     selection: SelectionConfig = SelectionConfig()
     disqualify: DisqualifyConfig = DisqualifyConfig()
     routing: RoutingConfig = RoutingConfig()
+    actions: ActionsConfig = ActionsConfig()
     mlflow: MlflowConfig = MlflowConfig()
     source: Path | None = Field(None, exclude=True)
 
@@ -426,6 +428,22 @@ class Config(_Frozen):
                 "split.method: time needs an order, and a flat export has no as_of: set "
                 "split.order_by: <date column>, split.row_order: true (rows oldest first) or "
                 "split.method: random (metrics are then optimistic)")
+        return self
+
+    @model_validator(mode="after")
+    def _actions_are_known_events(self) -> Config:
+        """Each offered action's activity type is one the feature builder can count."""
+        if self.dataset.mode == "flat":  # no activity log: what-if is refused where asked
+            return self
+        from features.activity import ACTIVITY_TYPES
+
+        declared = self.dataset.activity_types
+        known = set(declared) if declared else set(ACTIVITY_TYPES)
+        for name, spec in self.actions.catalogue().items():
+            for kind_of_event in (spec.activity_type, *spec.requires):
+                if kind_of_event not in known:
+                    raise ValueError(f"actions.{name}: activity type {kind_of_event!r} is not one "
+                                     f"this dataset logs (known: {', '.join(sorted(known))})")
         return self
 
     @property

@@ -249,6 +249,8 @@ def _lead_card(row: pd.Series, kind: str, points: pd.Series, base: float, title:
         "outcome": "converted" if row["y"] else "not converted",
         "image": _image(to_png(fig), title),
         "reasons": [str(r) for r in reasons if isinstance(r, str) and r],
+        # what the model predicts one more event would add (pipeline/explain/whatif.py)
+        "next_action": str(row.get(f"{kind}_next_action_text") or ""),
     }
 
 

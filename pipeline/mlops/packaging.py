@@ -149,13 +149,15 @@ def input_columns(example: pd.DataFrame) -> dict[str, str]:
 
 
 def param_schema(top_reasons: int):
-    """``as_of`` (ISO time, default now), ``explain`` and ``top_reasons`` (0-3)."""
+    """``as_of`` (ISO time, default now), ``explain``, ``top_reasons`` (0-3) and
+    ``next_action`` (default false)."""
     from mlflow.types import DataType, ParamSchema, ParamSpec
 
     return ParamSchema([
         ParamSpec("as_of", DataType.string, ""),
         ParamSpec("explain", DataType.boolean, True),
         ParamSpec("top_reasons", DataType.long, int(top_reasons)),
+        ParamSpec("next_action", DataType.boolean, False),
     ])
 
 

@@ -7,10 +7,13 @@ every lead); PII and other extra columns are ignored. Dates may be datetimes or 
 ``activities`` column holds each lead's events as a JSON list of ``{"occurred_at",
 "activity_type", "detail", "channel"}`` objects, so a CRM can send a lead with its recent history
 in one request. Params: ``as_of`` (ISO time; default now; an ``as_of`` column, one per lead,
-wins), ``explain`` (reasons, grade and factor points; default true) and ``top_reasons`` (0-3).
+wins), ``explain`` (reasons, grade and factor points; default true), ``top_reasons`` (0-3) and
+``next_action`` (default false; event mode: the next best action, one rescoring per action of the
+default ``actions.offer``, :mod:`pipeline.explain.whatif`).
 Output: ``lead_id, model_version, score, probability, percentile, band, grade,
 engagement_level, mql, status, status_reason, reason_1..3`` plus one ``points::<factor>`` column
-per business factor and ``base_score``.
+per business factor and ``base_score``; with ``next_action``: ``next_action``,
+``next_action_gain`` (displayed score points) and ``next_action_probability_gain``.
 """
 
 from __future__ import annotations
@@ -115,13 +118,15 @@ def activities_to_json(activities: pd.DataFrame, lead_ids: pd.Series) -> list[st
 def predict_frame(
     package: Any, frame: pd.DataFrame, now: pd.Timestamp | None = None, *,
     explain: bool = True, top_reasons: int | None = None,
-    columns: dict[str, str] | None = None,
+    columns: dict[str, str] | None = None, next_action: bool = False,
+    actions: dict[str, Any] | None = None,
 ) -> pd.DataFrame:
     """Score a pyfunc request frame with a :class:`~pipeline.explain.package.ScoringPackage`.
 
     Leads created after the training snapshot score like any other (the snapshot bounds
     training only); a lead created after its as_of is refused (:class:`DataError`).
-    ``top_reasons`` (0-3) overrides the package's number of reasons per lead.
+    ``top_reasons`` (0-3) overrides the package's number of reasons per lead. ``next_action``
+    adds the best of ``actions`` (default: the packaged defaults' ``actions.offer``).
     """
     from pipeline.data.errors import DataError
     from pipeline.data.scoring_time import check_created_by, resolve_as_of
@@ -145,6 +150,14 @@ def predict_frame(
         for factor in points.columns:
             scored[f"points::{factor}"] = points[factor].to_numpy()
         scored["base_score"] = points.attrs["base_score"]
+    if next_action:
+        from pipeline.data.actions_schema import ActionsConfig
+        from pipeline.explain.whatif import what_if
+
+        catalogue = actions if actions is not None else ActionsConfig().catalogue()
+        best = what_if(package, leads, activities, as_of, catalogue, X=X).best()
+        for column in best.columns:
+            scored[column] = best[column].to_numpy()
     return scored
 
 
@@ -183,7 +196,7 @@ class LeadScoreModel(PythonModel):
             scored = predict_frame(
                 self.package, pd.DataFrame(model_input), now=now,
                 explain=bool(params.get("explain", True)), top_reasons=params.get("top_reasons"),
-                columns=self.columns)
+                columns=self.columns, next_action=bool(params.get("next_action", False)))
         except LeadScoreError as exc:
             # a bad request, not a broken server: MLflow answers 400 with the one-line reason
             from mlflow.exceptions import INVALID_PARAMETER_VALUE, MlflowException

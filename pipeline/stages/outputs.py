@@ -21,7 +21,7 @@ from pipeline.evaluation.plots import (
     score_histogram_figure,
     to_png,
 )
-from pipeline.evaluation.report import global_figures, render_report
+from pipeline.evaluation.report import example_leads, global_figures, render_report
 from pipeline.explain.reasons import explain
 from pipeline.scorers import kinds
 from pipeline.scorers.scaling import score_from_proba
@@ -33,8 +33,13 @@ CURVE_PLOTS = ("roc", "gains", "calibration", "calibration_by_age",
                *(f"score_histogram_{k}" for k in kinds.names()))
 
 
-def test_scores_frame(result: TrainingResult) -> pd.DataFrame:
-    """Per test lead: label, and every scorer's score, grade, reasons and factor points."""
+def test_scores_frame(result: TrainingResult, activities: pd.DataFrame | None = None,
+                     actions: dict | None = None) -> pd.DataFrame:
+    """Per test lead: label, and every scorer's score, grade, reasons and factor points.
+
+    With ``activities`` and ``actions`` (event mode), the report's example leads also get the
+    challenger's next best action (``<kind>_next_action`` and its ``_text`` line).
+    """
     ts = result.training_set
     test_ids = ts.part("test")
     X_test = result.X.loc[test_ids]
@@ -60,20 +65,48 @@ def test_scores_frame(result: TrainingResult) -> pd.DataFrame:
         for factor in points.columns:
             columns[f"{name}_points::{factor}"] = points[factor].to_numpy()
         columns[f"{name}_base_score"] = np.full(len(X_test), points.attrs["base_score"])
-    return pd.DataFrame(columns)
+    frame = pd.DataFrame(columns)
+    package = result.packages.get(kinds.CHALLENGER)
+    if activities is not None and actions and package is not None and package.mode == "events":
+        _example_next_actions(frame, result, package, activities, actions)
+    return frame
+
+
+def _example_next_actions(frame: pd.DataFrame, result: TrainingResult, package,
+                          activities: pd.DataFrame, actions: dict) -> None:
+    """The challenger's next best action for the report's example leads, in place."""
+    from pipeline.explain.whatif import action_line, what_if
+
+    ts = result.training_set
+    rows = ts.part("test")
+    name, text = (f"{kinds.CHALLENGER}_next_action", f"{kinds.CHALLENGER}_next_action_text")
+    frame[name], frame[text] = "", ""
+    for pos in sorted(set(example_leads(frame).values())):
+        key = rows[pos]
+        lead_id = str(ts.lead_of.loc[key])
+        lead = ts.leads[ts.leads["lead_id"].astype(str) == lead_id].head(1).reset_index(drop=True)
+        when = pd.Series([ts.as_of.loc[key]], index=pd.Index([lead_id]))
+        own = activities[activities["lead_id"].astype(str) == lead_id]
+        best = what_if(package, lead, own, when, actions, factors=True).describe(0)[0]
+        if best["probability_gain"] > 0:
+            frame.loc[pos, name], frame.loc[pos, text] = best["action"], action_line(best)
 
 
 def save_evaluation(config: Config, result: TrainingResult,
-                    progress: Callable[[str], None] | None = None) -> Paths:
+                    progress: Callable[[str], None] | None = None,
+                    activities: pd.DataFrame | None = None) -> Paths:
     """Write evaluation.json and the headline metrics, test scores, curves (CSV) and plots
-    (PNG); ``progress`` is called with the name of each stage as it starts."""
+    (PNG); ``progress`` is called with the name of each stage as it starts. ``activities``:
+    the training activity log, for the example leads' next best action in the report."""
     stage = progress or (lambda _: None)
     paths = Paths(config.out_dir)
     write_json(paths.metrics, {**result.metrics, "timings": result.timings,
                                "notes": result.notes})
     write_json(paths.headline, headline_metrics(result.metrics))
     stage("test scores, grades and reasons")
-    scores = test_scores_frame(result)
+    actions = config.actions.catalogue()  # read always: one set of DVC params per stage
+    actions = actions if config.dataset.mode == "events" else None
+    scores = test_scores_frame(result, activities, actions)
     write_table(paths.test_scores, scores)
     stage("curves and plots")
     write_plots(paths, result)

@@ -220,8 +220,9 @@ def test_signature_marks_optional_columns_and_takes_params(tracked):
     assert {"job_title", "employees", "annual_revenue", "activities", "as_of"} <= optional
     assert not set(PII[:1] + PII[2:]) & (required | optional)  # name and phone never declared
     params = {p.name: p for p in signature.params.params}
-    assert set(params) == {"as_of", "explain", "top_reasons"}
+    assert set(params) == {"as_of", "explain", "top_reasons", "next_action"}
     assert params["explain"].default is True
+    assert params["next_action"].default is False
     assert params["top_reasons"].default == tracked["package"].top_reasons
     outputs = {c.name for c in signature.outputs.inputs}
     assert {"model_version", "percentile", "probability", "score", "band", "grade",
@@ -277,6 +278,14 @@ def test_explain_and_top_reasons_params(loaded, request_leads):
     quick = loaded.predict(frame, params={"as_of": AS_OF, "explain": False})
     assert quick["reason_1"].isna().all() and quick["grade"].isna().all()
     np.testing.assert_array_equal(quick["score"].to_numpy(), one["score"].to_numpy())
+    assert "next_action" not in one.columns
+    best = loaded.predict(frame, params={"as_of": AS_OF, "next_action": True})
+    np.testing.assert_array_equal(best["score"].to_numpy(), one["score"].to_numpy())
+    from pipeline.data.actions_schema import BUILTIN_ACTIONS
+
+    assert set(best["next_action"]) <= {"", *BUILTIN_ACTIONS}
+    assert (best["next_action_probability_gain"] >= 0).all()
+    assert (best["next_action"] != "").any()  # a positive count's event raises some scores
     with pytest.raises(mlflow.exceptions.MlflowException, match="top_reasons 7"):
         loaded.predict(frame, params={"as_of": AS_OF, "top_reasons": 7})
     with pytest.raises(mlflow.exceptions.MlflowException, match="created after"):

@@ -50,14 +50,29 @@ class _Tags(HTMLParser):
 @pytest.fixture(scope="module")
 def report(trained, small_world, tmp_path_factory):
     """report.html (text), evaluation.json and the run folder of the small world's training."""
-    _, result, _, _ = trained
+    _, result, _, activities = trained
     folder = tmp_path_factory.mktemp("report_run")
     cfg = load_config(write_demo_config(folder, small_world))
     paths = Paths(cfg.out_dir)
     write_table(paths.audit, result.audit)  # train writes it before the evaluation
-    save_evaluation(cfg, result)
+    save_evaluation(cfg, result, activities=activities)  # as `train` and `evaluate` call it
     path = build_report(cfg, paths)
     return path.read_text(), json.loads(paths.metrics.read_text()), paths
+
+
+def test_example_cards_show_the_next_best_action(report):
+    from pipeline.data.actions_schema import BUILTIN_ACTIONS
+
+    html, _, paths = report
+    parser = _Tags()
+    parser.feed(html)
+    text = " ".join(" ".join(parser.text.get("examples", [])).split())
+    assert "Next best action" in text and "not a causal effect" in text
+    labels = [spec.label for spec in BUILTIN_ACTIONS.values()]
+    assert any(f"{label}: +" in text for label in labels), text[:2000]
+    scores = pd.read_parquet(paths.test_scores)
+    named = scores[f"{kinds.CHALLENGER}_next_action"]
+    assert 1 <= (named != "").sum() <= 3  # the example leads only, not every test lead
 
 
 def test_report_is_self_contained(report):
