@@ -55,7 +55,9 @@ def monitor(
     folder = output or paths_of(cfg).root / "monitor"
     files = write_monitor(result, folder, cfg.dataset.name)
     summary = result.to_dict()
-    emit(table_format, summary, lambda: _show(summary))
+    # JSON: the whole summary; CSV: one row per version and month (no nested tables)
+    rows = summary if table_format is Format.json else result.table().to_dict("records")
+    emit(table_format, rows, lambda: _show(summary))
     out.print(f"wrote {files['json']}, {files['html']} and {files['plot']}")
     _log(cfg, summary, files)
     alarms = result.alarms()
