@@ -238,11 +238,19 @@ def reliability_figure(groups: list[dict]) -> Figure:
     """Observed conversion against mean probability by decile, one line per version and month.
 
     ``groups`` as :func:`pipeline.evaluation.monitor.judge` makes them (``by_decile``); groups
-    without matured leads are left out, and a version's ``all`` line is drawn dashed.
+    without matured leads are left out, and a version's ``all`` line is drawn dashed where
+    more than one of its months has matured leads (else it is that month's line again).
     """
+    judged: dict[tuple, int] = {}
+    for g in groups:
+        if g.get("by_decile") and g["month"] != "all":
+            key = (g["model_name"], g["model_version"])
+            judged[key] = judged.get(key, 0) + 1
+    shown = [g for g in groups if g.get("by_decile") and (
+        g["month"] != "all" or judged.get((g["model_name"], g["model_version"]), 0) > 1)]
     fig, ax = _figure(6.4, 4.6)
     top = 0.0
-    for i, group in enumerate(g for g in groups if g.get("by_decile")):
+    for i, group in enumerate(shown):
         table = pd.DataFrame(group["by_decile"])
         top = max(top, table["mean_probability"].max(), table["observed"].max())
         label = f"{group['model_name']} {group['model_version']} {group['month']}".strip()

@@ -143,3 +143,13 @@ def test_page_and_json_carry_an_extra_funnel_section():
     json.dumps(summary, default=str)
     page = render_monitor(summary, None, "demo")
     assert "Lifecycle funnel" in page and "MQL -&gt; SQL" in page and "2025-01" in page
+
+
+def test_reliability_plot_draws_one_line_per_month_with_matured_leads():
+    from pipeline.evaluation.plots import reliability_figure
+
+    result = monitor(pd.concat([JANUARY, MAY_SCORES]), OUTCOMES, horizon_days=HORIZON,
+                     snapshot=SNAPSHOT, ece_limit=0.05, min_matured=1, n_boot=20)
+    # January only: May has no matured lead, and "all" would repeat January
+    labels = [line.get_label() for line in reliability_figure(result.groups).axes[0].lines]
+    assert labels == ["m 1 2025-01 (4 matured)", "perfect"]
