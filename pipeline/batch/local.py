@@ -71,7 +71,7 @@ from pipeline.explain.package import ScoringPackage, lead_age_days
 SCORE_COLUMNS = [
     "lead_id", "score", "probability", "band", "grade", "engagement_level", "percentile", "mql",
     "status", "status_reason", "reason_1", "reason_2", "reason_3", "model_name", "model_version",
-    "scored_at",
+    "as_of", "scored_at",
 ]
 # with --next-action (pipeline/explain/whatif.py): the best action and what the model gives it
 NEXT_ACTION_COLUMNS = ["next_action", "next_action_gain", "next_action_probability_gain"]
@@ -176,6 +176,9 @@ def score_bucket(
             scored[column] = best[column].to_numpy()
     scored["model_name"] = job.model_name
     scored["model_version"] = job.model_version
+    # the moment the probability is for (its horizon starts here): what `monitor` matures
+    # outcomes against; the same in both engines, since scored_at is the job's as_of too
+    scored["as_of"] = scored_at
     scored["scored_at"] = scored_at
     scored["__row"] = lead_rows
     return scored

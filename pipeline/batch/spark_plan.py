@@ -33,7 +33,7 @@ OUTPUT_TYPES = {
     "grade": "string", "engagement_level": "bigint", "percentile": "double", "mql": "boolean",
     "status": "string", "status_reason": "string", "reason_1": "string", "reason_2": "string",
     "reason_3": "string", "model_name": "string", "model_version": "string",
-    "scored_at": "string", ROW: "bigint", BUCKET: "int",
+    "as_of": "string", "scored_at": "string", ROW: "bigint", BUCKET: "int",
 }
 # The pandas dtypes of those Spark types (for an empty group's frame).
 _PANDAS_TYPES = {"string": "object", "bigint": "int64", "double": "float64", "boolean": "bool",

@@ -196,7 +196,7 @@ class AuditConfig(_Frozen):
 
 
 class MonitorConfig(_Frozen):
-    """Population stability index thresholds."""
+    """Population stability index thresholds; the calibration alarm of `leadscore monitor`."""
 
     psi_warn: float = Field(
         0.1, description="a feature's (or the score's) PSI against training above this is "
@@ -204,6 +204,17 @@ class MonitorConfig(_Frozen):
     psi_alarm: float = Field(
         0.25, description="a PSI above this is an alarm: `leadscore drift` exits 3; `leadscore "
         "score` only reports it")
+    ece_limit: float = Field(
+        0.03, gt=0, lt=1, description="`leadscore monitor` exits 3 when the 95 % bootstrap "
+        "interval of a model version's (or one scoring month's) equal-mass ECE on matured leads "
+        "lies wholly above this")
+    min_matured: int = Field(
+        200, ge=1, description="`leadscore monitor` judges calibration (the alarm) only for a "
+        "version and month with at least this many matured leads; smaller ones are shown, "
+        "never alarmed on")
+    n_boot: int = Field(
+        200, ge=20, description="bootstrap resamples of `leadscore monitor`'s intervals (ECE, "
+        "Brier, AUC)")
 
 
 class RoutingConfig(_Frozen):

@@ -13,7 +13,11 @@ from typing import Any
 import numpy as np
 from sklearn.metrics import roc_auc_score
 
-from pipeline.evaluation.metrics import adaptive_calibration_error, expected_calibration_error
+from pipeline.evaluation.metrics import (
+    adaptive_calibration_error,
+    bootstrap_calibration,
+    expected_calibration_error,
+)
 
 #: (label, lowest age in days, highest age in days), inclusive of whole days
 AGE_BUCKETS = (("0-7", 0.0, 7.0), ("8-30", 8.0, 30.0), ("31-90", 31.0, 90.0),
@@ -31,10 +35,8 @@ def age_bucket(age_days: np.ndarray) -> np.ndarray:
 
 
 def _ece_interval(y: np.ndarray, p: np.ndarray, n_boot: int, seed: int) -> tuple[float, float]:
-    rng = np.random.default_rng(seed)
-    draws = [adaptive_calibration_error(y[i], p[i])
-             for i in (rng.integers(0, len(y), len(y)) for _ in range(n_boot))]
-    return float(np.percentile(draws, 2.5)), float(np.percentile(draws, 97.5))
+    bounds = bootstrap_calibration(y, p, n_boot, seed)
+    return bounds["ece_adaptive_ci_low"], bounds["ece_adaptive_ci_high"]
 
 
 def metrics_by_age(y: np.ndarray, probs: dict[str, np.ndarray], age_days: np.ndarray,

@@ -57,6 +57,28 @@ def adaptive_calibration_error(y: np.ndarray, p: np.ndarray, bins: int = ECE_BIN
     return float(gap / len(y))
 
 
+def bootstrap_calibration(y: np.ndarray, p: np.ndarray, n_boot: int = 200, seed: int = 0
+                          ) -> dict[str, float]:
+    """95 % percentile intervals of the equal-mass ECE and of the Brier score (rows resampled).
+
+    Keys ``ece_adaptive_ci_low``, ``ece_adaptive_ci_high``, ``brier_ci_low``, ``brier_ci_high``.
+    An ECE resample also holds the noise of its own bins, so the interval sits a little above a
+    perfectly calibrated score's zero: a limit on its lower bound needs enough leads to mean much.
+    """
+    y = np.asarray(y, dtype="float64")
+    p = np.asarray(p, dtype="float64")
+    rng = np.random.default_rng(seed)
+    eces, briers = [], []
+    for _ in range(n_boot):
+        rows = rng.integers(0, len(y), len(y))
+        eces.append(adaptive_calibration_error(y[rows], p[rows]))
+        briers.append(float(np.mean((p[rows] - y[rows]) ** 2)))
+    return {"ece_adaptive_ci_low": float(np.percentile(eces, 2.5)),
+            "ece_adaptive_ci_high": float(np.percentile(eces, 97.5)),
+            "brier_ci_low": float(np.percentile(briers, 2.5)),
+            "brier_ci_high": float(np.percentile(briers, 97.5))}
+
+
 def _ranked(y: np.ndarray, p: np.ndarray) -> np.ndarray:
     # Stable order on ties (-p then position) so equal scores are not ranked by luck.
     order = np.lexsort((np.arange(len(p)), -np.asarray(p)))

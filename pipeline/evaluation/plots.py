@@ -232,3 +232,35 @@ def comparison_figure(table: pd.DataFrame, title: str = "Model vs rules points",
     ax.legend(frameon=False, loc="best")
     fig.tight_layout()
     return fig
+
+
+def reliability_figure(groups: list[dict]) -> Figure:
+    """Observed conversion against mean probability by decile, one line per version and month.
+
+    ``groups`` as :func:`pipeline.evaluation.monitor.judge` makes them (``by_decile``); groups
+    without matured leads are left out, and a version's ``all`` line is drawn dashed where
+    more than one of its months has matured leads (else it is that month's line again).
+    """
+    judged: dict[tuple, int] = {}
+    for g in groups:
+        if g.get("by_decile") and g["month"] != "all":
+            key = (g["model_name"], g["model_version"])
+            judged[key] = judged.get(key, 0) + 1
+    shown = [g for g in groups if g.get("by_decile") and (
+        g["month"] != "all" or judged.get((g["model_name"], g["model_version"]), 0) > 1)]
+    fig, ax = _figure(6.4, 4.6)
+    top = 0.0
+    for i, group in enumerate(shown):
+        table = pd.DataFrame(group["by_decile"])
+        top = max(top, table["mean_probability"].max(), table["observed"].max())
+        label = f"{group['model_name']} {group['model_version']} {group['month']}".strip()
+        ax.plot(100 * table["mean_probability"], 100 * table["observed"], marker="o", lw=1.5,
+                ls="--" if group["month"] == "all" else "-", color=_color(label, i),
+                label=f"{label} ({group['matured']:,} matured)")
+    limit = 100 * min(1.0, top * 1.1) if top else 100.0
+    ax.plot([0, limit], [0, limit], ls=":", color="#9ca3af", lw=1, label="perfect")
+    ax.set(xlabel="Mean predicted conversion % (decile)", ylabel="Realised conversion %",
+           title="Reliability on matured leads", xlim=(0, limit), ylim=(0, limit))
+    ax.legend(loc="upper left", frameon=False, fontsize=7)
+    fig.tight_layout()
+    return fig

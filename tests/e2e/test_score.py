@@ -50,6 +50,7 @@ def test_scores_every_lead_with_model_version(scoring_setup, tmp_path):
     assert len(scores) == len(leads) and scores["lead_id"].is_unique
     assert set(scores["lead_id"]) == set(leads["lead_id"])
     assert scores["model_version"].str.startswith("file:").all()
+    assert (scores["as_of"] == AS_OF).all()  # what `monitor` matures each score from
     assert scores["score"].between(0, 100).all()
     assert set(scores["grade"]) <= set("ABCD")
     assert scores["reason_1"].str.len().gt(0).mean() > 0.9

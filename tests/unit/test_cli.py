@@ -61,6 +61,8 @@ def test_every_table_command_offers_json_and_csv(tmp_path):
     tables = {name: config for name in ("train", "evaluate", "points", "cv", "audit", "models",
                                         "promote", "recalibrate", "explain")}
     tables["drift"] = [*config, "--input", str(tmp_path / "leads.csv")]
+    tables["monitor"] = [*config, "--scores", str(tmp_path / "scores.parquet"), "--outcomes",
+                         str(tmp_path / "leads.csv")]
     tables["init"] = ["--leads", str(tmp_path / "leads.csv"), "--out", str(tmp_path / "c.yaml")]
     for name, args in tables.items():
         refused = runner.invoke(app, [name, *args, "--format", "xml"])
