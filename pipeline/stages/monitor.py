@@ -13,10 +13,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
-from pipeline.data.artifacts import write_bytes, write_json
+from pipeline.data.artifacts import Paths, write_bytes, write_json
 from pipeline.data.config import Config
 from pipeline.data.contracts import (
     FALSE_VALUES,
@@ -29,6 +30,8 @@ from pipeline.data.contracts import (
 from pipeline.data.dataset import data_snapshot
 from pipeline.data.errors import ConfigError
 from pipeline.data.io import atomic_path, read_table
+from pipeline.data.lifecycle import funnel_stages
+from pipeline.evaluation.funnel import lifecycle_funnel
 from pipeline.evaluation.monitor import MonitorResult, monitor
 
 REQUIRED = ("lead_id", "probability", "band", "mql", "model_version")
@@ -137,7 +140,34 @@ def read_outcomes(config: Config, path: Path) -> pd.DataFrame:
     report.raise_if_failed()
     leads = canonical_leads(raw, _outcomes_config(config), str(path), report)
     report.raise_if_failed()
-    return leads[["lead_id", "created_at", "outcome", "outcome_at"]]
+    return leads[["lead_id", "created_at", "outcome", "outcome_at",
+                  *funnel_stages(ds).values()]]
+
+
+def funnel_section(config: Config, scores: pd.DataFrame, outcomes: pd.DataFrame,
+                   snapshot: pd.Timestamp) -> dict[str, Any] | None:
+    """The lifecycle funnel of the scored leads, when ``dataset.stages`` names stage dates.
+
+    The "too generous" reference is the training period: the leads of the saved split's
+    training part, as the later export now shows them (their stages kept moving after training).
+    """
+    stages = funnel_stages(config.dataset)
+    if not stages:
+        return None
+    split_path = Paths(config.out_dir).split
+    training = None
+    if split_path.exists():
+        split = pd.read_parquet(split_path, columns=["lead_id", "split"])
+        train_ids = split.loc[split["split"] == "train", "lead_id"].astype(str).unique()
+        training = outcomes[outcomes["lead_id"].astype(str).isin(train_ids)]
+    report = lifecycle_funnel(outcomes, scores, stages, config.dataset.horizon_days, snapshot,
+                              training_leads=training)
+    tables = [{"title": title, "columns": list(frame.columns),
+               "rows": frame.astype(object).where(frame.notna(), "").values.tolist()}
+              for title, frame in (("Step conversion by score band", report.steps),
+                                   ("Days to the next stage", report.timing))]
+    return {"title": "Lifecycle funnel", "text": report.generous["sentence"], "tables": tables,
+            **report.to_dict()}
 
 
 def run_monitor(config: Config, score_paths: list[Path], outcomes_path: Path,
@@ -155,6 +185,9 @@ def run_monitor(config: Config, score_paths: list[Path], outcomes_path: Path,
     result = monitor(scores, outcomes, horizon_days=config.dataset.horizon_days, snapshot=when,
                      ece_limit=mon.ece_limit, min_matured=mon.min_matured, n_boot=mon.n_boot,
                      seed=config.seed, missing_outcome_at=config.dataset.missing_outcome_at)
+    funnel = funnel_section(config, scores, outcomes, when)
+    if funnel is not None:
+        result.sections["funnel"] = funnel
     result.settings["score_files"] = [str(p) for p in score_paths]
     result.settings["outcomes_file"] = str(outcomes_path)
     return MonitorRun(result, warnings)
