@@ -28,7 +28,6 @@ from features.decay import (
     DecayRows,
     SignalEvents,
     decayed_sums,
-    describe_decayed,
     learn_half_lives,
 )
 from features.firmographic import BAND_LEVELS, build_fit_features, declared_columns, feature_name
@@ -211,10 +210,13 @@ class FeatureBuilder:
         self._check_leads(leads, as_of)
         self.activity_types_ = self._learn_types(activities) if self._events_mode() else []
         signals = decay_signals(self.activity_types_, settings) if self._events_mode() else []
-        unknown = sorted(set(settings.half_lives) - set(signals))
+        # a known signal absent from these events is no mistake; a name nothing produces is
+        known = decay_signals(list(dict.fromkeys([*ACTIVITY_TYPES, *self.activity_types_])),
+                              settings)
+        unknown = sorted(set(settings.half_lives) - set(known))
         if unknown and self._events_mode():
-            raise DeclarationError(f"half_lives: unknown signal(s) {unknown}; the signals of "
-                                   f"these training events are {signals}")
+            raise DeclarationError(f"half_lives: unknown signal(s) {unknown}; signals are "
+                                   f"{known}")
         self.half_lives_ = {s: settings.half_lives.get(s, settings.half_life_days)
                             for s in signals}
         self.decay_ = [DecayChoice(s, h, "config" if s in settings.half_lives else "fixed", 0)
@@ -317,21 +319,25 @@ class FeatureBuilder:
         return np.column_stack(cols) if cols else np.zeros((len(X), 0))
 
     def learn_decay(self, activities: pd.DataFrame | None, train: DecayPart,
-                    valid: DecayPart) -> FeatureBuilder:
+                    valid: DecayPart, segment: str | None = None) -> FeatureBuilder:
         """Choose each ``decayed_<signal>``'s half-life on the validation rows
         (:func:`features.decay.learn_half_lives`); the user's half-lives stay.
 
         Called once, after :meth:`fit`, on the training and validation rows only (their labels
-        and feature tables at the fallback half-life). Updates ``half_lives_``, ``decay_`` and
-        the spec's reason templates; returns ``self``.
+        and feature tables at the fallback half-life). With ``segment`` (a categorical feature,
+        ``dataset.segment``) each signal's slope is fitted per segment, as the segment models
+        may weigh it. Updates ``half_lives_``, ``decay_`` and the spec's reason templates;
+        returns ``self``.
         """
         settings = self._settings()
         signals = [s for s in self.half_lives_ if DECAYED + s in self.spec_]
         if not signals:
             return self
+        use = segment is not None and segment in self.levels_
         rows = [DecayRows(self._signal_events(p.leads, activities, p.as_of, signals),
                           self._decay_base(p.X), np.asarray(p.y, dtype="float64"),
-                          None if p.weight is None else np.asarray(p.weight, dtype="float64"))
+                          None if p.weight is None else np.asarray(p.weight, dtype="float64"),
+                          np.maximum(p.X[segment].cat.codes.to_numpy(), 0) if use else None)
                 for p in (train, valid)]
         choices = learn_half_lives(*rows, signals, grid=list(settings.half_life_grid_days),
                                    fallback=settings.half_life_days,
@@ -424,3 +430,16 @@ class FeatureBuilder:
     def __repr__(self) -> str:
         fitted = f", {len(self.spec_)} features" if hasattr(self, "spec_") else ""
         return f"FeatureBuilder(mode={self._settings().mode!r}{fitted})"
+
+
+def describe_decayed(name: str, signal: str, half_life: float,
+                     factor_names: dict[str, str] | None = None,
+                     factor_templates: dict[str, str] | None = None) -> FeatureInfo:
+    """Spec entry of ``decayed_<signal>``: the factor, measure and direction of the signal's
+    window counts (so its points join that factor), a reason naming the half-life."""
+    base = describe_feature(f"{signal}_30d", factor_names=factor_names)
+    factor = (factor_names or {}).get(name) or base.factor
+    template = (factor_templates or {}).get(name) or (
+        f"{factor}: {{value:.1f}} recency-weighted (half-life {half_life:g} days)")
+    return FeatureInfo(name, factor, base.measure, base.group, "numeric", base.monotone,
+                       template, zero=f"{factor}: none so far", count=True)

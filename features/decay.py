@@ -24,14 +24,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from sklearn.linear_model import LogisticRegression
-from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import StandardScaler
-
-from features.spec import FeatureInfo, describe_feature
 
 #: Backfitting rounds of the scan (the second one corrects for correlated signals).
 ROUNDS = 2
+#: L2 penalty on the scan's slopes (in weighted rows: small against thousands of rows).
+RIDGE = 1.0
 _EPS = 1e-12
 
 
@@ -73,6 +70,7 @@ class DecayChoice:
     events: int
     valid_logloss: float | None = None
     logloss_at_fallback: float | None = None
+    profile: tuple[tuple[float, float], ...] = ()  # (half-life, validation log-loss) scanned
 
     @property
     def gain(self) -> float | None:
@@ -108,6 +106,7 @@ class DecayRows:
     base: np.ndarray  # (n, p) fit features and age, numeric, no missing values
     y: np.ndarray
     weight: np.ndarray | None = None
+    segment: np.ndarray | None = None  # segment code per row (0..k-1): a slope per segment
 
     @property
     def n(self) -> int:
@@ -115,26 +114,34 @@ class DecayRows:
 
 
 def _logloss(eta: np.ndarray, y: np.ndarray, w: np.ndarray) -> float:
-    p = np.clip(1.0 / (1.0 + np.exp(-eta)), _EPS, 1 - _EPS)
+    p = np.clip(1.0 / (1.0 + np.exp(-np.clip(eta, -35, 35))), _EPS, 1 - _EPS)
     return float(-(w * (y * np.log(p) + (1 - y) * np.log1p(-p))).sum() / w.sum())
 
 
-def _fit_offset(x: np.ndarray, offset: np.ndarray, y: np.ndarray, w: np.ndarray,
+def _fit_offset(Z: np.ndarray, offset: np.ndarray, y: np.ndarray, w: np.ndarray,
                 start: np.ndarray, iters: int = 30) -> np.ndarray:
-    """Intercept and slope of a logistic model with a fixed offset (Newton steps). Written out
-    because scikit-learn's LogisticRegression takes no offset, and the scan fits hundreds."""
+    """Coefficients of a logistic model on the few columns ``Z`` with a fixed offset (Newton
+    steps). Written out because scikit-learn's LogisticRegression takes no offset, and the scan
+    fits hundreds of these."""
     beta = start.copy()
+    # a mild ridge on the slopes: a segment with few events must not separate
+    ridge = np.diag(np.r_[1e-6, np.full(Z.shape[1] - 1, RIDGE)])
     for _ in range(iters):
-        eta = offset + beta[0] + beta[1] * x
-        p = 1.0 / (1.0 + np.exp(-eta))
-        r, h = w * (y - p), w * p * (1 - p)
-        grad = np.array([r.sum(), (r * x).sum()]) - 1e-6 * beta
-        hess = np.array([[h.sum(), (h * x).sum()], [(h * x).sum(), (h * x * x).sum()]])
-        step = np.linalg.solve(hess + 1e-6 * np.eye(2), grad)
+        p = 1.0 / (1.0 + np.exp(-np.clip(offset + Z @ beta, -35, 35)))
+        grad = Z.T @ (w * (y - p)) - ridge @ beta
+        hess = (Z * (w * p * (1 - p))[:, None]).T @ Z + ridge
+        step = np.linalg.solve(hess, grad)
         beta += step
         if np.abs(step).max() < 1e-7:
             break
     return beta
+
+
+def _slopes(x: np.ndarray, segment: np.ndarray | None, k: int) -> np.ndarray:
+    """The scan's columns for one signal: an intercept and its slope, one per segment."""
+    if segment is None:
+        return np.column_stack([np.ones(len(x)), x])
+    return np.column_stack([np.ones(len(x))] + [x * (segment == g) for g in range(k)])
 
 
 def learn_half_lives(train: DecayRows, valid: DecayRows, signals: list[str], *,
@@ -162,6 +169,11 @@ def learn_half_lives(train: DecayRows, valid: DecayRows, signals: list[str], *,
     list[DecayChoice]
         One per signal, in ``signals`` order.
     """
+    # here, not at import: the activity features (and the synthetic world) import this module
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
     events = train.events.counts()
     learnable = [j for j, s in enumerate(signals)
                  if s not in given and events[j] >= min_events]
@@ -176,6 +188,9 @@ def learn_half_lives(train: DecayRows, valid: DecayRows, signals: list[str], *,
     d_t = {h: np.log1p(decayed_sums(train.events, train.n, [h] * len(signals))) for h in halves}
     d_v = {h: np.log1p(decayed_sums(valid.events, valid.n, [h] * len(signals))) for h in halves}
     scores: dict[int, dict[float, float]] = {}
+    segmented = train.segment is not None and valid.segment is not None
+    k = int(max(train.segment.max(initial=0), valid.segment.max(initial=0))) + 1 if segmented \
+        else 1
     for _ in range(ROUNDS):
         design_t = np.column_stack([train.base] + [d_t[current[j]][:, j]
                                                    for j in range(len(signals))])
@@ -191,11 +206,15 @@ def learn_half_lives(train: DecayRows, valid: DecayRows, signals: list[str], *,
             b = coef[p0 + j]
             off_t = eta_t - b * design_t[:, p0 + j]
             off_v = eta_v - b * design_v[:, p0 + j]
-            start = np.array([0.0, b])
+            start = None
             scores[j] = {}
             for h in halves:
-                start = _fit_offset(d_t[h][:, j], off_t, train.y, w_t, start)
-                scores[j][h] = _logloss(off_v + start[0] + start[1] * d_v[h][:, j], valid.y, w_v)
+                z_t = _slopes(d_t[h][:, j], train.segment, k)
+                if start is None:
+                    start = np.r_[0.0, np.full(z_t.shape[1] - 1, b)]
+                start = _fit_offset(z_t, off_t, train.y, w_t, start)
+                z_v = _slopes(d_v[h][:, j], valid.segment, k)
+                scores[j][h] = _logloss(off_v + z_v @ start, valid.y, w_v)
             # ties go to the half-life nearest the fallback
             best = min(grid, key=lambda h: (scores[j][h], abs(np.log(h / fallback))))
             current[j] = best
@@ -203,7 +222,8 @@ def learn_half_lives(train: DecayRows, valid: DecayRows, signals: list[str], *,
     for j, s in enumerate(signals):
         if j in learnable:
             out.append(DecayChoice(s, float(current[j]), "learned", int(events[j]),
-                                   scores[j][current[j]], scores[j][fallback]))
+                                   scores[j][current[j]], scores[j][fallback],
+                                   tuple((float(h), v) for h, v in scores[j].items())))
         else:
             out.append(_kept(s, current[j], given, int(events[j]), min_events))
     return out
@@ -215,15 +235,3 @@ def _kept(signal: str, half_life: float, given: dict[str, float], events: int,
         "too few events" if events < min_events else "fixed")
     return DecayChoice(signal, float(half_life), source, events)
 
-
-def describe_decayed(name: str, signal: str, half_life: float,
-                     factor_names: dict[str, str] | None = None,
-                     factor_templates: dict[str, str] | None = None) -> FeatureInfo:
-    """Spec entry of ``decayed_<signal>``: the factor, measure and direction of the signal's
-    window counts (so its points join that factor), a reason naming the half-life."""
-    base = describe_feature(f"{signal}_30d", factor_names=factor_names)
-    factor = (factor_names or {}).get(name) or base.factor
-    template = (factor_templates or {}).get(name) or (
-        f"{factor}: {{value:.1f}} recency-weighted (half-life {half_life:g} days)")
-    return FeatureInfo(name, factor, base.measure, base.group, "numeric", base.monotone,
-                       template, zero=f"{factor}: none so far", count=True)

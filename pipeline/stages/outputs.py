@@ -69,8 +69,10 @@ def save_evaluation(config: Config, result: TrainingResult,
     (PNG); ``progress`` is called with the name of each stage as it starts."""
     stage = progress or (lambda _: None)
     paths = Paths(config.out_dir)
+    builder = next(iter(result.packages.values())).builder
     write_json(paths.metrics, {**result.metrics, "timings": result.timings,
-                               "notes": result.notes})
+                               "notes": result.notes,
+                               "decay": [c.as_row() for c in getattr(builder, "decay_", [])]})
     write_json(paths.headline, headline_metrics(result.metrics))
     stage("test scores, grades and reasons")
     scores = test_scores_frame(result)

@@ -301,7 +301,7 @@ def learn_decay(prepared: Prepared, activities: pd.DataFrame | None,
         X, y = prepared.rows(part)
         leads, as_of = _rows_of(prepared, prepared.ids(part))
         halves.append(DecayPart(leads, as_of, X, y, prepared.weights(part)))
-    builder.learn_decay(activities, *halves)
+    builder.learn_decay(activities, *halves, segment=prepared.segment())
     columns = [DECAYED + s for s in builder.half_lives_]
     kept = [c for c in columns if c in prepared.X]
     ids = prepared.X.index
