@@ -97,7 +97,8 @@ DECAY = SETTINGS.model_copy(update={"half_lives": {"page_pricing": 2.0, "demo_re
 def test_late_events_never_change_the_per_signal_decayed_counts(world, late):
     leads, activities, as_of = _world(*world)
     builder = FeatureBuilder(DECAY).fit(leads, activities, as_of)
-    decayed = [c for c in builder.spec_.names if c.startswith("decayed_")]
+    decayed = [c for c in builder.spec_.names
+               if c.startswith("decayed_") and c[8:] in builder.half_lives_]
     before = builder.transform(leads, activities, as_of)[decayed]
     ids = leads["lead_id"].to_numpy()
     target = ids[[i % len(ids) for i, _, _, _ in late]]
