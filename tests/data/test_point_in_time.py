@@ -74,6 +74,12 @@ def test_events_at_or_after_as_of_never_change_features(world, late):
     leads, activities, as_of = _world(*world)
     builder = _fitted(leads, activities, as_of)
     before = builder.transform(leads, activities, as_of)
+    after = builder.transform(leads, _with_late(leads, activities, as_of, late), as_of)
+    pd.testing.assert_frame_equal(before, after)
+
+
+def _with_late(leads, activities, as_of, late):
+    """The activities plus the ``late`` events, each at or after its lead's as_of."""
     ids = leads["lead_id"].to_numpy()
     target = ids[[i % len(ids) for i, _, _, _ in late]]
     extra = pd.DataFrame({
@@ -84,8 +90,7 @@ def test_events_at_or_after_as_of_never_change_features(world, late):
         "detail": [p for _, _, _, p in late],
         "channel": "online",
     })
-    after = builder.transform(leads, pd.concat([activities, extra], ignore_index=True), as_of)
-    pd.testing.assert_frame_equal(before, after)
+    return pd.concat([activities, extra], ignore_index=True)
 
 
 DECAY = SETTINGS.model_copy(update={"half_lives": {"page_pricing": 2.0, "demo_request": 45.0,
@@ -100,15 +105,7 @@ def test_late_events_never_change_the_per_signal_decayed_counts(world, late):
     decayed = [c for c in builder.spec_.names
                if c.startswith("decayed_") and c[8:] in builder.half_lives_]
     before = builder.transform(leads, activities, as_of)[decayed]
-    ids = leads["lead_id"].to_numpy()
-    target = ids[[i % len(ids) for i, _, _, _ in late]]
-    extra = pd.DataFrame({
-        "lead_id": target,
-        "occurred_at": as_of.loc[target].to_numpy()
-        + pd.to_timedelta([s for _, s, _, _ in late], unit="s").to_numpy(),
-        "activity_type": [t for _, _, t, _ in late], "detail": [p for _, _, _, p in late],
-        "channel": "online"})
-    after = builder.transform(leads, pd.concat([activities, extra], ignore_index=True), as_of)
+    after = builder.transform(leads, _with_late(leads, activities, as_of, late), as_of)
     pd.testing.assert_frame_equal(before, after[decayed])
     # the user's half-lives are the builder's, and the columns recomputed alone agree
     assert {s: builder.half_lives_[s] for s in DECAY.half_lives if s in builder.half_lives_} == {
