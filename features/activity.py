@@ -35,6 +35,9 @@ Columns (``T`` an activity type, ``P`` a tracked page, ``w`` a window)
   and the rules do not read it);
 * ``lead_age_days``: days from creation to as_of (NaN when ``created_at`` is unknown);
 * ``decayed_activity``: sum of ``0.5 ** (age_days / half_life_days)`` over engagement events;
+* ``decayed_S`` (``S`` a decay signal, :func:`decay_signals`: an engagement activity type, or
+  ``page_P`` for a high-value page): the same sum over that signal's events, with the signal's
+  own half-life (``half_lives``; the builder learns them, :mod:`features.decay`);
 * ``email_open_rate`` (opens / sent), ``email_click_rate`` (clicks / opens),
   ``webinar_attend_rate`` (attended / registered), over the widest window, clipped to [0, 1]
   (exports can log an open whose send is missing) and 0 when the denominator is 0: "never
@@ -58,6 +61,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from features.decay import SignalEvents, decayed_sums
 from features.firmographic import feature_name
 from features.settings import FeatureSettings
 
@@ -78,6 +82,8 @@ SUMMARY_COLUMNS = ("high_value_visits_30d", "low_value_visits_30d", "activity_to
                    "active_days_30d", "events_per_active_day_30d", "email_bounce_ever",
                    "unsubscribed", "lead_age_days")
 _NAT = np.iinfo(np.int64).min
+#: Prefix of the per-signal decayed counts.
+DECAYED = "decayed_"
 
 
 def tracked_pages(settings: FeatureSettings) -> list[str]:
@@ -85,13 +91,23 @@ def tracked_pages(settings: FeatureSettings) -> list[str]:
     return list(dict.fromkeys([*settings.high_value_pages, *settings.negative_pages]))
 
 
+def decay_signals(activity_types: list[str] | tuple[str, ...],
+                  settings: FeatureSettings) -> list[str]:
+    """Signals that get a ``decayed_<signal>`` column: the engagement activity types, then
+    ``page_<p>`` for each high-value page (a pricing visit counts in both ``web_visit`` and
+    ``page_pricing``)."""
+    return ([t for t in activity_types if t not in NOT_ENGAGEMENT]
+            + [f"page_{p}" for p in settings.high_value_pages])
+
+
 def engagement_columns(activity_types: list[str] | tuple[str, ...],
-                       settings: FeatureSettings) -> list[str]:
+                       settings: FeatureSettings,
+                       half_lives: dict[str, float] | None = None) -> list[str]:
     """Column names :func:`build_engagement_features` returns, in order."""
     windows = settings.windows_days
     cols = [f"{t}_{w}d" for t in activity_types for w in windows]
     cols += [f"page_{p}_{w}d" for p in tracked_pages(settings) for w in windows]
-    return cols + list(SUMMARY_COLUMNS)
+    return cols + list(SUMMARY_COLUMNS) + [DECAYED + s for s in half_lives or {}]
 
 
 @dataclass
@@ -226,6 +242,7 @@ def build_engagement_features(
     *,
     created_at: pd.Series | None = None,
     activity_types: list[str] | tuple[str, ...] | None = None,
+    half_lives: dict[str, float] | None = None,
 ) -> pd.DataFrame:
     """Engagement features of each lead from its events strictly before its as_of.
 
@@ -248,6 +265,9 @@ def build_engagement_features(
     activity_types
         Types that get window counts (the builder fixes them at fit time); default
         :data:`ACTIVITY_TYPES`. Events of other types are ignored.
+    half_lives
+        Decay signal -> half-life in days: one ``decayed_<signal>`` column each, in this order
+        (the builder's fitted half-lives); ``None``: none.
 
     Returns
     -------
@@ -266,7 +286,7 @@ def build_engagement_features(
     types = list(ACTIVITY_TYPES if activity_types is None else activity_types)
     pages = tracked_pages(settings)
     windows = list(settings.windows_days)
-    columns = engagement_columns(types, settings)
+    columns = engagement_columns(types, settings, half_lives)
     n = len(ids)
     if n == 0:
         return pd.DataFrame(np.zeros((0, len(columns))), index=ids, columns=columns)
@@ -363,4 +383,42 @@ def build_engagement_features(
     for name in SUMMARY_COLUMNS:
         out[:, col] = summary[name]
         col += 1
+    if half_lives:
+        signals = list(half_lives)
+        sig = _signal_events(ev, types, settings, signals)
+        out[:, col:] = decayed_sums(sig, n, [half_lives[s] for s in signals])
     return pd.DataFrame(out, index=ids, columns=columns, copy=False)
+
+
+def _signal_events(ev: _Events, types: list[str], settings: FeatureSettings,
+                   signals: list[str]) -> SignalEvents:
+    """Engagement events of each decay signal (a web visit to a tracked page counts for both
+    its type's and its page's signal; visits to negative pages count for neither, as in
+    ``decayed_activity``)."""
+    pages = tracked_pages(settings)
+    index = {s: i for i, s in enumerate(signals)}
+    of_type = np.array([-1 if t in NOT_ENGAGEMENT else index.get(t, -1) for t in types] or [-1],
+                       dtype=np.int64)[ev.type_code]
+    negative = np.array([p in settings.negative_pages for p in pages] + [False])[ev.page]
+    of_page = np.array([index.get(f"page_{p}", -1) for p in pages] + [-1],
+                       dtype=np.int64)[ev.page]
+    keep_t, keep_p = (of_type >= 0) & ~negative, of_page >= 0
+    weight = None if ev.weight is None else np.concatenate([ev.weight[keep_t],
+                                                           ev.weight[keep_p]])
+    return SignalEvents(np.concatenate([ev.pos[keep_t], ev.pos[keep_p]]),
+                        np.concatenate([ev.age[keep_t], ev.age[keep_p]]) / DAY_NS,
+                        np.concatenate([of_type[keep_t], of_page[keep_p]]), len(signals),
+                        weight)
+
+
+def signal_events(lead_ids: pd.Index | pd.Series | list[str], activities: pd.DataFrame | None,
+                  as_of: pd.Series | pd.Timestamp, settings: FeatureSettings,
+                  activity_types: list[str] | tuple[str, ...], signals: list[str]
+                  ) -> SignalEvents:
+    """The events each lead's ``decayed_<signal>`` columns sum, strictly before its as_of: what
+    :func:`features.decay.learn_half_lives` scans half-lives on (same rules as
+    :func:`build_engagement_features`)."""
+    ids = pd.Index(lead_ids, name="lead_id")
+    types = list(activity_types)
+    ev = _seen_events(ids, activities, _as_of_ns(ids, as_of), types, tracked_pages(settings))
+    return _signal_events(ev, types, settings, signals)

@@ -11,19 +11,43 @@ the same rows (the Spark path calls it per partition).
 from __future__ import annotations
 
 import hashlib
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
 
-from features.activity import ACTIVITY_TYPES, build_engagement_features
+from features.activity import (
+    ACTIVITY_TYPES,
+    DECAYED,
+    build_engagement_features,
+    decay_signals,
+    signal_events,
+)
+from features.decay import (
+    DecayChoice,
+    DecayRows,
+    SignalEvents,
+    decayed_sums,
+    learn_half_lives,
+)
 from features.firmographic import BAND_LEVELS, build_fit_features, declared_columns, feature_name
-from features.settings import FeatureSettings
+from features.settings import DeclarationError, FeatureSettings
 from features.spec import FeatureInfo, FeatureSpec, describe_feature, humanize
 
 __all__ = ["OTHER", "FeatureBuilder", "feature_name", "humanize"]
 
 #: Level that rare training levels and levels unseen at fit time map to.
 OTHER = "other"
+
+
+class DecayPart(NamedTuple):
+    """One split part the decay is learned on: its rows, their feature table, labels, weights."""
+
+    leads: pd.DataFrame
+    as_of: pd.Series | pd.Timestamp
+    X: pd.DataFrame
+    y: np.ndarray
+    weight: np.ndarray | None = None
 
 
 class FeatureBuilder:
@@ -48,6 +72,11 @@ class FeatureBuilder:
     activity_types_ : list[str]
         Activity types seen in the training events (events mode): their window counts are
         columns; events of other types are ignored at transform time.
+    half_lives_ : dict[str, float]
+        Half-life (days) of each ``decayed_<signal>`` column: the user's, the learned one
+        (:meth:`learn_decay`) or ``half_life_days``.
+    decay_ : list[DecayChoice]
+        How each half-life was chosen, with its validation log-loss gain when learned.
 
     Examples
     --------
@@ -104,7 +133,8 @@ class FeatureBuilder:
                    if "created_at" in leads else None)
         engagement = build_engagement_features(fit.index, activities, as_of, settings,
                                                created_at=created,
-                                               activity_types=activity_types)
+                                               activity_types=activity_types,
+                                               half_lives=getattr(self, "half_lives_", None))
         return pd.concat([fit, engagement], axis=1)
 
     def _rows_table(self, leads: pd.DataFrame, activities: pd.DataFrame | None,
@@ -123,6 +153,10 @@ class FeatureBuilder:
     def _describe(self, name: str, dtype: str | None = None) -> FeatureInfo:
         """Spec entry of one column (catalogue tags + the config's overrides)."""
         settings = self._settings()
+        signal = name[len(DECAYED):]
+        if name.startswith(DECAYED) and signal in getattr(self, "half_lives_", {}):
+            return describe_decayed(name, signal, self.half_lives_[signal],
+                                    settings.factor_names, settings.factor_templates)
         column, role = declared_columns(settings).get(name, (None, None))
         return describe_feature(name, column=column, role=role, dtype=dtype,
                                 factor_names=settings.factor_names,
@@ -175,6 +209,18 @@ class FeatureBuilder:
         settings = self._settings()
         self._check_leads(leads, as_of)
         self.activity_types_ = self._learn_types(activities) if self._events_mode() else []
+        signals = decay_signals(self.activity_types_, settings) if self._events_mode() else []
+        # a known signal absent from these events is no mistake; a name nothing produces is
+        known = decay_signals(list(dict.fromkeys([*ACTIVITY_TYPES, *self.activity_types_])),
+                              settings)
+        unknown = sorted(set(settings.half_lives) - set(known))
+        if unknown and self._events_mode():
+            raise DeclarationError(f"half_lives: unknown signal(s) {unknown}; signals are "
+                                   f"{known}")
+        self.half_lives_ = {s: settings.half_lives.get(s, settings.half_life_days)
+                            for s in signals}
+        self.decay_ = [DecayChoice(s, h, "config" if s in settings.half_lives else "fixed", 0)
+                       for s, h in self.half_lives_.items()]
         table = self._raw_table(leads, activities, as_of, self.activity_types_)
         declared = declared_columns(settings)
         dtypes: dict[str, str] = {}
@@ -209,6 +255,99 @@ class FeatureBuilder:
         self.seen_levels_ = {k: v for k, v in self.seen_levels_.items() if k in self.levels_}
         self.spec_ = FeatureSpec([infos[n] for n in encoded.columns if n not in self.dropped_])
         self.n_leads_fit_ = len(leads)
+        return self
+
+    # -------------------------------------------------------------------------------- decay
+    def _layers(self, leads: pd.DataFrame, as_of: pd.Series | pd.Timestamp):
+        """(row positions, their lead ids, their as_of) per layer of distinct leads."""
+        grid = self._rows_as_of(leads, as_of)
+        layer = (leads.groupby("lead_id", sort=False).cumcount().to_numpy() if grid
+                 else np.zeros(len(leads), dtype=np.int64))
+        for k in np.unique(layer):
+            idx = np.flatnonzero(layer == k)
+            ids = pd.Index(leads["lead_id"].to_numpy()[idx]).astype(str)
+            at = pd.Series(as_of.to_numpy()[idx], index=ids) if grid else as_of
+            yield idx, ids, at
+
+    def _signal_events(self, leads: pd.DataFrame, activities: pd.DataFrame | None,
+                       as_of: pd.Series | pd.Timestamp, signals: list[str]) -> SignalEvents:
+        """The decay signals' events of these rows, positions in ``leads`` order."""
+        parts = []
+        for idx, ids, at in self._layers(leads, as_of):
+            ev = signal_events(ids, activities, at, self._settings(), self.activity_types_,
+                               signals)
+            parts.append((idx[ev.pos], ev))
+        weight = None if any(ev.weight is None for _, ev in parts) else \
+            np.concatenate([ev.weight for _, ev in parts])
+        return SignalEvents(np.concatenate([p for p, _ in parts]),
+                            np.concatenate([ev.age_days for _, ev in parts]),
+                            np.concatenate([ev.code for _, ev in parts]), len(signals), weight)
+
+    def decayed_columns(self, leads: pd.DataFrame, activities: pd.DataFrame | None,
+                        as_of: pd.Series | pd.Timestamp) -> np.ndarray:
+        """The ``decayed_<signal>`` columns of these rows at the fitted half-lives, computed as
+        :meth:`transform` computes them (shape rows x signals, ``half_lives_`` order)."""
+        signals = list(self.half_lives_)
+        out = np.zeros((len(leads), len(signals)))
+        for idx, ids, at in self._layers(leads, as_of):
+            ev = signal_events(ids, activities, at, self._settings(), self.activity_types_,
+                               signals)
+            out[idx] = decayed_sums(ev, len(idx), [self.half_lives_[s] for s in signals])
+        return out
+
+    def _decay_base(self, X: pd.DataFrame) -> np.ndarray:
+        """What the decay learner holds fixed: the fit features and the lead's age, numeric
+        (categoricals one-hot, numbers as signed log1p with a missing flag)."""
+        cols: list[np.ndarray] = []
+        for name in [f.name for f in self.spec_.by_group("fit")] + ["lead_age_days"]:
+            if name not in X:
+                continue
+            values = X[name]
+            if name in self.levels_:
+                codes = values.cat.codes.to_numpy()
+                cols += [(codes == k).astype(float) for k in range(len(self.levels_[name]))]
+                continue
+            x = values.to_numpy(dtype="float64")
+            missing = np.isnan(x)
+            x = np.where(missing, 0.0, x)
+            if name == "lead_age_days" and len(np.unique(x)) <= 20:
+                cols += [(x == a).astype(float) for a in np.unique(x)]  # grid ages
+                continue
+            cols.append(np.sign(x) * np.log1p(np.abs(x)))
+            if missing.any():
+                cols.append(missing.astype(float))
+        return np.column_stack(cols) if cols else np.zeros((len(X), 0))
+
+    def learn_decay(self, activities: pd.DataFrame | None, train: DecayPart,
+                    valid: DecayPart, segment: str | None = None) -> FeatureBuilder:
+        """Choose each ``decayed_<signal>``'s half-life on the validation rows
+        (:func:`features.decay.learn_half_lives`); the user's half-lives stay.
+
+        Called once, after :meth:`fit`, on the training and validation rows only (their labels
+        and feature tables at the fallback half-life). With ``segment`` (a categorical feature,
+        ``dataset.segment``) each signal's slope is fitted per segment, as the segment models
+        may weigh it. Updates ``half_lives_``, ``decay_`` and the spec's reason templates;
+        returns ``self``.
+        """
+        settings = self._settings()
+        signals = [s for s in self.half_lives_ if DECAYED + s in self.spec_]
+        if not signals:
+            return self
+        use = segment is not None and segment in self.levels_
+        rows = [DecayRows(self._signal_events(p.leads, activities, p.as_of, signals),
+                          self._decay_base(p.X), np.asarray(p.y, dtype="float64"),
+                          None if p.weight is None else np.asarray(p.weight, dtype="float64"),
+                          np.maximum(p.X[segment].cat.codes.to_numpy(), 0) if use else None)
+                for p in (train, valid)]
+        choices = learn_half_lives(*rows, signals, grid=list(settings.half_life_grid_days),
+                                   fallback=settings.half_life_days,
+                                   given=dict(settings.half_lives),
+                                   min_events=settings.decay_min_events)
+        learned = {c.signal: c for c in choices}
+        self.decay_ = [learned.get(c.signal, c) for c in self.decay_]
+        self.half_lives_ = {c.signal: c.half_life_days for c in self.decay_}
+        self.spec_ = FeatureSpec([self._describe(f.name) if f.name.startswith(DECAYED) else f
+                                  for f in self.spec_])
         return self
 
     def _drop_copies(self, encoded: pd.DataFrame) -> None:
@@ -291,3 +430,16 @@ class FeatureBuilder:
     def __repr__(self) -> str:
         fitted = f", {len(self.spec_)} features" if hasattr(self, "spec_") else ""
         return f"FeatureBuilder(mode={self._settings().mode!r}{fitted})"
+
+
+def describe_decayed(name: str, signal: str, half_life: float,
+                     factor_names: dict[str, str] | None = None,
+                     factor_templates: dict[str, str] | None = None) -> FeatureInfo:
+    """Spec entry of ``decayed_<signal>``: the factor, measure and direction of the signal's
+    window counts (so its points join that factor), a reason naming the half-life."""
+    base = describe_feature(f"{signal}_30d", factor_names=factor_names)
+    factor = (factor_names or {}).get(name) or base.factor
+    template = (factor_templates or {}).get(name) or (
+        f"{factor}: {{value:.1f}} recency-weighted (half-life {half_life:g} days)")
+    return FeatureInfo(name, factor, base.measure, base.group, "numeric", base.monotone,
+                       template, zero=f"{factor}: none so far", count=True)

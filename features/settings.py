@@ -56,7 +56,22 @@ class FeatureSettings(BaseModel):
     revenue_column: str | None = Field("annual_revenue", description="annual revenue")
     windows_days: list[int] = Field(
         default_factory=lambda: [7, 30, 90], description="activity count windows (days)")
-    half_life_days: float = Field(14.0, gt=0, description="half-life of the decayed activity")
+    half_life_days: float = Field(
+        14.0, gt=0, description="half-life of `decayed_activity`, and of every `decayed_<signal>` "
+        "the decay is not learned for (fixed decay, too few events, or none learned yet)")
+    decay: Literal["learn", "fixed"] = Field(
+        "learn", description="learn: each signal's `decayed_<signal>` half-life is chosen from "
+        "half_life_grid_days on the validation log-likelihood (training and validation leads "
+        "only); fixed: half_life_days for every signal")
+    half_life_grid_days: list[float] = Field(
+        default_factory=lambda: [1, 2, 3, 5, 7, 10, 14, 21, 30, 45, 60, 90, 120, 180],
+        description="half-lives (days) the learned decay chooses among")
+    decay_min_events: int = Field(
+        200, ge=1, description="a signal with fewer training events keeps half_life_days")
+    half_lives: dict[str, float] = Field(
+        default_factory=dict, description="signal -> half-life in days (`page_pricing: 3`, "
+        "`webinar_attended: 45`; signals: the engagement activity types and page_<high-value "
+        "page>): set by you, never learned over")
     high_value_pages: list[str] = Field(
         default_factory=lambda: ["pricing", "demo", "case_study"],
         description="web pages that show buying interest")
@@ -88,6 +103,23 @@ class FeatureSettings(BaseModel):
         if any(w <= 0 for w in value):
             raise ValueError("windows must be positive numbers of days")
         return sorted(set(value))
+
+    @field_validator("half_life_grid_days")
+    @classmethod
+    def _positive_sorted_grid(cls, value: list[float]) -> list[float]:
+        """Half-lives are positive, deduplicated and sorted."""
+        if not value or any(h <= 0 for h in value):
+            raise ValueError("the half-life grid needs positive numbers of days")
+        return sorted(set(value))
+
+    @field_validator("half_lives")
+    @classmethod
+    def _positive_half_lives(cls, value: dict[str, float]) -> dict[str, float]:
+        """Each signal's half-life is a positive number of days, its name as features write it."""
+        bad = {k: v for k, v in value.items() if not v > 0}
+        if bad:
+            raise ValueError(f"half-lives must be positive days, got {bad}")
+        return {k.strip().casefold().replace(" ", "_"): float(v) for k, v in value.items()}
 
     @field_validator("high_value_pages", "negative_pages", "free_mail_domains",
                      "competitor_domains")

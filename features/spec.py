@@ -510,7 +510,7 @@ def source_field(name: str) -> str | None:
     ``demo_request_7d`` -> ``demo_request``: the name a rules file's ``activities`` uses);
     bands and flags derived from another column name that column (:data:`SAME_FIELD`).
     """
-    if name in NOT_A_CRM_FIELD:
+    if name in NOT_A_CRM_FIELD or name.startswith("decayed_"):  # decayed_<signal> too
         return None
     if name in SAME_FIELD:
         return SAME_FIELD[name]

@@ -322,6 +322,7 @@ def points(
     metrics = json.loads(paths.metrics.read_text()) if paths.metrics.is_file() else None
     if table_format is not Format.table:
         rows = {"points": table.to_dict("records"),
+                "half_lives": [c.as_row() for c in getattr(package.builder, "decay_", [])],
                 **(comparison_rows(metrics) if metrics else {})}
         emit(table_format, rows, view=lambda: None, columns=list(table.columns))
         out.print(f"wrote {target} and {csv_path}")
@@ -337,6 +338,11 @@ def points(
     out.print(view)
     if len(table) > shown:
         out.print(f"... {len(table) - shown} more rows in {csv_path}")
+    decay = getattr(package.builder, "decay_", [])
+    if decay:
+        out.print("half-lives of the decayed counts (model features; the table's per-event rules "
+                  "use windows): " + ", ".join(f"{c.signal} {c.half_life_days:g}d ({c.source})"
+                                               for c in decay))
     if metrics:
         comparison_table(metrics)
     out.print(f"wrote {target} and {csv_path}")

@@ -459,4 +459,17 @@ def render_report(
         cards=_example_cards(test_scores),
         audit=None if audit is None else _table(audit),
         time_proxies=metrics.get("time_proxies") or [],
+        decay=decay_rows(metrics),
     )
+
+
+def decay_rows(metrics: dict[str, Any]) -> list[dict[str, str]]:
+    """The "Half-life learned per activity" table: each decay signal's half-life, how it was
+    chosen and its validation log-loss gain against the fallback half-life."""
+    rows = []
+    for row in metrics.get("decay") or []:
+        gain = row.get("gain")
+        rows.append({"signal": str(row["signal"]), "half_life": f"{row['half_life_days']:g}",
+                     "source": str(row["source"]), "events": f"{row.get('events', 0):,}",
+                     "gain": "" if gain is None else f"{1000 * gain:+.2f}"})
+    return rows

@@ -100,8 +100,10 @@ def save_evaluation(config: Config, result: TrainingResult,
     the training activity log, for the example leads' next best action in the report."""
     stage = progress or (lambda _: None)
     paths = Paths(config.out_dir)
+    builder = next(iter(result.packages.values())).builder
     write_json(paths.metrics, {**result.metrics, "timings": result.timings,
-                               "notes": result.notes})
+                               "notes": result.notes,
+                               "decay": [c.as_row() for c in getattr(builder, "decay_", [])]})
     write_json(paths.headline, headline_metrics(result.metrics))
     stage("test scores, grades and reasons")
     actions = config.actions.catalogue()  # read always: one set of DVC params per stage

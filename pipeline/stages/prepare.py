@@ -20,7 +20,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from features.build import FeatureBuilder
+from features.activity import DECAYED
+from features.build import DecayPart, FeatureBuilder
 from features.settings import DeclarationError, FeatureSettings
 from pipeline.data.config import Config
 from pipeline.data.dataset import SPLITS, TrainingSet, build_training_set
@@ -278,7 +279,38 @@ def prepare(
         raise ConfigError(f"{config.source}: features: {exc}") from None
     prepared.builder = builder
     prepared.X = _features(config, ts, activities, builder, parts)
+    if builder.settings.decay == "learn" and builder.half_lives_ and {"train", "valid"} <= set(
+            parts):
+        learn_decay(prepared, activities, parts)
     return prepared
+
+
+def _rows_of(prepared: Prepared, ids: pd.Index) -> tuple[pd.DataFrame, pd.Series | None]:
+    """Lead rows and as_of of these row keys, as the builder reads them."""
+    ts = prepared.training_set
+    leads = ts.leads.loc[ids]
+    as_of = _as_of(prepared.config, ts)
+    return (leads if ts.grid else leads.reset_index(drop=True),
+            None if as_of is None else as_of.loc[ids])
+
+
+def learn_decay(prepared: Prepared, activities: pd.DataFrame | None,
+                parts: tuple[str, ...]) -> None:
+    """Learn each decay signal's half-life on the training and validation rows (never test),
+    then rewrite the ``decayed_<signal>`` columns of the prepared parts with them."""
+    builder = prepared.builder
+    halves = []
+    for part in ("train", "valid"):
+        X, y = prepared.rows(part)
+        leads, as_of = _rows_of(prepared, prepared.ids(part))
+        halves.append(DecayPart(leads, as_of, X, y, prepared.weights(part)))
+    builder.learn_decay(activities, *halves, segment=prepared.segment())
+    columns = [DECAYED + s for s in builder.half_lives_]
+    kept = [c for c in columns if c in prepared.X]
+    ids = prepared.X.index
+    leads, as_of = _rows_of(prepared, ids)
+    values = builder.decayed_columns(leads, activities, as_of)
+    prepared.X[kept] = values[:, [columns.index(c) for c in kept]]
 
 
 def prepare_saved(

@@ -59,16 +59,34 @@ _ENGAGEMENT_W = np.array(
 )
 
 
+SIGNALS = _SIGNALS  # public: the names make_world(half_lives=...) accepts
+
+
 def _signals(
-    n: int, lead: np.ndarray, sec: np.ndarray, type_code: np.ndarray, detail: np.ndarray
+    n: int,
+    lead: np.ndarray,
+    sec: np.ndarray,
+    type_code: np.ndarray,
+    detail: np.ndarray,
+    half_lives: tuple[tuple[str, float], ...] | None = None,
 ) -> np.ndarray:
-    """Recency-weighted counts of each signal strictly before as_of, shape (n, signals)."""
+    """Recency-weighted counts of each signal strictly before as_of, shape (n, signals).
+
+    ``half_lives``: (signal, days) pairs that replace :data:`RECENCY_HALF_LIFE_DAYS` for those
+    signals (a world with known per-signal decay); ``None``: one half-life for all.
+    """
     sig = np.where(
         type_code == _T["web_visit"], _PAGE_SIGNAL[np.maximum(detail, 0)], _TYPE_SIGNAL[type_code]
     )
     seen = (sig >= 0) & (sec < _AS_OF_S)
     age = sec[seen] / _DAY_S
-    weight = 0.5 ** ((AS_OF_DAYS - age) / RECENCY_HALF_LIFE_DAYS)
+    if half_lives is None:
+        weight = 0.5 ** ((AS_OF_DAYS - age) / RECENCY_HALF_LIFE_DAYS)
+    else:
+        per_signal = np.full(len(_SIGNALS), RECENCY_HALF_LIFE_DAYS)
+        for name, days in half_lives:
+            per_signal[_S[name]] = days
+        weight = 0.5 ** ((AS_OF_DAYS - age) / per_signal[sig[seen]])
     k = len(_SIGNALS)
     flat = np.bincount(lead[seen] * k + sig[seen], weights=weight, minlength=n * k)
     return flat.reshape(n, k)

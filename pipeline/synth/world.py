@@ -28,7 +28,7 @@ from pipeline.synth.activities import _deals, _Events, _first_fortnight, _organi
 from pipeline.synth.companies import _companies
 from pipeline.synth.leads import _calendar, _leads
 from pipeline.synth.lifecycle import stage_dates, stage_schema
-from pipeline.synth.outcomes import _OPEN, _decide, _logit, _signals
+from pipeline.synth.outcomes import _OPEN, SIGNALS, _decide, _logit, _signals
 from pipeline.synth.sampling import _sigmoid
 from pipeline.synth.vocabulary import (
     _DAY_S,
@@ -113,14 +113,15 @@ TRUTH_SCHEMA = pa.schema([("lead_id", pa.string()), ("p_convert", pa.float64())]
 
 
 @functools.lru_cache(maxsize=16)
-def _intercept(base_rate: float, end: str, months: int, signal: float = 1.0) -> float:
+def _intercept(base_rate: float, end: str, months: int, signal: float = 1.0,
+               half_lives: tuple[tuple[str, float], ...] | None = None) -> float:
     """Intercept b0 with mean p = ``base_rate`` on a fixed-seed probe (bisection)."""
     rng = np.random.default_rng([PROBE_SEED, 0, 2])
     ld = _leads(rng, PROBE_LEADS, 0, PROBE_LEADS, end, months, _companies(PROBE_SEED))
     ev = _Events()
     _first_fortnight(rng, ld, ev)
     lead, sec, type_code, detail = ev.arrays()
-    base = _logit(ld, _signals(PROBE_LEADS, lead, sec, type_code, detail), signal)
+    base = _logit(ld, _signals(PROBE_LEADS, lead, sec, type_code, detail, half_lives), signal)
     low, high = -20.0, 10.0
     for _ in range(60):
         mid = (low + high) / 2
@@ -141,6 +142,7 @@ def _chunk(
     months: int,
     b0: float,
     signal: float = 1.0,
+    half_lives: tuple[tuple[str, float], ...] | None = None,
     stages: bool = False,
 ) -> tuple[pa.Table, pa.Table, pa.Table]:
     """Leads, activities and truth of one chunk as Arrow tables (leads with the stage dates of
@@ -150,7 +152,7 @@ def _chunk(
     _, _, _, end_s = _calendar(end, months)
     ev = _Events()
     mail_cut = _first_fortnight(rng, ld, ev)
-    p = _sigmoid(b0 + _logit(ld, _signals(n, *ev.arrays()), signal))
+    p = _sigmoid(b0 + _logit(ld, _signals(n, *ev.arrays(), half_lives), signal))
 
     won, lost, decided, decided_s, outcome = _decide(rng, ld, p, end_s)
     # Organic activity stops at a won deal's close (its decision day) or after the horizon.
@@ -205,9 +207,21 @@ def _chunk(
 
 
 def _plan(
-    n_leads: int, seed: int, base_rate: float, end: str, months: int, signal: float = 1.0
+    n_leads: int,
+    seed: int,
+    base_rate: float,
+    end: str,
+    months: int,
+    signal: float = 1.0,
+    half_lives: tuple[tuple[str, float], ...] | None = None,
 ) -> tuple[list[tuple[int, int, int]], float]:
     """Validate the arguments; chunks as (index, size, offset) and the intercept."""
+    for name, days in half_lives or ():
+        if name not in SIGNALS or not days > 0:
+            raise ConfigError(
+                f"synth: half_lives: {name!r}: {days!r} must be a positive number of days for "
+                f"one of {list(SIGNALS)}"
+            )
     if not isinstance(n_leads, int | np.integer) or n_leads < 1:
         raise ConfigError(f"synth: n_leads must be a positive integer, got {n_leads!r}")
     if not 0.0 < base_rate < 1.0:
@@ -228,7 +242,12 @@ def _plan(
         (i, min(CHUNK, n_leads - i * CHUNK), i * CHUNK)
         for i in range((n_leads + CHUNK - 1) // CHUNK)
     ]
-    return chunks, _intercept(float(base_rate), end, int(months), float(signal))
+    return chunks, _intercept(float(base_rate), end, int(months), float(signal), half_lives)
+
+
+def _decay(half_lives: dict[str, float] | None) -> tuple[tuple[str, float], ...] | None:
+    """Half-lives as a sorted, hashable tuple (the intercept probe is cached on it)."""
+    return None if half_lives is None else tuple(sorted(half_lives.items()))
 
 
 def make_world(
@@ -238,6 +257,7 @@ def make_world(
     end: str = "2026-06-30",
     months: int = 24,
     signal: float = 1.0,
+    half_lives: dict[str, float] | None = None,
     stages: bool = False,
 ) -> World:
     """Generate a synthetic CRM world in memory.
@@ -259,6 +279,11 @@ def make_world(
         Strength of the true log-odds' dependence on the observables, in (0, 1]: 1.0 is the
         default world (oracle ROC-AUC about 0.87), 0.3 a weak one (about 0.6) where a model can
         hardly beat a points table. The intercept is solved again, so ``base_rate`` still holds.
+    half_lives
+        Signal -> half-life in days of its recency weight in the true odds (names in
+        :data:`~pipeline.synth.outcomes.SIGNALS`: ``pricing``, ``webinar_attended`` ...), the
+        others keep 7 days: a world with known per-signal decay. ``None`` (the default world):
+        7 days for all.
     stages
         Add the lifecycle stage dates ``mql_date``, ``sql_date``, ``opportunity_date`` to the
         leads (their own random stream: every other column keeps its bytes).
@@ -274,9 +299,10 @@ def make_world(
     ConfigError
         An argument out of range.
     """
-    chunks, b0 = _plan(n_leads, seed, base_rate, end, months, signal)
+    decay = _decay(half_lives)
+    chunks, b0 = _plan(n_leads, seed, base_rate, end, months, signal, decay)
     end = str(pd.Timestamp(end).date())
-    parts = [_chunk(seed, c, n, off, n_leads, end, months, b0, signal, stages)
+    parts = [_chunk(seed, c, n, off, n_leads, end, months, b0, signal, decay, stages)
              for c, n, off in chunks]
     return World(*(pa.concat_tables([p[k] for p in parts]).to_pandas() for k in range(3)))
 
@@ -290,6 +316,7 @@ def write_world(
     months: int = 24,
     progress: Callable[[int, int], None] | None = None,
     signal: float = 1.0,
+    half_lives: dict[str, float] | None = None,
     stages: bool = False,
 ) -> dict[str, object]:
     """Stream a synthetic CRM world to ``leads``, ``activities`` and ``truth.parquet``.
@@ -302,7 +329,7 @@ def write_world(
     ----------
     out_dir
         Folder for the three files (created if missing; existing files are replaced).
-    n_leads, seed, base_rate, end, months, signal, stages
+    n_leads, seed, base_rate, end, months, signal, half_lives, stages
         As in :func:`make_world`; the files hold exactly :func:`make_world`'s frames.
     progress
         Called as ``progress(leads_done, n_leads)`` after each chunk.
@@ -319,7 +346,8 @@ def write_world(
         An argument out of range.
     """
     started = time.perf_counter()
-    chunks, b0 = _plan(n_leads, seed, base_rate, end, months, signal)
+    decay = _decay(half_lives)
+    chunks, b0 = _plan(n_leads, seed, base_rate, end, months, signal, decay)
     end = str(pd.Timestamp(end).date())
     out = Path(out_dir)
     rows = {"leads": 0, "activities": 0, "positives": 0}
@@ -338,7 +366,7 @@ def write_world(
         try:
             for c, n, off in chunks:
                 leads, activities, truth = _chunk(
-                    seed, c, n, off, n_leads, end, months, b0, signal, stages
+                    seed, c, n, off, n_leads, end, months, b0, signal, decay, stages
                 )
                 for writer, table in zip(writers, (leads, activities, truth), strict=True):
                     writer.write_table(table, row_group_size=2 * CHUNK * 40)

@@ -74,6 +74,12 @@ def test_events_at_or_after_as_of_never_change_features(world, late):
     leads, activities, as_of = _world(*world)
     builder = _fitted(leads, activities, as_of)
     before = builder.transform(leads, activities, as_of)
+    after = builder.transform(leads, _with_late(leads, activities, as_of, late), as_of)
+    pd.testing.assert_frame_equal(before, after)
+
+
+def _with_late(leads, activities, as_of, late):
+    """The activities plus the ``late`` events, each at or after its lead's as_of."""
     ids = leads["lead_id"].to_numpy()
     target = ids[[i % len(ids) for i, _, _, _ in late]]
     extra = pd.DataFrame({
@@ -84,8 +90,30 @@ def test_events_at_or_after_as_of_never_change_features(world, late):
         "detail": [p for _, _, _, p in late],
         "channel": "online",
     })
-    after = builder.transform(leads, pd.concat([activities, extra], ignore_index=True), as_of)
-    pd.testing.assert_frame_equal(before, after)
+    return pd.concat([activities, extra], ignore_index=True)
+
+
+DECAY = SETTINGS.model_copy(update={"half_lives": {"page_pricing": 2.0, "demo_request": 45.0,
+                                                   "web_visit": 1.0}})
+
+
+@PROFILE
+@given(worlds, late_events)
+def test_late_events_never_change_the_per_signal_decayed_counts(world, late):
+    leads, activities, as_of = _world(*world)
+    builder = FeatureBuilder(DECAY).fit(leads, activities, as_of)
+    decayed = [c for c in builder.spec_.names
+               if c.startswith("decayed_") and c[8:] in builder.half_lives_]
+    before = builder.transform(leads, activities, as_of)[decayed]
+    after = builder.transform(leads, _with_late(leads, activities, as_of, late), as_of)
+    pd.testing.assert_frame_equal(before, after[decayed])
+    # the user's half-lives are the builder's, and the columns recomputed alone agree
+    assert {s: builder.half_lives_[s] for s in DECAY.half_lives if s in builder.half_lives_} == {
+        s: h for s, h in DECAY.half_lives.items() if s in builder.half_lives_}
+    alone = builder.decayed_columns(leads, activities, as_of)
+    names = ["decayed_" + s for s in builder.half_lives_]
+    kept = [names.index(c) for c in decayed]
+    np.testing.assert_array_equal(alone[:, kept], before.to_numpy())
 
 
 @PROFILE

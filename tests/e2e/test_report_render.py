@@ -318,3 +318,19 @@ def test_report_says_how_conversions_handed_to_sales_are_counted():
     assert "40.0 leads a week of 250.0, 10.0 held back" in text
     metrics[kinds.CHALLENGER]["capacity_per_week"] = None
     assert "no cap beyond the MQL rule" in _render(metrics, scores, plots, figures)
+
+
+def test_report_lists_the_half_life_learned_per_activity():
+    metrics, scores, plots, figures = _inputs()
+    assert "Half-life learned per activity" not in _render(metrics, scores, plots, figures)
+    metrics["decay"] = [
+        {"signal": "page_pricing", "half_life_days": 2.0, "source": "learned", "events": 7299,
+         "valid_logloss": 0.25, "logloss_at_fallback": 0.25041, "gain": 0.00041},
+        {"signal": "sales_call", "half_life_days": 14.0, "source": "too few events",
+         "events": 12, "valid_logloss": None, "logloss_at_fallback": None, "gain": None}]
+    html = _render(metrics, scores, plots, figures)
+    assert "Half-life learned per activity" in html
+    assert re.search(r"<td>page_pricing</td><td>2</td><td>learned</td>\s*<td>7,299</td>"
+                     r"<td>\+0.41</td>", html)
+    assert re.search(r"<td>sales_call</td><td>14</td><td>too few events</td>\s*<td>12</td>"
+                     r"<td></td>", html)

@@ -1,0 +1,237 @@
+"""Per-signal decay learned from data: each ``decayed_<signal>``'s half-life, chosen on validation.
+
+A decayed count sums ``0.5 ** (age_days / half_life)`` over a signal's events before as_of. How
+fast interest fades differs by signal (a pricing visit goes stale in days, a webinar attended in
+weeks), so instead of one hand-set half-life each signal's is chosen from a grid on the
+validation log-likelihood. The learner is kept cheap on purpose, since it runs inside every
+preparation:
+
+1. a logistic model on the fit features, the lead's age and ``log1p`` of every signal's decayed
+   count at its current half-life is fitted once on the training rows (scikit-learn);
+2. for each signal in turn, the others stay frozen in that model's log-odds (an offset) and only
+   the signal's intercept and slope are refitted, for every half-life of the grid; the one with
+   the lowest validation log-loss wins;
+3. the model is refitted with the winners and the scan repeated once (backfitting), since the
+   signals are correlated.
+
+Only training and validation rows are ever used (never test). A signal with fewer than
+``decay_min_events`` training events keeps the fallback half-life, and a half-life the user set
+(``features.half_lives``) is never learned over.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+#: Backfitting rounds of the scan (the second one corrects for correlated signals).
+ROUNDS = 2
+#: L2 penalty on the scan's slopes (in weighted rows: small against thousands of rows).
+RIDGE = 1.0
+_EPS = 1e-12
+
+
+@dataclass(frozen=True)
+class SignalEvents:
+    """Events of the decay signals seen before their row's as_of, as parallel arrays."""
+
+    pos: np.ndarray  # row position (int64)
+    age_days: np.ndarray  # as_of - occurred_at in days (float64, > 0)
+    code: np.ndarray  # signal index (int64)
+    n_signals: int
+    weight: np.ndarray | None = None  # event quantity; None: each counts 1
+
+    def take(self, rows: np.ndarray, n: int) -> SignalEvents:
+        """The events of rows where ``rows`` (bool, per row) holds, renumbered 0..n-1."""
+        new = np.cumsum(rows) - 1
+        keep = rows[self.pos]
+        return SignalEvents(new[self.pos[keep]], self.age_days[keep], self.code[keep],
+                            self.n_signals, None if self.weight is None else self.weight[keep])
+
+    def counts(self) -> np.ndarray:
+        """Events (quantities) per signal."""
+        return np.bincount(self.code, weights=self.weight, minlength=self.n_signals)
+
+
+@dataclass(frozen=True)
+class DecayChoice:
+    """The half-life of one signal and how it was chosen.
+
+    ``source``: ``learned`` (best on validation), ``config`` (``features.half_lives``), ``fixed``
+    (``features.decay: fixed``), ``too few events`` (fewer than ``decay_min_events``).
+    ``valid_logloss`` and ``logloss_at_fallback`` are the validation log-losses of the scan's
+    model at the chosen and at the fallback half-life (learned signals only).
+    """
+
+    signal: str
+    half_life_days: float
+    source: str
+    events: int
+    valid_logloss: float | None = None
+    logloss_at_fallback: float | None = None
+    profile: tuple[tuple[float, float], ...] = ()  # (half-life, validation log-loss) scanned
+
+    @property
+    def gain(self) -> float | None:
+        """Validation log-loss saved against the fallback half-life (>= 0 when learned)."""
+        if self.valid_logloss is None or self.logloss_at_fallback is None:
+            return None
+        return self.logloss_at_fallback - self.valid_logloss
+
+    def as_row(self) -> dict[str, object]:
+        """JSON-able row (report, evaluation.json, ``leadscore points``)."""
+        return {"signal": self.signal, "half_life_days": self.half_life_days,
+                "source": self.source, "events": self.events,
+                "valid_logloss": self.valid_logloss,
+                "logloss_at_fallback": self.logloss_at_fallback, "gain": self.gain}
+
+
+def decayed_sums(events: SignalEvents, n: int, half_lives: list[float]) -> np.ndarray:
+    """Decayed count of every signal per row, shape (n, signals): ``sum 0.5 ** (age / h)``."""
+    k = events.n_signals
+    decay = np.exp2(-events.age_days / np.asarray(half_lives, dtype="float64")[events.code]) \
+        if k else np.zeros(0)
+    if events.weight is not None:
+        decay = decay * events.weight
+    return np.bincount(events.pos * k + events.code, weights=decay,
+                       minlength=n * k).reshape(n, k)
+
+
+@dataclass(frozen=True)
+class DecayRows:
+    """One split part for the learner: its signal events, base design, labels and weights."""
+
+    events: SignalEvents
+    base: np.ndarray  # (n, p) fit features and age, numeric, no missing values
+    y: np.ndarray
+    weight: np.ndarray | None = None
+    segment: np.ndarray | None = None  # segment code per row (0..k-1): a slope per segment
+
+    @property
+    def n(self) -> int:
+        return len(self.y)
+
+
+def _logloss(eta: np.ndarray, y: np.ndarray, w: np.ndarray) -> float:
+    p = np.clip(1.0 / (1.0 + np.exp(-np.clip(eta, -35, 35))), _EPS, 1 - _EPS)
+    return float(-(w * (y * np.log(p) + (1 - y) * np.log1p(-p))).sum() / w.sum())
+
+
+def _fit_offset(Z: np.ndarray, offset: np.ndarray, y: np.ndarray, w: np.ndarray,
+                start: np.ndarray, iters: int = 30) -> np.ndarray:
+    """Coefficients of a logistic model on the few columns ``Z`` with a fixed offset (Newton
+    steps). Written out because scikit-learn's LogisticRegression takes no offset, and the scan
+    fits hundreds of these."""
+    beta = start.copy()
+    # a mild ridge on the slopes: a segment with few events must not separate
+    ridge = np.diag(np.r_[1e-6, np.full(Z.shape[1] - 1, RIDGE)])
+    for _ in range(iters):
+        p = 1.0 / (1.0 + np.exp(-np.clip(offset + Z @ beta, -35, 35)))
+        grad = Z.T @ (w * (y - p)) - ridge @ beta
+        hess = (Z * (w * p * (1 - p))[:, None]).T @ Z + ridge
+        step = np.linalg.solve(hess, grad)
+        beta += step
+        if np.abs(step).max() < 1e-7:
+            break
+    return beta
+
+
+def _slopes(x: np.ndarray, segment: np.ndarray | None, k: int) -> np.ndarray:
+    """The scan's columns for one signal: an intercept and its slope, one per segment."""
+    if segment is None:
+        return np.column_stack([np.ones(len(x)), x])
+    return np.column_stack([np.ones(len(x))] + [x * (segment == g) for g in range(k)])
+
+
+def learn_half_lives(train: DecayRows, valid: DecayRows, signals: list[str], *,
+                     grid: list[float], fallback: float, given: dict[str, float],
+                     min_events: int) -> list[DecayChoice]:
+    """Each signal's half-life, chosen on the validation log-loss (module docstring).
+
+    Parameters
+    ----------
+    train, valid
+        Training and validation rows (the scan never sees test rows).
+    signals
+        Signal names, aligned with the events' codes.
+    grid
+        Half-lives (days) to choose among.
+    fallback
+        Half-life of signals not learned (``features.half_life_days``).
+    given
+        Half-lives the user set: kept as they are.
+    min_events
+        Signals with fewer training events keep ``fallback``.
+
+    Returns
+    -------
+    list[DecayChoice]
+        One per signal, in ``signals`` order.
+    """
+    # here, not at import: the activity features (and the synthetic world) import this module
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    events = train.events.counts()
+    learnable = [j for j, s in enumerate(signals)
+                 if s not in given and events[j] >= min_events]
+    current = [given.get(s, fallback) for s in signals]
+    if not learnable or len(np.unique(train.y)) < 2 or len(np.unique(valid.y)) < 2:
+        return [_kept(s, current[j], given, int(events[j]), min_events)
+                for j, s in enumerate(signals)]
+    w_t = np.ones(train.n) if train.weight is None else np.asarray(train.weight, float)
+    w_v = np.ones(valid.n) if valid.weight is None else np.asarray(valid.weight, float)
+    halves = sorted({*grid, fallback, *current})
+    # every half-life's log1p(decayed count) of every signal, train and valid: one pass each
+    d_t = {h: np.log1p(decayed_sums(train.events, train.n, [h] * len(signals))) for h in halves}
+    d_v = {h: np.log1p(decayed_sums(valid.events, valid.n, [h] * len(signals))) for h in halves}
+    scores: dict[int, dict[float, float]] = {}
+    segmented = train.segment is not None and valid.segment is not None
+    k = int(max(train.segment.max(initial=0), valid.segment.max(initial=0))) + 1 if segmented \
+        else 1
+    for _ in range(ROUNDS):
+        design_t = np.column_stack([train.base] + [d_t[current[j]][:, j]
+                                                   for j in range(len(signals))])
+        design_v = np.column_stack([valid.base] + [d_v[current[j]][:, j]
+                                                   for j in range(len(signals))])
+        model = make_pipeline(StandardScaler(), LogisticRegression(C=1.0, max_iter=300))
+        model.fit(design_t, train.y, logisticregression__sample_weight=w_t)
+        eta_t, eta_v = model.decision_function(design_t), model.decision_function(design_v)
+        scale = model[0].scale_
+        coef = model[-1].coef_[0] / np.where(scale > 0, scale, 1.0)
+        p0 = train.base.shape[1]
+        for j in learnable:
+            b = coef[p0 + j]
+            off_t = eta_t - b * design_t[:, p0 + j]
+            off_v = eta_v - b * design_v[:, p0 + j]
+            start = None
+            scores[j] = {}
+            for h in halves:
+                z_t = _slopes(d_t[h][:, j], train.segment, k)
+                if start is None:
+                    start = np.r_[0.0, np.full(z_t.shape[1] - 1, b)]
+                start = _fit_offset(z_t, off_t, train.y, w_t, start)
+                z_v = _slopes(d_v[h][:, j], valid.segment, k)
+                scores[j][h] = _logloss(off_v + z_v @ start, valid.y, w_v)
+            # ties go to the half-life nearest the fallback
+            best = min(grid, key=lambda h: (scores[j][h], abs(np.log(h / fallback))))
+            current[j] = best
+    out = []
+    for j, s in enumerate(signals):
+        if j in learnable:
+            out.append(DecayChoice(s, float(current[j]), "learned", int(events[j]),
+                                   scores[j][current[j]], scores[j][fallback],
+                                   tuple((float(h), v) for h, v in scores[j].items())))
+        else:
+            out.append(_kept(s, current[j], given, int(events[j]), min_events))
+    return out
+
+
+def _kept(signal: str, half_life: float, given: dict[str, float], events: int,
+          min_events: int) -> DecayChoice:
+    source = "config" if signal in given else (
+        "too few events" if events < min_events else "fixed")
+    return DecayChoice(signal, float(half_life), source, events)
+

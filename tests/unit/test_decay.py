@@ -1,0 +1,154 @@
+"""Per-signal decay: the decayed counts' definition, the half-life learner on planted data, the
+user's half-lives, and the synthetic world's opt-in per-signal decay."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from features.activity import build_engagement_features, decay_signals
+from features.build import DecayPart, FeatureBuilder
+from features.decay import DecayRows, SignalEvents, decayed_sums, learn_half_lives
+from features.settings import DeclarationError, FeatureSettings
+
+T0 = pd.Timestamp("2026-03-01")
+GRID = [1, 2, 3, 5, 7, 10, 14, 21, 30, 45, 60, 90, 120, 180]
+
+
+def test_decayed_sums_golden_numbers():
+    ev = SignalEvents(np.array([0, 0, 1]), np.array([7.0, 14.0, 3.0]), np.array([0, 0, 1]), 2)
+    out = decayed_sums(ev, 2, [7.0, 3.0])
+    np.testing.assert_allclose(out, [[0.75, 0.0], [0.0, 0.5]])
+
+
+def test_per_signal_columns_follow_their_own_half_life():
+    settings = FeatureSettings()
+    as_of = pd.Timestamp("2026-03-15")
+    activities = pd.DataFrame({
+        "lead_id": ["A", "A", "A", "A", "B"],
+        "occurred_at": [as_of - pd.Timedelta(days=4), as_of - pd.Timedelta(days=8),
+                        as_of, as_of - pd.Timedelta(days=1), as_of - pd.Timedelta(days=2)],
+        "activity_type": ["web_visit", "webinar_attended", "webinar_attended", "web_visit",
+                          "email_sent"],
+        "detail": ["https://x.com/Pricing?utm=1", None, None, "/careers", None],
+    })
+    half_lives = {"web_visit": 4.0, "webinar_attended": 8.0, "page_pricing": 2.0}
+    table = build_engagement_features(["A", "B"], activities, as_of, settings,
+                                      half_lives=half_lives)
+    # the pricing visit counts for web_visit and page_pricing; the careers visit (a negative
+    # page) for neither; the event at exactly as_of is not seen; email_sent is no engagement
+    assert table.loc["A", "decayed_web_visit"] == pytest.approx(0.5)
+    assert table.loc["A", "decayed_page_pricing"] == pytest.approx(0.25)
+    assert table.loc["A", "decayed_webinar_attended"] == pytest.approx(0.5)
+    assert table.loc["B", ["decayed_web_visit", "decayed_webinar_attended"]].tolist() == [0, 0]
+    assert list(table.columns[-3:]) == ["decayed_web_visit", "decayed_webinar_attended",
+                                        "decayed_page_pricing"]
+
+
+def test_signals_are_the_engagement_types_and_high_value_pages():
+    signals = decay_signals(["web_visit", "email_sent", "sales_call"], FeatureSettings())
+    assert signals == ["web_visit", "sales_call", "page_pricing", "page_demo", "page_case_study"]
+
+
+def _planted(n: int, true: list[float], seed: int) -> DecayRows:
+    """Rows whose log-odds are log1p(decayed count) of each signal at its true half-life."""
+    rng = np.random.default_rng(seed)
+    k = len(true)
+    per_row = rng.poisson(1.2, (n, k))
+    pos = np.repeat(np.repeat(np.arange(n), k), per_row.ravel())
+    code = np.repeat(np.tile(np.arange(k), n), per_row.ravel())
+    age = rng.uniform(0.0, 30.0, pos.size)
+    ev = SignalEvents(pos, age, code, k)
+    base = rng.normal(size=(n, 2))
+    eta = -2.0 + 0.5 * base[:, 0] + 1.5 * np.log1p(decayed_sums(ev, n, true)).sum(axis=1)
+    y = (rng.random(n) < 1 / (1 + np.exp(-eta))).astype(float)
+    return DecayRows(ev, base, y)
+
+
+def test_the_learner_recovers_planted_half_lives():
+    true = [3.0, 30.0]
+    choices = learn_half_lives(_planted(20_000, true, 1), _planted(20_000, true, 2), ["a", "b"],
+                               grid=GRID, fallback=14.0, given={}, min_events=100)
+    learned = [c.half_life_days for c in choices]
+    assert [c.source for c in choices] == ["learned", "learned"]
+    for got, want in zip(learned, true, strict=True):
+        assert want / 2 <= got <= want * 2, learned
+    assert all(c.gain >= 0 for c in choices)
+
+
+def test_given_half_lives_and_rare_signals_are_not_learned():
+    train, valid = _planted(3_000, [3.0, 30.0], 3), _planted(3_000, [3.0, 30.0], 4)
+    choices = learn_half_lives(train, valid, ["a", "b"], grid=GRID, fallback=14.0,
+                               given={"a": 60.0}, min_events=10**6)
+    assert [(c.half_life_days, c.source) for c in choices] == [(60.0, "config"),
+                                                              (14.0, "too few events")]
+    assert choices[0].gain is None
+
+
+def _leads_world(n: int = 400, seed: int = 0):
+    rng = np.random.default_rng(seed)
+    ids = [f"L{i}" for i in range(n)]
+    created = T0 + pd.to_timedelta(rng.integers(0, 30 * 24, n), unit="h")
+    leads = pd.DataFrame({"lead_id": ids, "created_at": created.astype("datetime64[ns]"),
+                          "job_title": rng.choice(["VP Sales", "analyst"], n),
+                          "email": "a@acme.com", "employees": rng.choice([5.0, 900.0], n),
+                          "annual_revenue": 1e6})
+    lead = rng.integers(0, n, 6 * n)
+    activities = pd.DataFrame({
+        "lead_id": np.asarray(ids)[lead],
+        "occurred_at": (created.to_numpy()[lead]
+                        + pd.to_timedelta(rng.integers(0, 14 * 24, lead.size), unit="h")),
+        "activity_type": rng.choice(["web_visit", "demo_request", "email_open"], lead.size),
+        "detail": rng.choice(["pricing", "home"], lead.size)})
+    as_of = pd.Series((created + pd.Timedelta(days=14)).to_numpy(), index=ids)
+    y = rng.random(n) < 0.3
+    return leads, activities, as_of, y
+
+
+def test_learn_decay_keeps_the_users_half_life_and_updates_the_spec():
+    leads, activities, as_of, y = _leads_world()
+    settings = FeatureSettings(half_lives={"demo_request": 60}, decay_min_events=1)
+    builder = FeatureBuilder(settings).fit(leads[:300], activities, as_of[:300])
+    X = builder.transform(leads, activities, as_of)
+    train = DecayPart(leads[:300], as_of[:300], X.iloc[:300], y[:300])
+    valid = DecayPart(leads[300:].reset_index(drop=True), as_of[300:], X.iloc[300:], y[300:])
+    builder.learn_decay(activities, train, valid)
+    by = {c.signal: c for c in builder.decay_}
+    assert by["demo_request"].half_life_days == 60 and by["demo_request"].source == "config"
+    assert by["web_visit"].source == "learned"
+    h = builder.half_lives_["web_visit"]
+    assert f"half-life {h:g} days" in builder.spec_["decayed_web_visit"].template
+    # scoring uses the learned half-lives: transform's columns are the recomputed ones
+    again = builder.transform(leads, activities, as_of)
+    names = ["decayed_" + s for s in builder.half_lives_]
+    kept = [c for c in names if c in again]
+    np.testing.assert_allclose(again[kept].to_numpy(), builder.decayed_columns(
+        leads, activities, as_of)[:, [names.index(c) for c in kept]])
+
+
+def test_an_unknown_signal_is_a_declaration_error():
+    leads, activities, as_of, _ = _leads_world(50)
+    with pytest.raises(DeclarationError, match=r"unknown signal\(s\) \['pricing'\]"):
+        FeatureBuilder(FeatureSettings(half_lives={"pricing": 3})).fit(leads, activities, as_of)
+
+
+def test_settings_refuse_bad_half_lives():
+    with pytest.raises(ValueError, match="positive"):
+        FeatureSettings(half_lives={"web_visit": 0})
+    with pytest.raises(ValueError, match="positive"):
+        FeatureSettings(half_life_grid_days=[0, 7])
+    assert FeatureSettings(half_life_grid_days=[7, 3, 7]).half_life_grid_days == [3, 7]
+
+
+def test_synthetic_per_signal_decay_is_opt_in():
+    from pipeline.data.errors import ConfigError
+    from pipeline.synth import make_world
+
+    default = make_world(300, seed=3)
+    same = make_world(300, seed=3, half_lives={"pricing": 7.0})  # 7 days: the default's value
+    pd.testing.assert_frame_equal(default.truth, same.truth)
+    other = make_world(300, seed=3, half_lives={"pricing": 2.0, "webinar_attended": 45.0})
+    assert not np.allclose(default.truth["p_convert"], other.truth["p_convert"])
+    with pytest.raises(ConfigError, match="half_lives: 'pricing_page'"):
+        make_world(300, half_lives={"pricing_page": 3.0})
