@@ -16,6 +16,7 @@ from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from features.settings import FeatureSettings
 from pipeline.data.dataset_schema import (  # noqa: F401 - re-exported with the schema
+    ACCOUNT_FROM_EMAIL,
     REGEX_PREFIX,
     ActivityColumns,
     ActivityMapping,
@@ -371,6 +372,19 @@ class Config(_Frozen):
             raise ValueError(f"features: {clash} are listed under dataset.pii: personal data "
                              "never becomes a feature (features.email_column is the one "
                              "exception: only its domain type is used)")
+        return self
+
+    @model_validator(mode="after")
+    def _account_is_an_identifier(self) -> Config:
+        fs, account = self.features, self.dataset.account
+        if account == ACCOUNT_FROM_EMAIL and not fs.email_column:
+            raise ValueError("dataset.account: email_domain needs features.email_column")
+        declared = {c for role in ("categorical", "numeric", "boolean", "engagement",
+                                   "negative") for c in getattr(fs, role)}
+        declared |= {fs.title_column, fs.size_column, fs.revenue_column} - {None}
+        if account in declared:
+            raise ValueError(f"dataset.account {account!r} is also declared under features: "
+                             "an account key is an identifier, never a feature")
         return self
 
     @model_validator(mode="after")
