@@ -307,6 +307,10 @@ class SynthConfig(_Frozen):
     signal: float = Field(
         1.0, gt=0, le=1, description="strength of the true odds' dependence on the observables: "
         "1 is the demo world (oracle ROC-AUC about 0.87), 0.17 a weak one (about 0.60)")
+    companies: int = Field(
+        30_000, ge=100, le=30_000, description="size of the company pool the leads come from: "
+        "30000 is the demo world (pipeline/synth N_COMPANIES); fewer concentrate the leads on "
+        "fewer accounts of several leads each (the account evaluation, `dataset.account`)")
 
 
 class Config(_Frozen):

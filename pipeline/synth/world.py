@@ -38,6 +38,7 @@ from pipeline.synth.vocabulary import (
     COMPETITOR_DOMAINS,
     DRIFT_MONTHS,
     HORIZON_DAYS,
+    N_COMPANIES,
 )
 
 __all__ = [
@@ -112,10 +113,12 @@ TRUTH_SCHEMA = pa.schema([("lead_id", pa.string()), ("p_convert", pa.float64())]
 
 
 @functools.lru_cache(maxsize=16)
-def _intercept(base_rate: float, end: str, months: int, signal: float = 1.0) -> float:
+def _intercept(base_rate: float, end: str, months: int, signal: float = 1.0,
+               companies: int = N_COMPANIES) -> float:
     """Intercept b0 with mean p = ``base_rate`` on a fixed-seed probe (bisection)."""
     rng = np.random.default_rng([PROBE_SEED, 0, 2])
-    ld = _leads(rng, PROBE_LEADS, 0, PROBE_LEADS, end, months, _companies(PROBE_SEED))
+    ld = _leads(rng, PROBE_LEADS, 0, PROBE_LEADS, end, months,
+                _companies(PROBE_SEED, companies))
     ev = _Events()
     _first_fortnight(rng, ld, ev)
     lead, sec, type_code, detail = ev.arrays()
@@ -140,10 +143,12 @@ def _chunk(
     months: int,
     b0: float,
     signal: float = 1.0,
+    companies: int = N_COMPANIES,
 ) -> tuple[pa.Table, pa.Table, pa.Table]:
     """Leads, activities and truth of one chunk as Arrow tables."""
     rng = np.random.default_rng([seed, chunk])
-    ld = _leads(rng, n, offset, total, end, months, _companies(seed))
+    pool = _companies(seed, companies)
+    ld = _leads(rng, n, offset, total, end, months, pool)
     _, _, _, end_s = _calendar(end, months)
     ev = _Events()
     mail_cut = _first_fortnight(rng, ld, ev)
@@ -188,8 +193,8 @@ def _chunk(
                 pa.array(t[c], pa.string())
                 for c in ("name", "email", "phone", "job_title", "company", "industry")
             ),
-            pa.array(_companies(seed).employees[ld.company]),
-            pa.array(_companies(seed).revenue[ld.company], from_pandas=True),
+            pa.array(pool.employees[ld.company]),
+            pa.array(pool.revenue[ld.company], from_pandas=True),
             *(pa.array(t[c], pa.string()) for c in ("country", "lead_source", "product_line")),
         ],
         schema=LEADS_SCHEMA,
@@ -199,7 +204,8 @@ def _chunk(
 
 
 def _plan(
-    n_leads: int, seed: int, base_rate: float, end: str, months: int, signal: float = 1.0
+    n_leads: int, seed: int, base_rate: float, end: str, months: int, signal: float = 1.0,
+    companies: int = N_COMPANIES,
 ) -> tuple[list[tuple[int, int, int]], float]:
     """Validate the arguments; chunks as (index, size, offset) and the intercept."""
     if not isinstance(n_leads, int | np.integer) or n_leads < 1:
@@ -218,11 +224,14 @@ def _plan(
         raise ConfigError(f"synth: end must be a date like 2026-06-30, got {end!r}") from None
     if not isinstance(seed, int | np.integer) or seed < 0:
         raise ConfigError(f"synth: seed must be a non-negative integer, got {seed!r}")
+    if not isinstance(companies, int | np.integer) or not 100 <= companies <= N_COMPANIES:
+        raise ConfigError(f"synth: companies must be a whole number in 100..{N_COMPANIES}, "
+                          f"got {companies!r}")
     chunks = [
         (i, min(CHUNK, n_leads - i * CHUNK), i * CHUNK)
         for i in range((n_leads + CHUNK - 1) // CHUNK)
     ]
-    return chunks, _intercept(float(base_rate), end, int(months), float(signal))
+    return chunks, _intercept(float(base_rate), end, int(months), float(signal), int(companies))
 
 
 def make_world(
@@ -232,6 +241,7 @@ def make_world(
     end: str = "2026-06-30",
     months: int = 24,
     signal: float = 1.0,
+    companies: int = N_COMPANIES,
 ) -> World:
     """Generate a synthetic CRM world in memory.
 
@@ -252,6 +262,11 @@ def make_world(
         Strength of the true log-odds' dependence on the observables, in (0, 1]: 1.0 is the
         default world (oracle ROC-AUC about 0.87), 0.3 a weak one (about 0.6) where a model can
         hardly beat a points table. The intercept is solved again, so ``base_rate`` still holds.
+    companies
+        Size of the company pool (default :data:`N_COMPANIES`, the default world). Fewer
+        companies concentrate the leads on fewer accounts (buying committees of several
+        leads) for the account evaluation; the other draws are unchanged, but the companies'
+        sizes, industries and so the fit and the odds differ, so it is another world.
 
     Returns
     -------
@@ -264,9 +279,10 @@ def make_world(
     ConfigError
         An argument out of range.
     """
-    chunks, b0 = _plan(n_leads, seed, base_rate, end, months, signal)
+    chunks, b0 = _plan(n_leads, seed, base_rate, end, months, signal, companies)
     end = str(pd.Timestamp(end).date())
-    parts = [_chunk(seed, c, n, off, n_leads, end, months, b0, signal) for c, n, off in chunks]
+    parts = [_chunk(seed, c, n, off, n_leads, end, months, b0, signal, companies)
+             for c, n, off in chunks]
     return World(*(pa.concat_tables([p[k] for p in parts]).to_pandas() for k in range(3)))
 
 
@@ -279,6 +295,7 @@ def write_world(
     months: int = 24,
     progress: Callable[[int, int], None] | None = None,
     signal: float = 1.0,
+    companies: int = N_COMPANIES,
 ) -> dict[str, object]:
     """Stream a synthetic CRM world to ``leads``, ``activities`` and ``truth.parquet``.
 
@@ -290,7 +307,7 @@ def write_world(
     ----------
     out_dir
         Folder for the three files (created if missing; existing files are replaced).
-    n_leads, seed, base_rate, end, months, signal
+    n_leads, seed, base_rate, end, months, signal, companies
         As in :func:`make_world`; the files hold exactly :func:`make_world`'s frames.
     progress
         Called as ``progress(leads_done, n_leads)`` after each chunk.
@@ -307,7 +324,7 @@ def write_world(
         An argument out of range.
     """
     started = time.perf_counter()
-    chunks, b0 = _plan(n_leads, seed, base_rate, end, months, signal)
+    chunks, b0 = _plan(n_leads, seed, base_rate, end, months, signal, companies)
     end = str(pd.Timestamp(end).date())
     out = Path(out_dir)
     rows = {"leads": 0, "activities": 0, "positives": 0}
@@ -325,7 +342,7 @@ def write_world(
         try:
             for c, n, off in chunks:
                 leads, activities, truth = _chunk(
-                    seed, c, n, off, n_leads, end, months, b0, signal
+                    seed, c, n, off, n_leads, end, months, b0, signal, companies
                 )
                 for writer, table in zip(writers, (leads, activities, truth), strict=True):
                     writer.write_table(table, row_group_size=2 * CHUNK * 40)
