@@ -323,6 +323,7 @@ def test_preset_columns_exist_in_the_fixture_headers(shape, made):
     assert declared <= lead_header, declared - lead_header
     assert set(ds.pii) == set(ex.pii) <= lead_header
     assert set(ds.ignore) <= lead_header
+    assert ds.account in lead_header  # the account key of `score --by account`
     # what the fixture knows about its own shape agrees with the preset
     assert (roles["lead_id"], roles["created_at"], roles["outcome"]) == (
         ex.id_column, ex.created_column, ex.outcome_column)
