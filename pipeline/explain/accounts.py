@@ -30,25 +30,11 @@ from pipeline.scorers.scaling import score_from_proba
 SOLO_PREFIX = "lead:"  # accounts of one lead: free mail or no key
 SENIOR = ("c-level", "vp", "director")
 
+#: The account file's columns (docs/CONTRACTS.md "Account file" says what each means).
 ACCOUNT_COLUMNS = [
     "account", "account_score", "p_any", "p_max", "p_mean", "leads", "engaged_contacts",
     "senior_contacts", "top_lead_ids", "factor_1", "factor_2", "factor_3",
 ]
-#: What each column of the account file means (docs and ``score --by account --help``).
-ACCOUNT_COLUMN_DOCS = {
-    "account": "the account key (dataset.account, normalised); `lead:<id>` for a lead that is "
-    "its own account (free-mail address or no key)",
-    "account_score": "p_any in percent, 0-100 (rounded half up), whatever scoring.scale is",
-    "p_any": "1 - prod(1 - p_i): the chance at least one lead converts within the horizon, "
-    "ASSUMING the leads convert independently given their scores",
-    "p_max": "the best lead's probability", "p_mean": "the mean of the leads' probabilities",
-    "leads": "leads of the account in this file",
-    "engaged_contacts": "leads at engagement level dataset.accounts.engaged_level or better",
-    "senior_contacts": "leads whose title seniority is in dataset.accounts.senior",
-    "top_lead_ids": "the best leads' ids, best first, separated by '; '",
-    "factor_1": "the factors with the largest score points summed over the account's leads, "
-    "with their signs (\"Pricing page interest: +41\"); factor_2 and factor_3 likewise",
-}
 
 
 def account_keys(leads: pd.DataFrame, config: Config, file: str) -> pd.Series:

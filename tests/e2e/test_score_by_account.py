@@ -74,7 +74,9 @@ def test_one_row_per_account_agreeing_with_the_lead_scores(setup, tmp_path):
     engaged = (scores["engagement_level"] <= 2).groupby(key).sum()
     assert (accounts.set_index("account")["engaged_contacts"].loc[engaged.index]
             == engaged).all()
-    assert accounts["factor_1"].str.match(r"^.+: [+-]\d+$").all()
+    factor = accounts["factor_1"]  # "" only when every summed factor rounds to 0
+    assert (factor.str.match(r"^.+: [+-]\d+$") | (factor == "")).all()
+    assert (factor != "").mean() > 0.9
     # an identifier of the account, never a person's address
     text = (tmp_path / "accounts.csv").read_text()
     assert "email" not in accounts.columns and "@" not in text

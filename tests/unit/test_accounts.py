@@ -96,3 +96,13 @@ def test_an_account_key_is_never_a_feature():
 
     with pytest.raises(ConfigError, match="identifier, never a feature"):
         _config(account="industry")
+
+
+def test_every_account_column_is_documented():
+    from pipeline.explain.accounts import ACCOUNT_COLUMNS
+
+    text = (ROOT / "docs" / "CONTRACTS.md").read_text()
+    section = text[text.index("## Account file"):]
+    missing = [c for c in ACCOUNT_COLUMNS if f"`{c}`" not in section
+               and not (c.startswith("factor_") and "`factor_1`..`factor_3`" in section)]
+    assert not missing

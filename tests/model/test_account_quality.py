@@ -1,0 +1,63 @@
+"""Account roll-up quality on a synthetic world with buying committees (issue 22, acceptance).
+
+The world's leads come from a small company pool (``companies=COMPANIES``), so most test
+accounts hold several leads; an account is won when any of its test leads is won within the
+horizon (see :mod:`pipeline.evaluation.accounts`). In this world the leads of one company
+convert independently given their *true* probabilities (``pipeline/synth``), so ``p_any`` is
+the right account probability for the oracle; for the model it inherits the leads' errors,
+which are correlated within a company.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.conftest import demo_config
+
+pytestmark = pytest.mark.slow
+LEADS, COMPANIES, SEED = 20_000, 2_000, 11
+ECE_LIMIT = 0.03
+
+
+@pytest.fixture(scope="module")
+def accounts(tmp_path_factory):
+    """evaluation.json's ``accounts`` of a model trained on the committee world."""
+    from pipeline.data.io import load_dataset, read_truth
+    from pipeline.scorers.rules import load_rules
+    from pipeline.stages.train import train_scorers
+    from pipeline.synth.world import write_world
+
+    data = tmp_path_factory.mktemp("committees") / "data"
+    write_world(data, LEADS, seed=SEED, companies=COMPANIES)
+    # No purge gap, as in the `trained` fixture: the gap would halve the test accounts.
+    cfg = demo_config(data, dataset={"account": "company"}, split={"purge": 0})
+    leads, activities, report = load_dataset(cfg)
+    report.raise_if_failed()
+    result = train_scorers(cfg, leads, activities, load_rules(cfg.rules),
+                           truth=read_truth(data / "truth.parquet"), n_boot=200)
+    return result.metrics["accounts"]
+
+
+def test_the_world_has_buying_committees(accounts):
+    assert accounts["multi_lead_accounts"] >= 0.5 * accounts["accounts"]
+    assert accounts["won_accounts"] >= 100
+    # accounts straddle the time split: their test leads alone are judged
+    assert 0 < accounts["straddling"] <= accounts["accounts"]
+
+
+def test_account_score_beats_the_best_lead_alone(accounts):
+    diff = accounts["p_any_vs_p_max"]
+    assert accounts["p_any"]["roc_auc"] > accounts["p_max"]["roc_auc"], diff
+    assert diff["auc_diff"] > 0 and diff["auc_diff_ci_low"] < diff["auc_diff"] \
+        < diff["auc_diff_ci_high"]
+    # p_max is no account probability: it misses the other leads' chances
+    assert accounts["p_max"]["mean_p"] < accounts["p_any"]["mean_p"]
+
+
+def test_an_account_score_is_calibrated_within_the_limit(accounts):
+    eces = {name: accounts[name]["ece"] for name in ("p_any", "p_any_calibrated")}
+    assert min(eces.values()) <= ECE_LIMIT, eces
+    for name in eces:
+        m = accounts[name]
+        assert m["ece_ci_low"] <= m["ece"] <= m["ece_ci_high"]
+        assert sum(r["accounts"] for r in m["reliability"]) == accounts["accounts"]
