@@ -74,6 +74,10 @@ def _calibration(y: np.ndarray, p: np.ndarray, n_boot: int, seed: int) -> dict[s
     if n_boot:
         out.update(bootstrap_auc(y, p, n_boot=n_boot, seed=seed))
         rng = np.random.default_rng(seed)
+        # the ECE a perfectly calibrated score would show on this many accounts: labels drawn
+        # from p itself; with a few hundred accounts it is near 0.03 on its own
+        out["ece_noise_floor"] = float(np.mean([
+            expected_calibration_error(rng.random(len(p)) < p, p) for _ in range(n_boot)]))
         draws = np.array([(expected_calibration_error(y[i], p[i]),
                            adaptive_calibration_error(y[i], p[i]))
                           for i in (rng.integers(0, len(y), len(y)) for _ in range(n_boot))])
@@ -149,7 +153,8 @@ def account_lines(metrics: dict[str, Any]) -> list[str]:
 
     def ece(m: dict[str, Any]) -> str:
         ci = f" ({m['ece_ci_low']:.3f}-{m['ece_ci_high']:.3f})" if "ece_ci_low" in m else ""
-        return f"ECE {m['ece']:.3f}{ci}"
+        floor = f", noise floor {m['ece_noise_floor']:.3f}" if "ece_noise_floor" in m else ""
+        return f"ECE {m['ece']:.3f}{ci}{floor}"
 
     lines = [f"{metrics['accounts']:,} test accounts ({metrics['multi_lead_accounts']:,} with "
              f"several leads, {metrics['won_accounts']:,} won) from {metrics['leads']:,} test "
