@@ -7,14 +7,14 @@ convert independently given their *true* probabilities (``pipeline/synth``), so 
 the right account probability for the oracle; for the model it inherits the leads' errors,
 which are correlated within a company.
 
-Measured on this world (12,000 leads, 800 companies, seed 11, 200 resamples): 718 test
-accounts (576 with several leads, 158 won). AUC p_any 0.826 (0.792-0.856) against the best
-lead alone 0.811 (0.774-0.840), paired difference +0.016 (+0.005 to +0.029). ECE p_any 0.046
-(0.035-0.076), recalibrated on the validation accounts 0.043 (0.029-0.070), p_max 0.089 (0.069-
-0.117). The ECE <= 0.03 of the issue is NOT met here, and on so few accounts it cannot be: a
-perfectly calibrated score would show an ECE of 0.027 on these 718 accounts from sampling noise
-alone (``ece_noise_floor``, labels drawn from p_any itself). What is asserted is that the
-miscalibration beyond that floor is within 0.03 (0.046 - 0.027 = 0.019).
+Measured on this world (20,000 leads, 2,000 companies, seed 11, 200 resamples): 1,584 test
+accounts (1,091 with several leads, 279 won; 1,519 also had leads in training or validation).
+AUC p_any 0.838 (0.817-0.859) against the best lead alone 0.825 (0.803-0.846), paired
+difference +0.013 (+0.004 to +0.022). ECE p_any 0.018 (0.015-0.039), at the noise floor of a
+perfectly calibrated score on as many accounts (0.018); recalibrated on the validation accounts
+0.019 (0.013-0.038), so the isotonic map buys nothing here; p_max 0.046 (0.035-0.064), being no
+account probability. On a 12,000-lead, 800-company world (718 test accounts) p_any's ECE was
+0.046 with a noise floor of 0.027: fewer accounts cannot show an ECE of 0.03.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ import pytest
 from tests.conftest import demo_config
 
 pytestmark = pytest.mark.slow
-LEADS, COMPANIES, SEED = 12_000, 800, 11
+LEADS, COMPANIES, SEED = 20_000, 2_000, 11
 ECE_LIMIT = 0.03
 
 
@@ -65,11 +65,11 @@ def test_account_score_beats_the_best_lead_alone(accounts):
     assert accounts["p_max"]["ece"] > accounts["p_any"]["ece"]
 
 
-def test_account_calibration_beyond_sampling_noise_is_within_the_limit(accounts):
-    for name in ("p_any", "p_any_calibrated"):
-        m = accounts[name]
-        assert m["ece_ci_low"] <= m["ece"] <= m["ece_ci_high"]
-        assert sum(r["accounts"] for r in m["reliability"]) == accounts["accounts"]
-    excess = {name: accounts[name]["ece"] - accounts[name]["ece_noise_floor"]
-              for name in ("p_any", "p_any_calibrated")}
-    assert min(excess.values()) <= ECE_LIMIT, excess
+def test_the_account_score_is_calibrated(accounts):
+    m = accounts["p_any"]
+    assert m["ece"] <= ECE_LIMIT, m  # p_any itself, assuming independent leads
+    assert m["ece_ci_low"] <= m["ece"] <= m["ece_ci_high"]
+    assert sum(r["accounts"] for r in m["reliability"]) == accounts["accounts"]
+    # not better than sampling noise allows, yet within it: the check can fail both ways
+    assert m["ece"] - m["ece_noise_floor"] <= 0.01
+    assert accounts["p_any_calibrated"]["ece"] <= ECE_LIMIT
