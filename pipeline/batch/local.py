@@ -35,6 +35,7 @@ import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 
+from pipeline.batch.accounts import add_account_columns, write_accounts
 from pipeline.batch.domain import clip_absurd, domain_warnings, missing_sources
 from pipeline.batch.guard import (
     CHECKPOINT,
@@ -95,6 +96,7 @@ class ScoreJob:
     model_version: str = "file"
     open_only: bool = False
     next_action: bool = False
+    by_account: bool = False  # the output is the account roll-up (pipeline/batch/accounts.py)
 
     @property
     def columns(self) -> list[str]:
@@ -164,7 +166,10 @@ def score_bucket(
         for message, count in domain_warnings(package, file, clipped, unseen).items():
             notes.warn(message, count)
     scored = package.score_features(X, explain_leads=job.explain,
-                                    lead_age_days=lead_age_days(leads, as_of))
+                                    lead_age_days=lead_age_days(leads, as_of),
+                                    factor_points=job.by_account)
+    if job.by_account:
+        add_account_columns(scored, leads, config, file)
     if monitor is not None:
         monitor.update(X, scored["probability"].to_numpy())
     if job.next_action:
@@ -244,6 +249,7 @@ def _signature(package: ScoringPackage, config: Config, job: ScoreJob) -> dict:
         "as_of": None if job.as_of is None else job.as_of.isoformat(),
         "batch_size": job.batch_size, "explain": job.explain, "open_only": job.open_only,
         **({"next_action": True} if job.next_action else {}),
+        "by_account": job.by_account,
     }
 
 
@@ -300,7 +306,7 @@ def _run_locked(package: ScoringPackage, config: Config, job: ScoreJob,
             if progress:
                 progress(bucket + 1, n_buckets, scored_rows)
         _collect_bucket_notes(parts, n_buckets, monitor, notes)
-        written = _assemble(parts, n_buckets, job)
+        written = _assemble(parts, n_buckets, job, config)
     except LeadScoreError:
         shutil.rmtree(parts, ignore_errors=True)
         raise
@@ -442,12 +448,14 @@ def _output_format(job: ScoreJob) -> str:
     return "csv" if job.output_path.suffix.lower() == ".csv" else "parquet"
 
 
-def _assemble(parts: Path, n_buckets: int, job: ScoreJob) -> int:
+def _assemble(parts: Path, n_buckets: int, job: ScoreJob, config: Config) -> int:
     """Concatenate part files in source-row order into the output (atomic rename at the end)."""
     files = [parts / f"part-{b:05d}.parquet" for b in range(n_buckets)]
     files = [f for f in files if f.is_file()]
     routing = job.top is not None or job.min_score is not None
     fmt = _output_format(job)
+    if job.by_account:
+        return write_accounts(files, job.output_path, fmt, config)
     if routing:
         # The routing list is small by construction: the best N or those above a score.
         frame = pd.concat([pd.read_parquet(f) for f in files], ignore_index=True)

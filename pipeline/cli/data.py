@@ -91,10 +91,10 @@ def synth(
         leads = leads or cfg.synth.leads
         seed = cfg.seed if seed is None else seed
         base_rate = base_rate or cfg.synth.base_rate
-        signal = cfg.synth.signal
+        signal, companies = cfg.synth.signal, cfg.synth.companies
         stages = cfg.synth.stages if stages is None else stages
     else:
-        signal = 1.0
+        signal, companies = 1.0, None
     out_dir = out_dir or Path("artifacts/demo/data")
     leads = leads or 40_000
     seed = 42 if seed is None else seed
@@ -107,7 +107,8 @@ def synth(
             bar.update(task, completed=done, rate=f"{done / elapsed:,.0f}" if elapsed else "")
 
         summary = write_world(out_dir, n_leads=leads, seed=seed, base_rate=base_rate,
-                              progress=_advance, signal=signal, stages=bool(stages))
+                              progress=_advance, signal=signal, stages=bool(stages),
+                              **({"companies": companies} if companies else {}))
     out.print(
         f"[green]wrote[/] {out_dir}: "
         + ", ".join(f"{k}={v:,}" if isinstance(v, int) else f"{k}={v}" for k, v in summary.items())

@@ -92,6 +92,10 @@ def score(
         "--next-action", help="Add next_action (the configured action the model predicts "
         "raises the score most), next_action_gain (its displayed score points) and "
         "next_action_probability_gain: one rescoring per action (docs/WHATIF.md).")] = False,
+    by: Annotated[str, typer.Option(
+        "--by", help="lead: one row per lead; account: one row per account (dataset.account), "
+        "with the chance any of its leads converts (assuming independence), its engaged and "
+        "senior contacts, top leads and top factors (local engine).")] = "lead",
     set_: SetOpt = None,
 ) -> None:
     """Score leads in bounded memory; atomic output; resumable; local or Spark engine."""
@@ -120,6 +124,7 @@ def score(
         from pipeline.explain.whatif import require_events
 
         require_events(cfg.dataset.mode, str(cfg.source))
+    _check_by(by, cfg, engine, explain_leads, top, min_score)
     package, model_name, model_version = resolve_model(cfg, model)
     package.check_settings(cfg.features, str(cfg.source))
     # Without --as-of a fresh job scores as of now and a resumed one as of its first run.
@@ -130,6 +135,7 @@ def score(
         explain=explain_leads, batch_size=batch_size or cfg.scoring.batch_size, resume=resume,
         top=top, min_score=min_score, output_format=fmt, model_name=model_name,
         model_version=model_version, open_only=open_only, next_action=next_action,
+        by_account=by == "account",
     )
     monitor = DriftMonitor(package.reference, cfg.monitor.psi_warn, cfg.monitor.psi_alarm) \
         if package.reference else None
@@ -188,7 +194,8 @@ def score(
                       f"{cfg.monitor.psi_warn}: " + ", ".join(
                           f"{r.feature} {r.psi:.2f}" for r in flagged.head(5).itertuples()))
     out.print(f"[green]scored[/] {summary['input_rows']:,} leads -> {output} "
-              f"({summary['output_rows']:,} rows, {summary['rows_per_second']:,} leads/s, "
+              f"({summary['output_rows']:,} {'accounts' if by == 'account' else 'rows'}, "
+              f"{summary['rows_per_second']:,} leads/s, "
               f"model {model_name} {model_version}, as of {when})")
     if layout is not None:
         from pipeline.batch.route import default_route_path, write_route
@@ -236,6 +243,28 @@ def _print_route(summary: dict) -> None:
               f"{summary['route']} ({summary['format']}; capacity "
               f"{'none' if cap is None else f'{cap:,}'}; {held:,} held back{extra}; summary "
               f"{summary['route']}.json)", highlight=False, soft_wrap=True)
+
+
+def _check_by(by: str, cfg: Config, engine: str, explain_leads: bool, top: int | None,
+              min_score: int | None) -> None:
+    """Refuse a ``--by`` the job cannot honour, with the reason, before anything is read."""
+    from pipeline.data.errors import ConfigError
+
+    if by not in ("lead", "account"):
+        raise ConfigError(f"--by {by!r}: use 'lead' or 'account'")
+    if by == "lead":
+        return
+    if not cfg.dataset.account:
+        raise ConfigError(f"{cfg.source}: --by account needs dataset.account (the leads' account "
+                          "column, or email_domain)")
+    if engine != "local":
+        raise ConfigError("--by account rolls every lead of an account up in one place: use "
+                          "--engine local")
+    if not explain_leads:
+        raise ConfigError("--by account sums the leads' factor points, which --no-explain "
+                          "skips: leave out --no-explain")
+    if top is not None or min_score is not None:
+        raise ConfigError("--top and --min-score pick leads; --by account writes every account")
 
 
 def _local_output(output: str) -> Path | None:

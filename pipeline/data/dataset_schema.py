@@ -18,6 +18,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 REGEX_PREFIX = "re:"
 #: Lifecycle stages in funnel order (``dataset.stages`` keys).
 STAGES = ("mql", "sql", "opportunity", "won")
+#: ``dataset.account`` value that keys accounts by the email's domain instead of a lead column.
+ACCOUNT_FROM_EMAIL = "email_domain"
 
 def as_text(value: Any) -> Any:
     """A YAML scalar as the text it stands for (``true`` -> ``'true'``, ``1`` -> ``'1'``)."""
@@ -155,6 +157,21 @@ class ReadOptions(_Frozen):
         "training and scoring); Parquet files ignore it")
 
 
+class AccountRollup(_Frozen):
+    """How ``score --by account`` rolls leads up into accounts (``dataset.account`` set)."""
+
+    engaged_level: int = Field(
+        2, ge=1, le=4, description="a lead counts as an engaged contact of its account when its "
+        "engagement level is this or better (1 is the most engaged of 1-4)")
+    senior: list[Literal["c-level", "vp", "director", "manager"]] = Field(
+        ["c-level", "vp", "director"], description="title seniorities (parsed from "
+        "`features.title_column`) that count as senior contacts of the buying committee")
+    top_leads: int = Field(3, ge=1, description="best leads of an account listed (ids, best "
+                           "first)")
+    top_factors: int = Field(3, ge=1, description="factors listed per account, by the size of "
+                             "their score points summed over the account's leads")
+
+
 class DatasetConfig(_Frozen):
     """The dataset: files, column roles, and what must never become a feature."""
 
@@ -212,6 +229,12 @@ class DatasetConfig(_Frozen):
     segment: str | None = Field(
         None, description="categorical feature (also in `features.categorical`) whose values "
         "each get a refined model where it beats the global one on validation")
+    account: str | None = Field(
+        None, description="lead column holding the account (company) key of `score --by "
+        "account` and the account evaluation, e.g. `company`; `email_domain` derives it from "
+        "`features.email_column` (free-mail domains: each such lead its own account); "
+        "case and spaces are normalised; null: off. An identifier, never a feature")
+    accounts: AccountRollup = AccountRollup()
     as_of: AsOfRule = AsOfRule()
     horizon_days: int = Field(
         180, gt=0, description="a lead counts as converted when won within this many days after "

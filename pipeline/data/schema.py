@@ -17,6 +17,7 @@ from pydantic import Field, ValidationInfo, field_validator, model_validator
 from features.settings import FeatureSettings
 from pipeline.data.actions_schema import ActionsConfig
 from pipeline.data.dataset_schema import (  # noqa: F401 - re-exported with the schema
+    ACCOUNT_FROM_EMAIL,
     REGEX_PREFIX,
     ActivityColumns,
     ActivityMapping,
@@ -344,6 +345,10 @@ class SynthConfig(_Frozen):
         False, description="also write lifecycle stage dates (`mql_date`, `sql_date`, "
         "`opportunity_date`) into the synthetic leads, for `dataset.stages` and the funnel "
         "(`--stages` wins); the other columns are the same either way")
+    companies: int = Field(
+        30_000, ge=100, le=30_000, description="size of the company pool the leads come from: "
+        "30000 is the demo world (pipeline/synth N_COMPANIES); fewer concentrate the leads on "
+        "fewer accounts of several leads each (the account evaluation, `dataset.account`)")
 
 
 class Config(_Frozen):
@@ -413,16 +418,30 @@ class Config(_Frozen):
                              "exception: only its domain type is used)")
         return self
 
-    @model_validator(mode="after")
-    def _stages_are_never_features(self) -> Config:
+    def _declared_columns(self) -> set[str]:
+        """Every lead column the features read: declared roles, title, size, revenue, segment."""
         fs = self.features
         declared = {c for role in ("categorical", "numeric", "boolean", "engagement",
                                    "negative") for c in getattr(fs, role)}
         declared |= {fs.title_column, fs.size_column, fs.revenue_column, self.dataset.segment}
-        clash = sorted(declared & set(self.dataset.stages.values()))
+        return declared - {None}
+
+    @model_validator(mode="after")
+    def _stages_are_never_features(self) -> Config:
+        clash = sorted(self._declared_columns() & set(self.dataset.stages.values()))
         if clash:
             raise ValueError(f"features: {clash} are lifecycle stage dates (dataset.stages): "
                              "written after contact, they are never a feature")
+        return self
+
+    @model_validator(mode="after")
+    def _account_is_an_identifier(self) -> Config:
+        fs, account = self.features, self.dataset.account
+        if account == ACCOUNT_FROM_EMAIL and not fs.email_column:
+            raise ValueError("dataset.account: email_domain needs features.email_column")
+        if account in self._declared_columns():
+            raise ValueError(f"dataset.account {account!r} is also declared under features: "
+                             "an account key is an identifier, never a feature")
         return self
 
     @model_validator(mode="after")

@@ -434,6 +434,13 @@ def render_report(
     page = _environment().get_template(TEMPLATE)
     selection = headlines.selection(metrics)
     sections = (SELECTION, *SECTIONS) if selection else SECTIONS
+    accounts = None
+    if metrics.get("accounts"):
+        # only with dataset.account: the default report stage never loads the module
+        from pipeline.evaluation.accounts import account_lines
+
+        accounts = account_lines(metrics["accounts"])
+        sections = (*sections[:-2], ("accounts", "Accounts"), *sections[-2:])
     return page.render(
         dataset=dataset,
         subtitle=subtitle,
@@ -460,6 +467,7 @@ def render_report(
         audit=None if audit is None else _table(audit),
         time_proxies=metrics.get("time_proxies") or [],
         decay=decay_rows(metrics),
+        accounts=accounts,
     )
 
 

@@ -33,6 +33,7 @@ OUTPUT_COLUMNS = [
     "status", "status_reason", "reason_1", "reason_2", "reason_3",
 ]
 ACTIVE, DISQUALIFIED = "active", "disqualified"
+POINTS_PREFIX = "points:"  # factor score point columns of score_features(factor_points=True)
 
 
 def settings_fingerprint(settings: Any) -> str:
@@ -120,8 +121,13 @@ class ScoringPackage:
                              "band": self.bands.band(p, score), "mql": self.mql.flags(p)})
 
     def score_features(self, X: pd.DataFrame, explain_leads: bool = True,
-                       lead_age_days: np.ndarray | None = None) -> pd.DataFrame:
-        """Score an already built feature table (see :meth:`score_leads`)."""
+                       lead_age_days: np.ndarray | None = None,
+                       factor_points: bool = False) -> pd.DataFrame:
+        """Score an already built feature table (see :meth:`score_leads`).
+
+        ``factor_points`` (with ``explain_leads``) adds each factor's score points as columns
+        ``points:<factor>`` (what the account roll-up sums).
+        """
         out = self.shown(self.scorer.predict_proba(X)[:, 1])
         out.insert(0, "lead_id", X.index.astype(str))
         why = self.disqualified(X, lead_age_days)
@@ -140,7 +146,12 @@ class ScoringPackage:
             for k in range(1, 4):
                 out[f"reason_{k}"] = None
         out["engagement_level"] = pd.array(out["engagement_level"], dtype="Int64")
-        return out[OUTPUT_COLUMNS].reset_index(drop=True)
+        out = out[OUTPUT_COLUMNS].reset_index(drop=True)
+        if factor_points and explain_leads:
+            factors = [f for f in expl.points.columns if f in set(self.spec.factors)]
+            points = expl.points[factors].add_prefix(POINTS_PREFIX).reset_index(drop=True)
+            out = pd.concat([out, points], axis=1)
+        return out
 
     def score_leads(
         self,

@@ -287,6 +287,8 @@ def log_evaluation(run_id: str, metrics: dict[str, Any], paths) -> None:
                                             if k in (*kinds.names(), "oracle")}))
         # per age bucket too: one overall ECE hides a score that is wrong for old leads
         mlflow.log_metrics(numeric_metrics(metrics.get("by_age", {}), "by_age."))
+        # dataset.account: counts and account-score figures only, never an account key
+        mlflow.log_metrics(numeric_metrics(metrics.get("accounts", {}), "accounts."))
         for artifact in (paths.metrics, paths.test_scores_public, paths.audit):
             if Path(artifact).is_file():
                 mlflow.log_artifact(str(artifact))

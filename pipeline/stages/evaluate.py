@@ -140,6 +140,10 @@ def evaluate_packages(
         choice = _selection_on_test(pkg, X_test, y_test, config, n_boot)
         if choice is not None:
             metrics["selection"] = choice
+    if config.dataset.account and kinds.CHALLENGER in packages:
+        stage("accounts")
+        metrics["accounts"] = _accounts(prepared, packages[kinds.CHALLENGER],
+                                        probs[kinds.CHALLENGER], n_boot, config.seed)
     metrics["split"] = prepared.training_set.summary()
     for name, pkg in packages.items():
         metrics[name]["calibration"] = pkg.scorer.calibrator_.method_
@@ -150,6 +154,17 @@ def evaluate_packages(
                         "text": packages[kinds.CHALLENGER].scale.explain()} \
         if kinds.CHALLENGER in packages else {}
     return metrics, probs
+
+
+def _accounts(prepared: Prepared, pkg: ScoringPackage, p_test: np.ndarray, n_boot: int,
+              seed: int) -> dict[str, Any]:
+    """The model's account scores on the test accounts (:mod:`pipeline.evaluation.accounts`)."""
+    from pipeline.evaluation.accounts import account_metrics
+
+    valid = prepared.ids("valid")
+    has_valid = prepared.X is not None and len(valid) and valid.isin(prepared.X.index).all()
+    p_valid = pkg.scorer.predict_proba(prepared.X.loc[valid])[:, 1] if has_valid else None
+    return account_metrics(prepared, p_test, p_valid, n_boot=n_boot, seed=seed)
 
 
 def _selection_on_test(pkg: ScoringPackage, X_test: pd.DataFrame, y_test: np.ndarray,
@@ -183,6 +198,8 @@ def evaluate_saved(
     builder = next(iter(packages.values())).builder
     if progress is not None:
         progress("features of the saved split")
-    prepared = prepare_saved(config, leads, activities, split_table, builder)
+    # the calibrated account score is fitted on the validation accounts
+    parts = ("valid", "test") if config.dataset.account else ("test",)
+    prepared = prepare_saved(config, leads, activities, split_table, builder, parts=parts)
     metrics, probs = evaluate_packages(config, packages, prepared, truth, n_boot, progress)
     return prepared, metrics, probs

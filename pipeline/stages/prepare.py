@@ -25,6 +25,7 @@ from features.build import DecayPart, FeatureBuilder
 from features.settings import DeclarationError, FeatureSettings
 from pipeline.data.config import Config
 from pipeline.data.dataset import SPLITS, TrainingSet, build_training_set
+from pipeline.data.dataset_schema import ACCOUNT_FROM_EMAIL
 from pipeline.data.errors import ConfigError, DataError
 from pipeline.data.grid import build_grid_training_set, fit_weights
 from pipeline.data.lifecycle import STAGE_COLUMNS
@@ -252,6 +253,11 @@ def prepare(
         Raise when a declared feature is a leakage suspect (:func:`stop_on_suspects`); False
         only for ``leadscore audit``, which shows the table first and then stops.
     """
+    account = config.dataset.account
+    if account and account != ACCOUNT_FROM_EMAIL and account not in leads:
+        # checked before any fitting: the account evaluation would fail after it
+        raise DataError(f"{config.dataset.leads}: column {account!r} missing (dataset.account: "
+                        f"{account})")
     ts = training_set(config, leads, activities)
     if split is not None:
         # folds are made of leads: every row of a lead goes where its lead goes

@@ -90,6 +90,17 @@ ordered and a stage is only reached after every earlier one. On the default worl
 of the leads become MQLs, about half of the MQLs reach SQL, and about 60 % of the
 opportunities are won (the won deals are most of them).
 
+**Accounts.** An account is a company of the pool (the ``company`` column; its web domain is
+the corporate email domain). Each lead's outcome is drawn on its own given its true ``p``, so
+the leads of one company convert independently *given their true probabilities* (they are
+correlated through the company's shared fit, which ``p`` already holds). An account's outcome
+over a set of its leads is therefore "any of them won", and its true chance is exactly
+``1 - prod(1 - p_i)``: the independence the account roll-up assumes holds in this world for the
+true odds, while a model's errors on the leads of one company stay correlated. There is no
+account-level draw on top of the leads'. The default pool of :data:`N_COMPANIES` companies
+sends 20,000 leads from about 12,700 companies (1.6 each); ``make_world(companies=1000)`` (config
+``synth.companies``) concentrates them into buying committees of several leads each.
+
 **Drift.** Leads of the last :data:`DRIFT_MONTHS` months come from a shifted mix: more paid
 social and content syndication, more students and free mail, more academy. ``p`` is the same
 function of the observables, so a calibrated model stays calibrated while PSI monitoring sees

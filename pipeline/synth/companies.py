@@ -225,10 +225,10 @@ class _Companies:
 
 
 @functools.lru_cache(maxsize=4)
-def _companies(seed: int) -> _Companies:
-    """Company pool of ``seed`` (``default_rng([seed, 0, 1])``: never a chunk's stream)."""
+def _companies(seed: int, n: int = N_COMPANIES) -> _Companies:
+    """Company pool of ``seed`` (``default_rng([seed, 0, 1])``: never a chunk's stream) with
+    ``n`` companies besides the competitors."""
     rng = np.random.default_rng([seed, 0, 1])
-    n = N_COMPANIES
     industry = _codes(rng, INDUSTRY_P, n)
     size = np.array([INDUSTRY_SIZE[i] for i in INDUSTRIES])
     employees = np.maximum(1, np.round(np.exp(rng.normal(size[industry, 0], size[industry, 1]))))

@@ -29,7 +29,6 @@ from pipeline.synth.vocabulary import (
     DRIFT_MONTHS,
     FIT_WEIGHTS,
     INDUSTRIES,
-    N_COMPANIES,
     PRODUCT_P,
     PRODUCT_P_DRIFT,
     PRODUCTS,
@@ -143,12 +142,13 @@ def _leads(
     seniority = _codes_by_row(rng, _SENIORITY_TABLE, 2 * line + drift)
     dept = _codes_by_row(rng, _DEPARTMENT_TABLE, line)
     student = seniority == SENIORITIES.index("student")
-    company = np.minimum(np.searchsorted(pool.cdf, rng.random(n)), N_COMPANIES - 1)
+    n_pool = pool.cdf.size  # N_COMPANIES unless make_world(companies=...) concentrates leads
+    company = np.minimum(np.searchsorted(pool.cdf, rng.random(n)), n_pool - 1)
     at_school = student & (rng.random(n) < 0.65)
     company[at_school] = pool.schools[rng.integers(0, pool.schools.size, int(at_school.sum()))]
     domain_u = rng.random(n)
     competitor = domain_u < 0.008
-    company[competitor] = N_COMPANIES + rng.integers(0, 2, int(competitor.sum()))
+    company[competitor] = n_pool + rng.integers(0, 2, int(competitor.sum()))
     tiny = pool.employees[company] < 10  # the self-employed sign up with private addresses
     free_p = _FREE_BY_SENIORITY[seniority] + 0.08 * drift + 0.3 * tiny
     domain_type = np.where(competitor, 2, np.where(domain_u < 0.008 + free_p, 1, 0))

@@ -39,6 +39,7 @@ from pipeline.synth.vocabulary import (
     COMPETITOR_DOMAINS,
     DRIFT_MONTHS,
     HORIZON_DAYS,
+    N_COMPANIES,
 )
 
 __all__ = [
@@ -114,10 +115,12 @@ TRUTH_SCHEMA = pa.schema([("lead_id", pa.string()), ("p_convert", pa.float64())]
 
 @functools.lru_cache(maxsize=16)
 def _intercept(base_rate: float, end: str, months: int, signal: float = 1.0,
-               half_lives: tuple[tuple[str, float], ...] | None = None) -> float:
+               half_lives: tuple[tuple[str, float], ...] | None = None,
+               companies: int = N_COMPANIES) -> float:
     """Intercept b0 with mean p = ``base_rate`` on a fixed-seed probe (bisection)."""
     rng = np.random.default_rng([PROBE_SEED, 0, 2])
-    ld = _leads(rng, PROBE_LEADS, 0, PROBE_LEADS, end, months, _companies(PROBE_SEED))
+    ld = _leads(rng, PROBE_LEADS, 0, PROBE_LEADS, end, months,
+                _companies(PROBE_SEED, companies))
     ev = _Events()
     _first_fortnight(rng, ld, ev)
     lead, sec, type_code, detail = ev.arrays()
@@ -144,11 +147,13 @@ def _chunk(
     signal: float = 1.0,
     half_lives: tuple[tuple[str, float], ...] | None = None,
     stages: bool = False,
+    companies: int = N_COMPANIES,
 ) -> tuple[pa.Table, pa.Table, pa.Table]:
     """Leads, activities and truth of one chunk as Arrow tables (leads with the stage dates of
     :mod:`pipeline.synth.lifecycle` when ``stages``)."""
     rng = np.random.default_rng([seed, chunk])
-    ld = _leads(rng, n, offset, total, end, months, _companies(seed))
+    pool = _companies(seed, companies)
+    ld = _leads(rng, n, offset, total, end, months, pool)
     _, _, _, end_s = _calendar(end, months)
     ev = _Events()
     mail_cut = _first_fortnight(rng, ld, ev)
@@ -193,8 +198,8 @@ def _chunk(
                 pa.array(t[c], pa.string())
                 for c in ("name", "email", "phone", "job_title", "company", "industry")
             ),
-            pa.array(_companies(seed).employees[ld.company]),
-            pa.array(_companies(seed).revenue[ld.company], from_pandas=True),
+            pa.array(pool.employees[ld.company]),
+            pa.array(pool.revenue[ld.company], from_pandas=True),
             *(pa.array(t[c], pa.string()) for c in ("country", "lead_source", "product_line")),
         ],
         schema=LEADS_SCHEMA,
@@ -214,6 +219,8 @@ def _plan(
     months: int,
     signal: float = 1.0,
     half_lives: tuple[tuple[str, float], ...] | None = None,
+    n_leads: int, seed: int, base_rate: float, end: str, months: int, signal: float = 1.0,
+    companies: int = N_COMPANIES,
 ) -> tuple[list[tuple[int, int, int]], float]:
     """Validate the arguments; chunks as (index, size, offset) and the intercept."""
     for name, days in half_lives or ():
@@ -238,11 +245,15 @@ def _plan(
         raise ConfigError(f"synth: end must be a date like 2026-06-30, got {end!r}") from None
     if not isinstance(seed, int | np.integer) or seed < 0:
         raise ConfigError(f"synth: seed must be a non-negative integer, got {seed!r}")
+    if not isinstance(companies, int | np.integer) or not 100 <= companies <= N_COMPANIES:
+        raise ConfigError(f"synth: companies must be a whole number in 100..{N_COMPANIES}, "
+                          f"got {companies!r}")
     chunks = [
         (i, min(CHUNK, n_leads - i * CHUNK), i * CHUNK)
         for i in range((n_leads + CHUNK - 1) // CHUNK)
     ]
-    return chunks, _intercept(float(base_rate), end, int(months), float(signal), half_lives)
+    return chunks, _intercept(float(base_rate), end, int(months), float(signal), half_lives,
+                               int(companies))
 
 
 def _decay(half_lives: dict[str, float] | None) -> tuple[tuple[str, float], ...] | None:
@@ -259,6 +270,7 @@ def make_world(
     signal: float = 1.0,
     half_lives: dict[str, float] | None = None,
     stages: bool = False,
+    companies: int = N_COMPANIES,
 ) -> World:
     """Generate a synthetic CRM world in memory.
 
@@ -287,6 +299,11 @@ def make_world(
     stages
         Add the lifecycle stage dates ``mql_date``, ``sql_date``, ``opportunity_date`` to the
         leads (their own random stream: every other column keeps its bytes).
+    companies
+        Size of the company pool (default :data:`N_COMPANIES`, the default world). Fewer
+        companies concentrate the leads on fewer accounts (buying committees of several
+        leads) for the account evaluation; the other draws are unchanged, but the companies'
+        sizes, industries and so the fit and the odds differ, so it is another world.
 
     Returns
     -------
@@ -300,9 +317,9 @@ def make_world(
         An argument out of range.
     """
     decay = _decay(half_lives)
-    chunks, b0 = _plan(n_leads, seed, base_rate, end, months, signal, decay)
+    chunks, b0 = _plan(n_leads, seed, base_rate, end, months, signal, decay, companies)
     end = str(pd.Timestamp(end).date())
-    parts = [_chunk(seed, c, n, off, n_leads, end, months, b0, signal, decay, stages)
+    parts = [_chunk(seed, c, n, off, n_leads, end, months, b0, signal, decay, stages, companies)
              for c, n, off in chunks]
     return World(*(pa.concat_tables([p[k] for p in parts]).to_pandas() for k in range(3)))
 
@@ -318,6 +335,7 @@ def write_world(
     signal: float = 1.0,
     half_lives: dict[str, float] | None = None,
     stages: bool = False,
+    companies: int = N_COMPANIES,
 ) -> dict[str, object]:
     """Stream a synthetic CRM world to ``leads``, ``activities`` and ``truth.parquet``.
 
@@ -329,7 +347,7 @@ def write_world(
     ----------
     out_dir
         Folder for the three files (created if missing; existing files are replaced).
-    n_leads, seed, base_rate, end, months, signal, half_lives, stages
+    n_leads, seed, base_rate, end, months, signal, half_lives, stages, companies
         As in :func:`make_world`; the files hold exactly :func:`make_world`'s frames.
     progress
         Called as ``progress(leads_done, n_leads)`` after each chunk.
@@ -347,7 +365,7 @@ def write_world(
     """
     started = time.perf_counter()
     decay = _decay(half_lives)
-    chunks, b0 = _plan(n_leads, seed, base_rate, end, months, signal, decay)
+    chunks, b0 = _plan(n_leads, seed, base_rate, end, months, signal, decay, companies)
     end = str(pd.Timestamp(end).date())
     out = Path(out_dir)
     rows = {"leads": 0, "activities": 0, "positives": 0}
@@ -366,7 +384,8 @@ def write_world(
         try:
             for c, n, off in chunks:
                 leads, activities, truth = _chunk(
-                    seed, c, n, off, n_leads, end, months, b0, signal, decay, stages
+                    seed, c, n, off, n_leads, end, months, b0, signal, decay, stages,
+                    companies,
                 )
                 for writer, table in zip(writers, (leads, activities, truth), strict=True):
                     writer.write_table(table, row_group_size=2 * CHUNK * 40)

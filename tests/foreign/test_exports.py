@@ -325,6 +325,7 @@ def test_preset_columns_exist_in_the_fixture_headers(shape, made):
     assert set(ds.ignore) <= lead_header
     # Marketo's standard lead fields carry no stage dates (its Revenue Cycle Modeler does)
     assert bool(ds.stages) == (shape != "marketo") and set(ds.stages.values()) <= lead_header
+    assert ds.account in lead_header  # the account key of `score --by account`
     # what the fixture knows about its own shape agrees with the preset
     assert (roles["lead_id"], roles["created_at"], roles["outcome"]) == (
         ex.id_column, ex.created_column, ex.outcome_column)
