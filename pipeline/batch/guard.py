@@ -17,6 +17,7 @@ import contextlib
 import hashlib
 import json
 import os
+import signal
 import socket
 from collections.abc import Iterator
 from pathlib import Path
@@ -152,3 +153,14 @@ def write_checkpoint(parts: Path, signature: dict[str, Any], done: set[int]) -> 
 
     with atomic_path(parts / CHECKPOINT) as tmp:
         tmp.write_text(json.dumps({"signature": signature, "done": sorted(done)}, default=str))
+
+
+def failpoint(name: str) -> None:
+    """Kill this process here when ``LEADSCORE_FAILPOINT`` names this point (fault tests only).
+
+    The points are ``spill`` (inputs bucketed, nothing scored), ``parts`` (two buckets scored)
+    and ``assembly`` (half of the output written to its temporary file): the three moments a
+    real crash can leave different state behind.
+    """
+    if os.environ.get("LEADSCORE_FAILPOINT") == name:
+        os.kill(os.getpid(), signal.SIGKILL)

@@ -23,9 +23,7 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import shutil
-import signal
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -41,6 +39,7 @@ from pipeline.batch.guard import (
     CHECKPOINT,
     changes,
     config_hash,
+    failpoint,
     fingerprint,
     output_lock,
     parts_dir,
@@ -67,6 +66,7 @@ from pipeline.data.scoring_time import (
     resolve_as_of,
 )
 from pipeline.evaluation.drift import DriftMonitor
+from pipeline.explain.accounts import account_keys
 from pipeline.explain.package import ScoringPackage, lead_age_days
 
 SCORE_COLUMNS = [
@@ -97,11 +97,13 @@ class ScoreJob:
     open_only: bool = False
     next_action: bool = False
     by_account: bool = False  # the output is the account roll-up (pipeline/batch/accounts.py)
+    account: bool = False  # lead rows carry their account key (dataset.account), for --route
 
     @property
     def columns(self) -> list[str]:
         """The output's columns, in order."""
-        return SCORE_COLUMNS + (NEXT_ACTION_COLUMNS if self.next_action else [])
+        return (SCORE_COLUMNS + (NEXT_ACTION_COLUMNS if self.next_action else [])
+                + (["account"] if self.account and not self.by_account else []))
 
 
 def _reindex_rows(report: ContractReport, rows: np.ndarray) -> ContractReport:
@@ -170,6 +172,8 @@ def score_bucket(
                                     factor_points=job.by_account)
     if job.by_account:
         add_account_columns(scored, leads, config, file)
+    elif job.account:
+        scored["account"] = account_keys(leads, config, file).to_numpy()
     if monitor is not None:
         monitor.update(X, scored["probability"].to_numpy())
     if job.next_action:
@@ -188,16 +192,6 @@ def score_bucket(
     scored["__row"] = lead_rows
     return scored
 
-
-def failpoint(name: str) -> None:
-    """Kill this process here when ``LEADSCORE_FAILPOINT`` names this point (fault tests only).
-
-    The points are ``spill`` (inputs bucketed, nothing scored), ``parts`` (two buckets scored)
-    and ``assembly`` (half of the output written to its temporary file): the three moments a
-    real crash can leave different state behind.
-    """
-    if os.environ.get("LEADSCORE_FAILPOINT") == name:
-        os.kill(os.getpid(), signal.SIGKILL)
 
 
 @dataclass
@@ -249,6 +243,7 @@ def _signature(package: ScoringPackage, config: Config, job: ScoreJob) -> dict:
         "as_of": None if job.as_of is None else job.as_of.isoformat(),
         "batch_size": job.batch_size, "explain": job.explain, "open_only": job.open_only,
         **({"next_action": True} if job.next_action else {}),
+        **({"account": True} if job.account else {}),
         "by_account": job.by_account,
     }
 

@@ -125,6 +125,9 @@ def score(
 
         require_events(cfg.dataset.mode, str(cfg.source))
     _check_by(by, cfg, engine, explain_leads, top, min_score)
+    if route_leads and by == "account":
+        raise ConfigError("--route hands sales leads, one row each: drop --by account (or run "
+                          "the account roll-up as a second job)")
     package, model_name, model_version = resolve_model(cfg, model)
     package.check_settings(cfg.features, str(cfg.source))
     # Without --as-of a fresh job scores as of now and a resumed one as of its first run.
@@ -136,6 +139,8 @@ def score(
         top=top, min_score=min_score, output_format=fmt, model_name=model_name,
         model_version=model_version, open_only=open_only, next_action=next_action,
         by_account=by == "account",
+        # the routing file's account column, when the config names one
+        account=route_leads and cfg.dataset.account is not None,
     )
     monitor = DriftMonitor(package.reference, cfg.monitor.psi_warn, cfg.monitor.psi_alarm) \
         if package.reference else None

@@ -219,7 +219,6 @@ def _plan(
     months: int,
     signal: float = 1.0,
     half_lives: tuple[tuple[str, float], ...] | None = None,
-    n_leads: int, seed: int, base_rate: float, end: str, months: int, signal: float = 1.0,
     companies: int = N_COMPANIES,
 ) -> tuple[list[tuple[int, int, int]], float]:
     """Validate the arguments; chunks as (index, size, offset) and the intercept."""
@@ -319,7 +318,8 @@ def make_world(
     decay = _decay(half_lives)
     chunks, b0 = _plan(n_leads, seed, base_rate, end, months, signal, decay, companies)
     end = str(pd.Timestamp(end).date())
-    parts = [_chunk(seed, c, n, off, n_leads, end, months, b0, signal, decay, stages, companies)
+    parts = [_chunk(seed, c, n, off, n_leads, end, months, b0, signal, decay, stages,
+                    companies)
              for c, n, off in chunks]
     return World(*(pa.concat_tables([p[k] for p in parts]).to_pandas() for k in range(3)))
 
