@@ -179,7 +179,7 @@ def score_bucket(
     if job.next_action:
         from pipeline.explain.whatif import what_if
 
-        best = what_if(package, leads, activities, as_of, config.actions.catalogue(), X=X,
+        best = what_if(package, leads, activities, as_of, config.offered_actions(), X=X,
                        adjust=lambda table: clip_absurd(package, table)).best()
         for column in NEXT_ACTION_COLUMNS:
             scored[column] = best[column].to_numpy()

@@ -124,6 +124,9 @@ def score(
         from pipeline.explain.whatif import require_events
 
         require_events(cfg.dataset.mode, str(cfg.source))
+        if not cfg.offered_actions():
+            raise ConfigError(f"{cfg.source}: --next-action: no action of actions.offer has "
+                              "events this dataset logs: define some under actions.define")
     _check_by(by, cfg, engine, explain_leads, top, min_score)
     if route_leads and by == "account":
         raise ConfigError("--route hands sales leads, one row each: drop --by account (or run "

@@ -19,8 +19,8 @@ from pipeline.cli.app import (
     resolve_model,
     user_errors,
 )
-from pipeline.cli.console import Format, FormatOpt, emit, out
-from pipeline.data.errors import DataError
+from pipeline.cli.console import Format, FormatOpt, emit, err, out
+from pipeline.data.errors import ConfigError, DataError
 
 
 @app.command()
@@ -81,7 +81,14 @@ def whatif(
     row = leads[hit]
     check_created_by(row, timing.as_of, source, cfg.dataset.columns.created_at or "created_at",
                      rows=np.flatnonzero(hit))
-    result = what_if(package, row, events, timing.as_of, cfg.actions.catalogue(), factors=True)
+    offered, left_out = cfg.actions.offered(cfg.logged_activity_types())
+    if left_out:
+        err.print(f"[cyan]note:[/] not offered, this dataset logs none of their events: "
+                  f"{', '.join(left_out)} (actions.offer)", highlight=False, soft_wrap=True)
+    if not offered:
+        raise ConfigError(f"{cfg.source}: actions.offer: none of its actions' events is one "
+                          "this dataset logs: define some under actions.define")
+    result = what_if(package, row, events, timing.as_of, offered, factors=True)
     ranked = result.describe(0)
     payload = {
         "lead_id": str(lead_id), "as_of": str(timing.as_of), "as_of_source": timing.source,

@@ -81,3 +81,22 @@ class ActionsConfig(_Frozen):
             raise ValueError(f"actions.offer: unknown action {missing[0]!r} (known: "
                              f"{', '.join(sorted(known))}; add it under actions.define)")
         return {name: known[name] for name in self.offer}
+
+    def offered(self, logged: set[str]) -> tuple[dict[str, ActionSpec], list[str]]:
+        """The catalogue less the built-in actions whose events are not among ``logged`` (the
+        dataset's activity types), and the names left out: the default offer names events a
+        HubSpot or Marketo log may never hold, and ranking an action the model never saw in
+        training would be noise. ``whatif`` prints what it left out."""
+        catalogue = self.catalogue()
+        left_out = [name for name, spec in catalogue.items() if name not in self.define
+                    and not {spec.activity_type, *spec.requires} <= logged]
+        return {n: s for n, s in catalogue.items() if n not in left_out}, left_out
+
+    def check_defined(self, logged: set[str]) -> None:
+        """Refuse an action of ``define`` whose events this dataset does not log."""
+        self.catalogue()  # unknown names in offer
+        for name, spec in self.define.items():
+            for event in (spec.activity_type, *spec.requires):
+                if event not in logged:
+                    raise ValueError(f"actions.define.{name}: activity type {event!r} is not "
+                                     f"one this dataset logs (known: {', '.join(sorted(logged))})")

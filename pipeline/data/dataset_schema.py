@@ -352,3 +352,24 @@ class DatasetConfig(_Frozen):
     def excluded_leaky(self) -> list[str]:
         """Leaky columns that stay out of the features."""
         return [c for c in self.leaky if c not in self.keep]
+
+class SynthConfig(_Frozen):
+    """Size of the synthetic world ``leadscore synth --config`` generates."""
+
+    leads: int = Field(
+        40_000, ge=100, description="number of leads `leadscore synth --config` generates "
+        "(`--leads` wins)")
+    base_rate: float = Field(
+        0.08, gt=0, lt=0.5, description="mean true conversion probability of the synthetic leads "
+        "(the won share comes out a little lower: late deals are still open)")
+    signal: float = Field(
+        1.0, gt=0, le=1, description="strength of the true odds' dependence on the observables: "
+        "1 is the demo world (oracle ROC-AUC about 0.87), 0.17 a weak one (about 0.60)")
+    stages: bool = Field(
+        False, description="also write lifecycle stage dates (`mql_date`, `sql_date`, "
+        "`opportunity_date`) into the synthetic leads, for `dataset.stages` and the funnel "
+        "(`--stages` wins); the other columns are the same either way")
+    companies: int = Field(
+        30_000, ge=100, le=30_000, description="size of the company pool the leads come from: "
+        "30000 is the demo world (pipeline/synth N_COMPANIES); fewer concentrate the leads on "
+        "fewer accounts of several leads each (the account evaluation, `dataset.account`)")

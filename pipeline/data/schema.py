@@ -25,6 +25,7 @@ from pipeline.data.dataset_schema import (  # noqa: F401 - re-exported with the 
     DatasetConfig,
     LeadColumns,
     ReadOptions,
+    SynthConfig,
     _Frozen,
     as_text,
 )
@@ -32,6 +33,7 @@ from pipeline.data.scoring_schema import (  # noqa: F401 - re-exported with the 
     BandsConfig,
     MqlConfig,
     OddsScale,
+    RoutingConfig,
     ScoringConfig,
     refuse_retired,
 )
@@ -218,27 +220,6 @@ class MonitorConfig(_Frozen):
         "Brier, AUC)")
 
 
-class RoutingConfig(_Frozen):
-    """The hand-off file of ``leadscore score --route``: the MQLs, best first, sized to sales.
-
-    The MQL rule (``scoring.mql``) decides who qualifies; ``capacity_per_week`` caps how many of
-    them one week hands over (the report's conversions/week handed to sales applies the same
-    cap, :mod:`pipeline.explain.routing`). One scoring run is taken to cover one week unless
-    ``score --weeks`` says otherwise.
-    """
-
-    capacity_per_week: int | None = Field(
-        None, gt=0, description="most leads handed to sales per week, best first; the MQLs "
-        "beyond it are held back and counted (they stay in the score output with mql true). "
-        "null: no cap beyond the MQL rule, which already sizes the list (`scoring.mql`: a "
-        "share, or leads per week)")
-    format: Literal["generic", "salesforce", "hubspot"] = Field(
-        "generic", description="column names of the routing file (`--route-format` wins): "
-        "generic (LeadScore's own names), salesforce (Lead API names for Data Loader: Id, "
-        "Rating and LeadScore_*__c custom fields), hubspot (contact property labels for the "
-        "import tool: Record ID, Lifecycle Stage and LeadScore custom properties); see "
-        "README, For sales operations")
-
 
 class MlflowConfig(_Frozen):
     """Tracking and registry (``MLFLOW_TRACKING_URI`` in the environment wins)."""
@@ -328,27 +309,6 @@ class DisqualifyConfig(_Frozen):
     inactive_days: float | None = Field(120.0, gt=0)
     hard_negatives: list[str] = ["unsubscribed", "email_bounce_ever"]
 
-
-class SynthConfig(_Frozen):
-    """Size of the synthetic world ``leadscore synth --config`` generates."""
-
-    leads: int = Field(
-        40_000, ge=100, description="number of leads `leadscore synth --config` generates "
-        "(`--leads` wins)")
-    base_rate: float = Field(
-        0.08, gt=0, lt=0.5, description="mean true conversion probability of the synthetic leads "
-        "(the won share comes out a little lower: late deals are still open)")
-    signal: float = Field(
-        1.0, gt=0, le=1, description="strength of the true odds' dependence on the observables: "
-        "1 is the demo world (oracle ROC-AUC about 0.87), 0.17 a weak one (about 0.60)")
-    stages: bool = Field(
-        False, description="also write lifecycle stage dates (`mql_date`, `sql_date`, "
-        "`opportunity_date`) into the synthetic leads, for `dataset.stages` and the funnel "
-        "(`--stages` wins); the other columns are the same either way")
-    companies: int = Field(
-        30_000, ge=100, le=30_000, description="size of the company pool the leads come from: "
-        "30000 is the demo world (pipeline/synth N_COMPANIES); fewer concentrate the leads on "
-        "fewer accounts of several leads each (the account evaluation, `dataset.account`)")
 
 
 class Config(_Frozen):
@@ -462,9 +422,21 @@ class Config(_Frozen):
 
     @model_validator(mode="after")
     def _actions_are_known_events(self) -> Config:
-        """Each offered action's activity type is one the feature builder can count."""
-        if self.dataset.mode == "flat":  # no activity log: what-if is refused where asked
-            return self
+        """An action the user defines counts events the feature builder knows."""
+        if self.dataset.mode != "flat":  # no activity log: what-if is refused where asked
+            self.actions.check_defined(self.logged_activity_types())
+        return self
+
+    def logged_activity_types(self) -> set[str]:
+        """The activity types this dataset's log can hold (its mapping, else the vocabulary)."""
+        from features.activity import ACTIVITY_TYPES
+
+        return set(self.dataset.activity_types or ACTIVITY_TYPES)
+
+    def offered_actions(self) -> dict[str, Any]:
+        """``actions.offer`` without the built-in actions this dataset never logs the events of
+        (:meth:`ActionsConfig.offered`)."""
+        return self.actions.offered(self.logged_activity_types())[0]
         from features.activity import ACTIVITY_TYPES
 
         declared = self.dataset.activity_types

@@ -157,3 +157,24 @@ class ScoringConfig(_Frozen):
     @classmethod
     def _retired(cls, data: Any) -> Any:
         return refuse_retired(data, "scoring")
+
+class RoutingConfig(_Frozen):
+    """The hand-off file of ``leadscore score --route``: the MQLs, best first, sized to sales.
+
+    The MQL rule (``scoring.mql``) decides who qualifies; ``capacity_per_week`` caps how many of
+    them one week hands over (the report's conversions/week handed to sales applies the same
+    cap, :mod:`pipeline.explain.routing`). One scoring run is taken to cover one week unless
+    ``score --weeks`` says otherwise.
+    """
+
+    capacity_per_week: int | None = Field(
+        None, gt=0, description="most leads handed to sales per week, best first; the MQLs "
+        "beyond it are held back and counted (they stay in the score output with mql true). "
+        "null: no cap beyond the MQL rule, which already sizes the list (`scoring.mql`: a "
+        "share, or leads per week)")
+    format: Literal["generic", "salesforce", "hubspot"] = Field(
+        "generic", description="column names of the routing file (`--route-format` wins): "
+        "generic (LeadScore's own names), salesforce (Lead API names for Data Loader: Id, "
+        "Rating and LeadScore_*__c custom fields), hubspot (contact property labels for the "
+        "import tool: Record ID, Lifecycle Stage and LeadScore custom properties); see "
+        "README, For sales operations")

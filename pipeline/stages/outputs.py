@@ -106,7 +106,7 @@ def save_evaluation(config: Config, result: TrainingResult,
                                "decay": [c.as_row() for c in getattr(builder, "decay_", [])]})
     write_json(paths.headline, headline_metrics(result.metrics))
     stage("test scores, grades and reasons")
-    actions = config.actions.catalogue()  # read always: one set of DVC params per stage
+    actions = config.offered_actions()  # read always: one set of DVC params per stage
     actions = actions if config.dataset.mode == "events" else None
     scores = test_scores_frame(result, activities, actions)
     write_table(paths.test_scores, scores)
