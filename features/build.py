@@ -209,7 +209,8 @@ class FeatureBuilder:
         settings = self._settings()
         self._check_leads(leads, as_of)
         self.activity_types_ = self._learn_types(activities) if self._events_mode() else []
-        signals = decay_signals(self.activity_types_, settings) if self._events_mode() else []
+        signals = decay_signals(self.activity_types_, settings) \
+            if self._events_mode() and settings.decay != "off" else []
         # a known signal absent from these events is no mistake; a name nothing produces is
         known = decay_signals(list(dict.fromkeys([*ACTIVITY_TYPES, *self.activity_types_])),
                               settings)
@@ -439,7 +440,8 @@ def describe_decayed(name: str, signal: str, half_life: float,
     window counts (so its points join that factor), a reason naming the half-life."""
     base = describe_feature(f"{signal}_30d", factor_names=factor_names)
     factor = (factor_names or {}).get(name) or base.factor
+    days = "1 day" if half_life == 1 else f"{half_life:g} days"
     template = (factor_templates or {}).get(name) or (
-        f"{factor}: {{value:.1f}} recency-weighted (half-life {half_life:g} days)")
+        f"{factor}: {{value:.1f}} recency-weighted (half-life {days})")
     return FeatureInfo(name, factor, base.measure, base.group, "numeric", base.monotone,
                        template, zero=f"{factor}: none so far", count=True)

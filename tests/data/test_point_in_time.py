@@ -17,7 +17,8 @@ TYPES = ["web_visit", "email_open", "email_click", "email_sent", "email_bounce",
          "sales_call"]
 PAGES = ["pricing", "demo", "careers", "home", "blog", "case_study"]
 SETTINGS = FeatureSettings(categorical=["industry"], rare_level_min_count=1,
-                           competitor_domains=["rivalscore.com"], revenue_column=None)
+                           competitor_domains=["rivalscore.com"], revenue_column=None,
+                           decay="learn")
 PROFILE = settings(max_examples=25, deadline=None,
                    suppress_health_check=[HealthCheck.too_slow])
 

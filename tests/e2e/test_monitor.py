@@ -262,11 +262,13 @@ def test_a_registered_version_is_logged_on_its_training_run(world, registered, t
 def test_an_unreachable_tracking_store_is_one_line_exit_1(world, registered, tmp_path,
                                                           monkeypatch):
     scores, _, _ = registered
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://127.0.0.1:9")
+    # the store named in the config (--set), as a user's config would: an environment variable
+    # alone loses to a tracking URI an earlier test of the same process has set
     monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
     monkeypatch.setenv("MLFLOW_HTTP_REQUEST_TIMEOUT", "3")
     result = _cli("monitor", "--config", world["config"], "--scores", scores, "--outcomes",
-                  world["outcomes"], "--output", tmp_path / "out")
+                  world["outcomes"], "--output", tmp_path / "out",
+                  "--set", "mlflow.tracking_uri=http://127.0.0.1:9")
     assert result.exit_code == 1, result.output
     errors = [line for line in result.output.splitlines() if line.startswith("error:")]
     assert len(errors) == 1 and "MLflow tracking store http://127.0.0.1:9" in errors[0]

@@ -110,7 +110,7 @@ def test_config_refuses_unknown_activity_types_and_actions(tmp_path):
     from pipeline.data.errors import ConfigError
 
     demo = ROOT / "configs" / "demo.yaml"
-    with pytest.raises(ConfigError, match=r"actions\.chat: activity type 'chat_message'"):
+    with pytest.raises(ConfigError, match=r"actions\.define\.chat: activity type 'chat_message'"):
         load_config(demo, {"actions": {"offer": ["chat"], "define": {
             "chat": {"label": "Chat with us", "activity_type": "chat_message"}}}})
     with pytest.raises(ConfigError, match=r"actions\.offer: unknown action 'nope'"):

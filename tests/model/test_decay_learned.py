@@ -52,7 +52,8 @@ def prepared(tmp_path_factory):
     data = tmp_path_factory.mktemp("decay") / "data"
     write_world(data, 60_000, seed=5, half_lives=TRUE)
     cfg = demo_config(data, split={"purge": 0, "valid_fraction": 0.4, "test_fraction": 0.1},
-                      dataset={"as_of": {"rule": "days_after_created", "days": 14}})
+                      dataset={"as_of": {"rule": "days_after_created", "days": 14}},
+                      features={"decay": "learn"})
     leads, activities, report = load_dataset(cfg)
     report.raise_if_failed()
     return prepare(cfg, leads, activities), activities
