@@ -21,8 +21,7 @@ import pandas as pd
 
 from pipeline.data.config import Config
 from pipeline.data.errors import ModelError
-from pipeline.evaluation.ages import _ece_interval
-from pipeline.evaluation.metrics import ranking_metrics
+from pipeline.evaluation.metrics import bootstrap_calibration, ranking_metrics
 from pipeline.mlops.registry import (
     CHALLENGER,
     CHAMPION,
@@ -75,10 +74,11 @@ def _companion_p(config: Config, kind: str, leads, activities, holdout) -> np.nd
 
 
 def _calibration(y: np.ndarray, p: np.ndarray, n_boot: int, seed: int) -> dict[str, float]:
-    low, high = _ece_interval(y, p, n_boot, seed)
+    bounds = bootstrap_calibration(y, p, n_boot, seed)
     figures = ranking_metrics(y, p)
     return {"mean_probability": float(np.mean(p)), "ece_adaptive": figures["ece_adaptive"],
-            "ece_adaptive_ci_low": low, "ece_adaptive_ci_high": high, "ece": figures["ece"],
+            "ece_adaptive_ci_low": bounds["ece_adaptive_ci_low"],
+            "ece_adaptive_ci_high": bounds["ece_adaptive_ci_high"], "ece": figures["ece"],
             "roc_auc": figures["roc_auc"], "brier": figures["brier"]}
 
 
