@@ -28,6 +28,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from bench._common import CACHE, ROOT, log, machine
+from bench.goals import summary
 
 DOC = ROOT / "docs" / "benchmarks.md"
 QUICK_DOC = CACHE / "benchmarks-quick.md"
@@ -156,6 +157,10 @@ def render(sections: dict[str, str], quick: bool) -> str:
     mode = " with `--quick` (smaller sizes: a smoke run, not reference figures)" if quick else ""
     contents = "\n".join(f"- [{b.title}](#{_anchor(b.title)})" for b in SUITE if b.name in sections)
     body = "\n".join(sections.get(b.name, "") for b in SUITE if b.name in sections)
+    goals = summary(
+        [sections[b.name] for b in SUITE if b.name in sections],
+        {b.name: _anchor(b.title) for b in SUITE if b.name in sections},
+    )
     return f"""# LeadScore benchmarks
 
 Written by `.venv/bin/python -m bench`{mode} on {datetime.now(UTC):%Y-%m-%d}; each section
@@ -165,6 +170,7 @@ Every figure comes with a reference measured in the same run on the same machine
 LightGBM's own `pred_contrib`, `booster.predict`, `LGBMClassifier()`, ...): the ratios are what
 carries over to another machine. No benchmark asserts a timing, and none runs in `make test`.
 
+{goals}
 ## Machine
 
 | | |
