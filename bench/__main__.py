@@ -65,6 +65,10 @@ SUITE = (
         quick=("--rows", "5000", "--shap-rows", "500", "--train-rows", "20000"),
     ),
     Benchmark("train", "Training throughput", "bench_train.py", quick=("--repeats", "1")),
+    Benchmark("segmented", "Segmented fit and multi-snapshot training against one model",
+              "bench_segmented.py", quick=("--leads", "10000")),
+    Benchmark("busy", "Training on a busy machine: tune and train next to a CPU-bound job",
+              "bench_busy.py", quick=("--leads", "10000", "--trials", "2")),
     Benchmark(
         "score",
         "Batch scoring with the CLI",

@@ -156,6 +156,7 @@ def run_split(name, config, leads, activities, rules, oracle, budget, seed, spli
     """Tune, train and fit the references on one split: test labels and every test score."""
     import lightgbm as lgb
 
+    from pipeline.scorers.lightgbm import resolve_n_jobs
     from pipeline.stages.train import train_scorers
     from pipeline.stages.tune import tune
 
@@ -184,13 +185,14 @@ def run_split(name, config, leads, activities, rules, oracle, budget, seed, spli
         scorer.selection() if hasattr(scorer, "selection") else None)
 
     log(f"{name}: LightGBM defaults")
-    default = lgb.LGBMClassifier(random_state=seed, n_jobs=config.model.n_jobs, verbose=-1)
+    threads = resolve_n_jobs(config.model.n_jobs)[0]  # model.n_jobs may be auto
+    default = lgb.LGBMClassifier(random_state=seed, n_jobs=threads, verbose=-1)
     scores[DEFAULTS] = default.fit(Xp["train"], y["train"]).predict_proba(Xp["test"])[:, 1]
     flaml = flaml_missing()
     if flaml is None:
         log(f"{name}: FLAML AutoML, {budget:g} s budget")
         automl = fit_flaml(Xp["train"], y["train"], Xp["valid"], y["valid"], budget, seed,
-                           config.model.n_jobs)
+                           threads)
         scores[FLAML] = automl.predict_proba(Xp["test"])[:, 1]
         flaml = f"{automl.best_estimator} {automl.best_config}"
     if "oracle" in result.test_probabilities:

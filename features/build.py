@@ -142,13 +142,39 @@ class FeatureBuilder:
         """The raw table of grid rows, indexed by row key: one pass per layer of distinct leads
         (a lead's k-th row is in layer k), since each pass looks at a lead at one as_of."""
         layer = leads.groupby("lead_id", sort=False).cumcount().to_numpy()
+        settings = self._settings()
+        fit = self._fit_once(leads, settings)
         parts = []
         for k in np.unique(layer):
-            rows = leads[layer == k]
-            at = pd.Series(as_of.to_numpy()[layer == k], index=rows["lead_id"].astype(str))
-            table = self._raw_table(rows.reset_index(drop=True), activities, at, activity_types)
+            in_layer = layer == k
+            rows = leads[in_layer]
+            ids = fit.index[in_layer]
+            created = (pd.Series(rows["created_at"].to_numpy(), index=ids)
+                       if "created_at" in rows else None)
+            engagement = build_engagement_features(
+                ids, activities, pd.Series(as_of.to_numpy()[in_layer], index=ids), settings,
+                created_at=created, activity_types=activity_types,
+                half_lives=getattr(self, "half_lives_", None))
+            table = pd.concat([fit[in_layer], engagement], axis=1)
             parts.append(table.set_axis(rows.index))
         return pd.concat(parts).loc[leads.index]
+
+    @staticmethod
+    def _fit_once(leads: pd.DataFrame, settings: FeatureSettings) -> pd.DataFrame:
+        """Fit features of every row, computed once per distinct lead record.
+
+        A lead's grid rows repeat its record, and the fit features read only that record (title
+        parsing alone was a third of a grid's feature time when redone at every age); rows whose
+        columns differ still get their own values.
+        """
+        read = ["lead_id", *(c for c, _ in declared_columns(settings).values()),
+                *(c for c in (settings.title_column, settings.email_column,
+                              settings.size_column, settings.revenue_column) if c)]
+        read = [c for c in dict.fromkeys(read) if c in leads]
+        group = leads.groupby(read, sort=False, dropna=False).ngroup().to_numpy()
+        _, first, inverse = np.unique(group, return_index=True, return_inverse=True)
+        distinct = build_fit_features(leads.iloc[first].reset_index(drop=True), settings)
+        return distinct.iloc[inverse]
 
     def _describe(self, name: str, dtype: str | None = None) -> FeatureInfo:
         """Spec entry of one column (catalogue tags + the config's overrides)."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import os
 from pathlib import Path
 from typing import Annotated
 
@@ -21,6 +22,7 @@ from pipeline.cli.app import (
     tracking,
     tracking_on,
     user_errors,
+    with_threads,
 )
 from pipeline.cli.console import Format, FormatOpt, emit, err, out, stage_progress
 from pipeline.cli.tables import comparison_rows, comparison_table
@@ -43,7 +45,7 @@ def train(
     from pipeline.data.artifacts import write_json, write_table
     from pipeline.stages.train import train_scorers
 
-    cfg = load(config, set_)
+    cfg = with_threads(load(config, set_))
     paths = paths_of(cfg)
     leads, activities = load_clean(cfg)
     rules = load_rules(cfg)
@@ -168,7 +170,7 @@ def tune(
     from pipeline.scorers import kinds
     from pipeline.stages.tune import tune as run_tuning
 
-    cfg = load(config, set_)
+    cfg = with_threads(load(config, set_))
     paths = paths_of(cfg)
     kind = kinds.get(scorer or kinds.CHALLENGER).name
     leads, activities = load_clean(cfg)
@@ -181,6 +183,8 @@ def tune(
         tracking(cfg)
         mlflow.start_run(run_name=f"tune-{cfg.dataset.name}",
                          tags={"dataset": cfg.dataset.name, "stage": "tune", "scorer": kind})
+        mlflow.log_params({"model.n_jobs": str(cfg.model.n_jobs),
+                           "env.OMP_WAIT_POLICY": os.environ.get("OMP_WAIT_POLICY", "")})
 
         def logger(number, params, value, state):
             with mlflow.start_run(run_name=f"trial-{number}", nested=True,

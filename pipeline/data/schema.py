@@ -10,7 +10,7 @@ from __future__ import annotations
 import difflib
 import functools
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
@@ -106,9 +106,10 @@ class ModelConfig(_Frozen):
         True, description="constrain LightGBM and the logistic candidate by the feature spec's "
         "business directions (e.g. more website visits can only raise the score, bounces only "
         "lower it)")
-    n_jobs: int = Field(
-        2, description="threads for LightGBM training, prediction and TreeSHAP (fixed, so the "
-        "float sums and hence the scores are reproducible)")
+    n_jobs: Annotated[int, Field(ge=1)] | Literal["auto"] = Field(
+        "auto", description="threads for LightGBM training, prediction and TreeSHAP; auto: the "
+        "usable cores minus what other processes keep busy, decided once per run, at least 1 "
+        "(the trees do not depend on it: LightGBM runs deterministic); a number is used as is")
     segment_min_auc_gain: float = Field(
         0.0, ge=0, description="validation AUC a per-segment model must gain over the global one")
 

@@ -235,7 +235,10 @@ def log_training(config: Config, result, paths, leads: pd.DataFrame,
     client = MlflowClient()
     versions: dict[str, str] = {}
     with mlflow.start_run(run_name=f"train-{config.dataset.name}", tags=tags) as parent:
-        params = config.flat_params()
+        # What LightGBM's OpenMP threads did while waiting (pipeline/cli sets PASSIVE unless the
+        # user set it): it decides how fast training is next to other jobs.
+        params = {**config.flat_params(), "env.OMP_WAIT_POLICY": os.environ.get(
+            "OMP_WAIT_POLICY", "")}
         mlflow.log_params({k[:250]: v[:6000] for k, v in params.items()})
         mlflow.log_dict(config.model_dump(mode="json"), "config.json")
         log_training_data(config, leads, fingerprint)

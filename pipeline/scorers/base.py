@@ -51,11 +51,24 @@ class BaseScorer(BaseEstimator):
         rows as scoring will see them. ``fit_params`` go to the raw fit (e.g. the tuner's
         pruning callbacks).
         """
+        if calibrator is None:
+            self.fit_valid_raw(X, y, X_valid, y_valid, sample_weight=sample_weight, **fit_params)
+            return self
         self.fit_raw(X, y, X_valid, y_valid, sample_weight=sample_weight, **fit_params)
-        self.calibrator_ = calibrator or self.fit_calibrator(self.decision_function(X_valid),
-                                                             y_valid)
+        self.calibrator_ = calibrator
         self.classes_ = np.array([0, 1])
         return self
+
+    def fit_valid_raw(self, X: pd.DataFrame, y: pd.Series, X_valid: pd.DataFrame,
+                      y_valid: pd.Series, sample_weight: np.ndarray | None = None,
+                      **fit_params) -> np.ndarray:
+        """:meth:`fit` with a calibrator of its own; returns the validation rows' raw values it
+        was fitted on, so a caller judging the scorer on those rows need not predict again."""
+        self.fit_raw(X, y, X_valid, y_valid, sample_weight=sample_weight, **fit_params)
+        raw = self.decision_function(X_valid)
+        self.calibrator_ = self.fit_calibrator(raw, y_valid)
+        self.classes_ = np.array([0, 1])
+        return raw
 
     def fit_calibrator(self, raw: np.ndarray, y) -> Calibrator:
         """A calibrator of raw values to probabilities, chosen by this scorer's own rule (its

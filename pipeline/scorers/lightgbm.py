@@ -8,6 +8,8 @@ from TreeSHAP (:mod:`pipeline.scorers.treeshap`, identical to LightGBM's ``pred_
 
 from __future__ import annotations
 
+import os
+import time
 from typing import TYPE_CHECKING, Any
 
 import lightgbm as lgb
@@ -56,7 +58,8 @@ class LeadScorer(BaseScorer):
     random_state
         Seed for bagging and feature sampling.
     n_jobs
-        LightGBM threads (fixed for reproducible float sums).
+        LightGBM and TreeSHAP threads (the trees are the same for any number:
+        ``deterministic``); ``model.n_jobs: auto`` is resolved by :func:`resolve_n_jobs`.
     init_model
         A fitted booster to continue from (its trees come first, ``n_estimators`` more rounds
         at most): how a product line's model refines the global one on its own leads.
@@ -193,6 +196,46 @@ class LeadScorer(BaseScorer):
     search_start: dict[str, Any] = {"max_bin": 255, "lambda_l1": 1 / 1024}
 
 
+def other_processes_load(interval: float = 0.25) -> float:
+    """Cores' worth of CPU that other processes used over the next ``interval`` seconds.
+
+    Sampled now rather than read from the load average, which lags a minute behind: a job that
+    just started is what makes OpenMP threads wait on each other.
+    """
+    import psutil
+
+    def busy(t) -> float:
+        return t.user + t.nice + t.system + getattr(t, "irq", 0.0) + getattr(t, "softirq", 0.0)
+
+    me = psutil.Process()
+    before, own_before = busy(psutil.cpu_times()), sum(me.cpu_times()[:2])
+    time.sleep(interval)
+    own = sum(me.cpu_times()[:2]) - own_before
+    return max(busy(psutil.cpu_times()) - before - own, 0.0) / interval
+
+
+def usable_cores() -> int:
+    """Cores this process may run on (its CPU affinity where the OS has one)."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
+def resolve_n_jobs(n_jobs: int | str) -> tuple[int, str]:
+    """LightGBM and TreeSHAP threads for ``model.n_jobs``, and how they were chosen.
+
+    A number is used as is. ``auto`` takes the usable cores minus the cores other processes keep
+    busy (rounded), at least one: a thread that has to share its core with another job makes every
+    other thread wait for it at each boosting round. The trees do not depend on the count
+    (``deterministic``), so neither does the model.
+    """
+    if n_jobs != "auto":
+        return int(n_jobs), "model.n_jobs"
+    cores, load = usable_cores(), other_processes_load()
+    threads = max(1, min(cores, cores - round(load)))
+    return threads, f"model.n_jobs auto: {cores} usable cores, other processes busy on {load:.1f}"
+
+
 def build(ctx: ScorerContext) -> BaseScorer:
     """The ``model`` kind: LightGBM from ``model:`` (tuned params on top), per segment when
     ``dataset.segment`` is set."""
@@ -206,7 +249,8 @@ def build(ctx: ScorerContext) -> BaseScorer:
         class_weight=mc.class_weight, monotone=dict(mc.monotone),
         use_spec_monotone=mc.use_spec_monotone,
         calibration_methods=tuple(config.calibration.methods),
-        cv_folds=config.calibration.cv_folds, random_state=config.seed, n_jobs=mc.n_jobs,
+        cv_folds=config.calibration.cv_folds, random_state=config.seed,
+        n_jobs=resolve_n_jobs(mc.n_jobs)[0],
     )
     if ctx.segment is None:
         return model

@@ -44,6 +44,34 @@ from pipeline.scorers.base import INTERACTION, BaseScorer
 GLOBAL = "global"
 
 
+def _plain(scorer: BaseScorer) -> bool:
+    """Fitted and scored the way :class:`BaseScorer` does: its probabilities are its calibrator
+    on its raw values, so raw values computed once serve every comparison."""
+    return type(scorer).fit is BaseScorer.fit and \
+        type(scorer).predict_proba is BaseScorer.predict_proba
+
+
+def _fit_valid_raw(scorer: BaseScorer, X, y, X_valid, y_valid, weight) -> np.ndarray | None:
+    """Fit ``scorer``; its raw values on the validation rows when it is :func:`_plain`.
+
+    Predicting the validation rows once (the calibrator is fitted on them anyway) instead of
+    again for the calibrator choice and both AUCs: per-row predictions of a subset are the same
+    bits as of the whole, so the choices are unchanged.
+    """
+    if _plain(scorer):
+        return scorer.fit_valid_raw(X, y, X_valid, y_valid, sample_weight=weight)
+    scorer.fit(X, y, X_valid, y_valid, sample_weight=weight)
+    return None
+
+
+def _valid_proba(scorer: BaseScorer, raw: np.ndarray | None, rows, X_valid) -> np.ndarray:
+    """Calibrated probabilities of validation rows (``rows`` of ``raw``, or all of it)."""
+    if raw is None:
+        part = X_valid if rows is None else X_valid[rows]
+        return scorer.predict_proba(part)[:, 1]
+    return scorer.calibrator_(raw if rows is None else raw[rows])
+
+
 class SegmentedScorer(BaseScorer):
     """A global scorer plus, where they win on validation, one scorer per segment.
 
@@ -84,7 +112,8 @@ class SegmentedScorer(BaseScorer):
             raise ValueError(f"segment feature {self.segment!r} is not in the feature table")
         y, y_valid = np.asarray(y), np.asarray(y_valid)
         weight = None if sample_weight is None else np.asarray(sample_weight)
-        self.global_ = clone(self.template).fit(X, y, X_valid, y_valid, sample_weight=weight)
+        self.global_ = clone(self.template)
+        global_raw = _fit_valid_raw(self.global_, X, y, X_valid, y_valid, weight)
         self.scorers_: dict[str, BaseScorer] = {}
         rows: list[dict[str, Any]] = []
         train_seg, valid_seg = self._keys(X), self._keys(X_valid)
@@ -108,14 +137,16 @@ class SegmentedScorer(BaseScorer):
                 refined = "init_model" in own.get_params() and hasattr(self.global_, "booster_")
                 if refined:
                     own.set_params(init_model=self.global_.booster_)
-                own.fit(X[m], y[m], X_valid[mv], y_valid[mv],
-                        sample_weight=None if weight is None else weight[m])
+                own_raw = _fit_valid_raw(own, X[m], y[m], X_valid[mv], y_valid[mv],
+                                         None if weight is None else weight[m])
                 row["calibration"] = "own"
                 if refined:
-                    row["calibration"] = self._calibrator_choice(own, X_valid[mv], y_valid[mv])
-                auc_global = roc_auc_score(y_valid[mv], self.global_.predict_proba(
-                    X_valid[mv])[:, 1])
-                auc_own = roc_auc_score(y_valid[mv], own.predict_proba(X_valid[mv])[:, 1])
+                    raw = own.decision_function(X_valid[mv]) if own_raw is None else own_raw
+                    row["calibration"] = self._calibrator_choice(own, raw, y_valid[mv])
+                auc_global = roc_auc_score(y_valid[mv], _valid_proba(
+                    self.global_, global_raw, mv, X_valid))
+                auc_own = roc_auc_score(y_valid[mv], _valid_proba(own, own_raw, None,
+                                                                  X_valid[mv]))
                 row.update(valid_auc_global=float(auc_global), valid_auc_segment=float(auc_own))
                 if auc_own > auc_global + self.min_gain:
                     self.scorers_[level] = own
@@ -131,7 +162,7 @@ class SegmentedScorer(BaseScorer):
         self.classes_ = np.array([0, 1])
         return self
 
-    def _calibrator_choice(self, own: BaseScorer, X_valid: pd.DataFrame,
+    def _calibrator_choice(self, own: BaseScorer, own_raw: np.ndarray,
                            y_valid: np.ndarray) -> str:
         """Keep the segment's own calibrator or the global one, by Brier on validation.
 
@@ -142,7 +173,7 @@ class SegmentedScorer(BaseScorer):
         global one by its Brier on these leads (fitted on all validation leads, these included).
         """
         shared = self.global_.calibrator_
-        global_brier = brier_score_loss(y_valid, shared(own.decision_function(X_valid)))
+        global_brier = brier_score_loss(y_valid, shared(own_raw))
         if global_brier <= min(own.calibrator_.cv_brier_.values()):
             own.calibrator_ = shared
             return "global"

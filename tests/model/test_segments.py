@@ -127,3 +127,20 @@ def test_segment_with_too_few_validation_conversions_keeps_the_global_model():
     assert scorer.scorers_ == {}
     assert scorer.selection_["reason"].str.contains(
         "validation conversions, fewer than the minimum 10000").all()
+
+
+def test_the_validation_figures_are_those_of_predicting_the_valid_leads_again(fitted):
+    # The fit predicts the validation leads once and reuses those raw values for the calibrator
+    # choice and both AUCs: they must be exactly what predicting those leads again gives.
+    from sklearn.metrics import roc_auc_score
+
+    scorer, _, _ = fitted
+    Xv, yv = _world(4_000, 2)
+    for row in scorer.selection_.itertuples():
+        if row.segment not in scorer.scorers_:
+            continue
+        mask = (Xv["line"] == row.segment).to_numpy()
+        own = scorer.scorers_[row.segment]
+        assert row.valid_auc_global == roc_auc_score(
+            yv[mask], scorer.global_.predict_proba(Xv[mask])[:, 1])
+        assert row.valid_auc_segment == roc_auc_score(yv[mask], own.predict_proba(Xv[mask])[:, 1])

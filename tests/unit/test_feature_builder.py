@@ -331,3 +331,22 @@ def test_real_x_education_export_builds(x_education_config):
     assert set(X["do_not_email"].unique()) == {0.0, 1.0}
     assert builder.spec_["total_time_spent_on_website"].group == "engagement"
     assert "select" not in builder.levels_["specialization"]
+
+
+def test_grid_rows_get_the_fit_features_of_their_own_record():
+    # Fit features are computed once per distinct lead record across the grid's rows: equal to
+    # building each row alone, and a row whose record differs keeps its own values.
+    leads = _leads(40, seed=3)
+    rows = pd.concat([leads, leads], ignore_index=True)
+    rows.index = pd.Index([f"r{i}" for i in range(len(rows))], name="row")
+    rows.loc["r40", "job_title"] = "Student"
+    rows.loc["r0", "job_title"] = "CTO"
+    as_of = pd.Series(np.r_[np.full(40, AS_OF.value), np.full(40, (AS_OF + pd.Timedelta(days=7))
+                            .value)].astype("datetime64[ns]"), index=rows.index)
+    builder = FeatureBuilder(SETTINGS).fit(leads, _activities(leads), AS_OF)
+    table = builder.transform(rows, _activities(leads), as_of)
+    assert table.loc["r0", "seniority"] != table.loc["r40", "seniority"]
+    for key in ("r0", "r40", "r7", "r47"):
+        alone = builder.transform(rows.loc[[key]], _activities(leads), as_of.loc[key])
+        pd.testing.assert_frame_equal(table.loc[[key]], alone.set_axis([key]),
+                                      check_names=False, check_exact=True)
