@@ -49,6 +49,7 @@ from bench._common import (  # noqa: E402
     md_table,
     write_demo_config,
 )
+from bench.goals import marker  # noqa: E402
 
 GOAL = 2.5  # issue 20: the loaded run takes at most this many times the quiet one
 MODES = {
@@ -154,6 +155,10 @@ def main(argv: list[str] | None = None) -> int:
             f"{'yes' if same else '**no**'}. Goal: loaded <= {GOAL}x quiet.\n"
         )
         print(md_table(["run", "quiet s", "loaded s", "loaded / quiet", "goal met"], rows))
+        quiet, loaded = runs["after", False], runs["after", True]
+        for stage in ("tune", "train"):
+            ratio = loaded[stage] / quiet[stage]
+            print(marker(f"busy_{stage}", f"{ratio:.2f}x", ratio <= GOAL))
     else:
         for row in rows:
             print(f"  {row[0]:<28} {row[1]:>8} s {row[2]:>8} s  {row[3]:>7}  {row[4]}")

@@ -36,6 +36,7 @@ from bench._common import (  # noqa: E402
     md_table,
     write_demo_config,
 )
+from bench.goals import marker  # noqa: E402
 
 SINGLE = {"dataset": {"as_of": {"rule": "days_after_created", "days": 14}}}
 GOALS = {"segmented": 2.0, "grid": 3.0}
@@ -129,6 +130,9 @@ def main(argv: list[str] | None = None) -> int:
         print(md_table(["step", "seconds", "training rows"], rows))
         print()
         print(md_table(["ratio", "value", "goal", "met"], ratios))
+        print(marker("segmented_fit", f"{seg_ratio:.2f}x", seg_ratio <= GOALS["segmented"]))
+        grid_ratio = grid_total / single_total
+        print(marker("multi_snapshot", f"{grid_ratio:.2f}x", grid_ratio <= GOALS["grid"]))
     else:
         for row in rows + ratios:
             print("  " + " | ".join(row))
