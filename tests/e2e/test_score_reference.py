@@ -1,10 +1,10 @@
 """The batch engine's output equals the package scoring the whole file in one call.
 
 The local engine spills leads and events to buckets, scores each bucket and streams the parts
-back (bucket order, source order within each); ``ScoringPackage.score_leads`` on the whole canonical frame is the
-straightforward reference. Several buckets (a batch size far below the file's rows) exercise the
-spill, the per-bucket joins of reasons and the reassembly: a reordered bucket, a reason joined to
-the wrong lead or a lost row makes a column differ.
+back (bucket order, source order within each); ``ScoringPackage.score_leads`` on the whole
+canonical frame is the straightforward reference. Several buckets (a batch size far below the
+file's rows) exercise the spill, the per-bucket joins of reasons and the reassembly: a reason
+joined to the wrong lead, a changed value or a lost row makes a column differ.
 """
 
 from __future__ import annotations
