@@ -108,52 +108,50 @@ def reason_texts(
     shown = speakable & (np.abs(pts) > 0.5)
     wanted = {"reason": shown, "positive": shown & (pts > 0), "negative": shown & (pts < 0)}
     keys = {"reason": -np.abs(pts), "positive": -pts, "negative": pts}
-    sentences = _Sentences(X, spec)
     rows = np.arange(len(pts))
-    columns: dict[str, np.ndarray] = {}
+    orders = {prefix: np.argsort(np.where(wanted[prefix], keys[prefix], np.inf), axis=1,
+                                 kind="stable") for prefix in REASON_KINDS if prefix in kinds}
+    picked: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}  # column: rows, factor, pts
     for k in range(top):
-        for prefix in (p for p in REASON_KINDS if p in kinds):
-            ok = wanted[prefix]
-            out = np.full(len(pts), "", dtype=object)
-            if k < pts.shape[1]:
-                order = np.argsort(np.where(ok, keys[prefix], np.inf), axis=1, kind="stable")
+        for prefix, order in orders.items():
+            hit, j = np.zeros(len(pts), dtype=bool), np.zeros(len(pts), dtype="int64")
+            if k < order.shape[1]:
                 j = order[:, k]
-                hit = ok[rows, j]
-                out[hit] = sentences.texts(voice[rows[hit], j[hit]], rows[hit], factors[j[hit]]) \
-                    + _signed_points(pts[rows[hit], j[hit]])
-            columns[f"{prefix}_{k + 1}"] = out
+                hit = wanted[prefix][rows, j]
+            picked[f"{prefix}_{k + 1}"] = (rows[hit], j[hit], pts[rows[hit], j[hit]])
+    if not picked:
+        return pd.DataFrame(index=points.index)
+    # one sentence per distinct (voicing column, value) among the rows that need one
+    at_rows = np.concatenate([r for r, _, _ in picked.values()])
+    at_factor = np.concatenate([j for _, j, _ in picked.values()])
+    texts = _sentences(X, spec, voice[at_rows, at_factor], at_rows, factors[at_factor]) \
+        + _signed_points(np.concatenate([v for _, _, v in picked.values()]))
+    columns: dict[str, np.ndarray] = {}
+    start = 0
+    for name, (hit_rows, _, _) in picked.items():
+        out = np.full(len(pts), "", dtype=object)
+        out[hit_rows] = texts[start:start + len(hit_rows)]
+        start += len(hit_rows)
+        columns[name] = out
     return pd.DataFrame(columns, index=points.index)
 
 
 
-class _Sentences:
-    """Each voicing column's sentence per distinct value, built once and looked up by row."""
-
-    def __init__(self, X: pd.DataFrame, spec: FeatureSpec) -> None:
-        self.X, self.spec = X, spec
-        self.by_col: dict[int, tuple[np.ndarray, np.ndarray]] = {}
-
-    def _table(self, col: int) -> tuple[np.ndarray, np.ndarray]:
-        if col not in self.by_col:
-            info = self.spec[self.X.columns[col]]
-            # the values as X.to_numpy(dtype=object) gives them, so the sentences read the same
-            values = self.X.iloc[:, col].to_numpy(dtype=object)
-            codes, uniques = pd.factorize(values, use_na_sentinel=False)
-            texts = np.asarray([info.reason(v) for v in uniques] + [""], dtype=object)
-            self.by_col[col] = (codes, texts)
-        return self.by_col[col]
-
-    def texts(self, cols: np.ndarray, rows: np.ndarray, factor_names: np.ndarray) -> np.ndarray:
-        """``"<sentence>"`` of each (voicing column, row); a factor none of whose features is
-        in X (column -1) says its name."""
-        out = factor_names.astype(object).copy()
-        for col in np.unique(cols):
-            if col < 0:
-                continue
-            at = cols == col
-            codes, texts = self._table(int(col))
-            out[at] = texts[codes[rows[at]]]
-        return out
+def _sentences(X: pd.DataFrame, spec: FeatureSpec, cols: np.ndarray, rows: np.ndarray,
+               factor_names: np.ndarray) -> np.ndarray:
+    """The sentence of each (voicing column of ``X``, row), built once per distinct value; a
+    factor none of whose features is in X (column -1) says its name."""
+    out = factor_names.astype(object)
+    for col in np.unique(cols).tolist():
+        if col < 0:
+            continue
+        at = cols == col
+        info = spec[X.columns[col]]
+        # the values as X.to_numpy(dtype=object) gives them, so the sentences read the same
+        values = X.iloc[:, col].to_numpy(dtype=object)[rows[at]]
+        codes, uniques = pd.factorize(values, use_na_sentinel=False)
+        out[at] = np.asarray([info.reason(v) for v in uniques], dtype=object)[codes]
+    return out
 
 
 def _signed_points(pts: np.ndarray) -> np.ndarray:
