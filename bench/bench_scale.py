@@ -25,22 +25,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench._common import (  # noqa: E402
-    CACHE,
-    DEMO_LEADS,
-    GIB,
-    MIB,
-    ROOT,
-    SEED,
-    bench_parser,
-    cached_world,
-    log,
-    markdown_mode,
-    md_table,
-    model_file,
-    run_checked,
-    world_summary,
-)
+from bench import _common as common  # noqa: E402
 from bench.bench_score import score_command  # noqa: E402
 
 SIZES = (10_000, 100_000, 1_000_000, 3_000_000)
@@ -77,7 +62,7 @@ def plot(results: dict[str, list[dict]], path: Path) -> None:
              title="leadscore score: time")
     right.set(xscale="log", yscale="log", xlabel="leads", ylabel="peak RSS (MiB)",
               title="leadscore score: peak memory")
-    right.axhline(LIMIT_GIB * GIB / MIB, color="grey", linestyle="--", label="1 GiB")
+    right.axhline(LIMIT_GIB * common.GIB / common.MIB, color="grey", linestyle="--", label="1 GiB")
     for ax in (left, right):
         ax.grid(True, which="both", alpha=0.3)
         ax.legend()
@@ -89,30 +74,30 @@ def plot(results: dict[str, list[dict]], path: Path) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """Score each size in both modes and print the table, the exponent and the plot's path."""
-    parser = bench_parser(__doc__.splitlines()[0])
+    parser = common.bench_parser(__doc__.splitlines()[0])
     parser.add_argument("--sizes", default=",".join(str(s) for s in SIZES),
                         help="comma-separated world sizes in leads")
-    parser.add_argument("--train-leads", type=int, default=DEMO_LEADS)
-    parser.add_argument("--plot", type=Path, default=CACHE / "scale.png")
-    parser.add_argument("--seed", type=int, default=SEED)
+    parser.add_argument("--train-leads", type=int, default=common.DEMO_LEADS)
+    parser.add_argument("--plot", type=Path, default=common.CACHE / "scale.png")
+    parser.add_argument("--seed", type=int, default=common.SEED)
     args = parser.parse_args(argv)
     sizes = sorted(int(s) for s in args.sizes.split(","))
 
     results: dict[str, list[dict]] = {mode: [] for mode in MODES}
-    with markdown_mode(args.markdown):
-        work = CACHE / "scale"
-        config, model, _ = model_file(work, cached_world(args.train_leads, args.seed))
+    with common.markdown_mode(args.markdown):
+        work = common.CACHE / "scale"
+        config, model, _ = common.model_file(work, common.cached_world(args.train_leads, args.seed))
         for size in sizes:
-            world = cached_world(size, args.seed)
+            world = common.cached_world(size, args.seed)
             for mode, explain in MODES.items():
                 output = work / "scores.parquet"
-                run = run_checked(score_command(config, model, world, output, explain, None),
+                run = common.run_checked(score_command(config, model, world, output, explain, None),
                                   "leadscore score")
                 output.unlink(missing_ok=True)
                 rss = max(run.peak_tree_mib, np.nan_to_num(run.peak_max_rss_mib))
                 results[mode].append({"leads": size, "seconds": run.seconds, "rss_mib": rss,
-                                      "events": world_summary(world)["activities"]})
-                log(f"  {size:,} leads {mode}: {run.seconds:.1f} s, "
+                                      "events": common.world_summary(world)["activities"]})
+                common.log(f"  {size:,} leads {mode}: {run.seconds:.1f} s, "
                     f"{size / run.seconds:,.0f} leads/s, peak RSS {rss:,.0f} MiB")
         plot(results, args.plot)
 
@@ -122,15 +107,16 @@ def main(argv: list[str] | None = None) -> int:
                f"< {LIMIT_GIB:g} GiB"]
     rows = [[f"{r['leads']:,}", f"{r['events']:,}", mode, f"{r['seconds']:.1f}",
              f"{r['leads'] / r['seconds']:,.0f}", f"{r['rss_mib']:,.0f}",
-             "yes" if r["rss_mib"] * MIB < LIMIT_GIB * GIB else "**no**"]
+             "yes" if r["rss_mib"] * common.MIB < LIMIT_GIB * common.GIB else "**no**"]
             for mode, found in results.items() for r in found]
     fits = [f"{mode}: b = {b:.2f} ({growth(b)})" for mode, b in exponents.items()]
     if args.markdown:
         print("`leadscore score` as a child process on synthetic worlds of each size (~20 events "
               "per lead), model trained on the 40,000-lead demo world, the config's batch size. "
               "Peak RSS: the larger of the polled process-tree RSS and the kernel's max RSS.\n")
-        print(md_table(headers, rows))
-        shown = args.plot.relative_to(ROOT) if args.plot.is_relative_to(ROOT) else args.plot
+        print(common.md_table(headers, rows))
+        root = common.ROOT
+        shown = args.plot.relative_to(root) if args.plot.is_relative_to(root) else args.plot
         print(f"\nTime = a · leads^b fitted on log-log: {'; '.join(fits)}. Plot: `{shown}`.")
     else:
         for row in rows:
