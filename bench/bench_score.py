@@ -22,6 +22,14 @@ What it does:
    pred_contrib=True)`` (on ``--contrib-rows`` of them: it is the slowest),
    ``pipeline.scorers.treeshap.TreeShapExplainer`` and the package's own
    ``score_features``, as the reference for the CLI's throughput.
+5. The sum of the parts: on the same sample, each part of scoring timed bare (reading the input
+   files with pyarrow, the contracts ``canonical_leads``/``canonical_activities``, the features,
+   ``booster.predict`` and, with explanations, TreeSHAP); their rate ``1 / sum(1 / rate)`` is
+   what the CLI would reach with no overhead of its own, and the CLI's rate over it is the
+   overhead ratio of each mode.
+6. ``--compare-with REV``: checks that the output is unchanged by the current tree. The commit
+   ``REV`` is checked out as a temporary ``git worktree`` under /tmp and both trees score the
+   ``--compare-leads`` world with explanations; every column but ``scored_at`` is compared.
 """
 
 from __future__ import annotations
@@ -125,14 +133,73 @@ def sample_features(package, config, world: Path, n: int, seed: int):
         filter=pc.field("lead_id").isin(leads.column("lead_id"))
     )
     report = ContractReport()
-    canon_leads = canonical_leads(leads.to_pandas(), config, "leads.parquet", report, scoring=True)
+    leads, activities = leads.to_pandas(), activities.to_pandas()
+    started = time.perf_counter()
+    canon_leads = canonical_leads(leads, config, "leads.parquet", report, scoring=True)
     canon_acts = canonical_activities(
-        activities.to_pandas(), canon_leads, config, "activities.parquet", report
+        activities, canon_leads, config, "activities.parquet", report, scoring=True
     )
+    validation_s = time.perf_counter() - started
     report.raise_if_failed()
     started = time.perf_counter()
     X = package.features(canon_leads, canon_acts, pd.Timestamp(AS_OF))
-    return X, len(canon_acts), time.perf_counter() - started
+    return X, len(canon_acts), time.perf_counter() - started, validation_s
+
+
+def read_rate(world: Path, repeats: int) -> float:
+    """Leads/s of reading the whole input files (leads and activities) with pyarrow."""
+    import pyarrow.parquet as pq
+
+    n = pq.ParquetFile(world / "leads.parquet").metadata.num_rows
+    return n / best_time(
+        lambda: [pq.read_table(world / f"{name}.parquet") for name in ("leads", "activities")],
+        repeats,
+    )
+
+
+def sum_of_parts(rates: dict[str, float]) -> float:
+    """The rate of doing every part once, one after the other: ``1 / sum(1 / rate)``."""
+    return 1.0 / sum(1.0 / rate for rate in rates.values())
+
+
+def compare_with(rev: str, config: Path, model: Path, world: Path) -> str:
+    """Score ``world`` with explanations at git ``rev`` and with this tree; what differs.
+
+    ``rev`` is checked out as a temporary ``git worktree`` (removed afterwards); each tree runs
+    ``python -m pipeline score`` with itself first on the path. Returns ``"byte-identical"``,
+    ``"every column equal"`` (all but ``scored_at``) or the differing columns.
+    """
+    import os
+    import subprocess
+    import tempfile
+
+    from bench._common import ROOT
+
+    outputs = {}
+    with tempfile.TemporaryDirectory(prefix="leadscore-compare-") as tmp:
+        tree = Path(tmp) / "tree"
+        subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "-q", "--detach", str(tree),
+                        rev], check=True)
+        try:
+            for name, code in ((rev, tree), ("this tree", ROOT)):
+                out = Path(tmp) / f"{'before' if code == tree else 'after'}.parquet"
+                argv = [sys.executable, "-m", "pipeline", *score_command(
+                    config, model, world, out, True, None)[1:]]
+                log(f"compare: scoring {world.name} with {name}")
+                env = {**os.environ, "PYTHONPATH": str(code)}
+                subprocess.run(argv, cwd=code, env=env, check=True, stdout=subprocess.DEVNULL)
+                outputs[name] = out
+            before, after = outputs.values()
+            if before.read_bytes() == after.read_bytes():
+                return "byte-identical"
+            a, b = pd.read_parquet(before), pd.read_parquet(after)
+            if list(a.columns) != list(b.columns) or len(a) != len(b):
+                return f"different shape: {a.shape} vs {b.shape}, columns {list(b.columns)}"
+            differ = [c for c in a.columns if c != "scored_at" and not a[c].equals(b[c])]
+            return "every column equal" if not differ else "differing columns: " + ", ".join(differ)
+        finally:
+            subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(tree)],
+                           check=False)
 
 
 def bare_rates(package, X: pd.DataFrame, repeats: int, contrib_rows: int) -> dict[str, float]:
@@ -195,6 +262,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--repeats", type=int, default=3, help="repeats of the fast bare calls")
     parser.add_argument("--seed", type=int, default=SEED)
+    parser.add_argument(
+        "--compare-with",
+        metavar="REV",
+        default=None,
+        help="also score the --compare-leads world at git REV and with this tree; compare outputs",
+    )
+    parser.add_argument("--compare-leads", type=int, default=200_000)
     args = parser.parse_args(argv)
 
     with markdown_mode(args.markdown):
@@ -228,8 +302,16 @@ def main(argv: list[str] | None = None) -> int:
             )
 
         log(f"bare booster on the feature rows of {args.sample:,} sampled leads")
-        X, n_acts, features_s = sample_features(package, config, world, args.sample, args.seed)
+        X, n_acts, features_s, validation_s = sample_features(
+            package, config, world, args.sample, args.seed
+        )
         bare = bare_rates(package, X, args.repeats, args.contrib_rows)
+        reading = read_rate(world, args.repeats)
+        compared = None
+        if args.compare_with:
+            small = cached_world(args.compare_leads, args.seed)
+            compared = compare_with(args.compare_with, config_path, model_path, small)
+            log(f"compare with {args.compare_with}: {compared}")
 
     summary = world_summary(world)
     n = len(X)
@@ -238,7 +320,23 @@ def main(argv: list[str] | None = None) -> int:
     contrib = next(k for k in rates if k.startswith("booster.predict(pred_contrib"))
     cli_plain = args.leads / runs["--no-explain"][0].seconds
     cli_explain = args.leads / runs["with explanations"][0].seconds
+    parts = {
+        "reading (pyarrow, whole input files)": reading,
+        "validation (canonical_leads, canonical_activities)": n / validation_s,
+        "features (package.features)": rates["features (package.features)"],
+        "predict (booster.predict)": rates["booster.predict"],
+    }
+    parts_shap = rates["TreeShapExplainer.contributions"]
+    sums = {
+        "--no-explain": sum_of_parts(parts),
+        "with explanations": sum_of_parts(
+            {**parts, "TreeSHAP": rates["TreeShapExplainer.contributions"]}
+        ),
+    }
     ratios = {
+        "CLI --no-explain / sum of parts": cli_plain / sums["--no-explain"],
+        "CLI with explanations / sum of parts (with TreeSHAP)": cli_explain
+        / sums["with explanations"],
         "CLI --no-explain / bare booster.predict": cli_plain / rates["booster.predict"],
         "CLI with explanations / bare pred_contrib": cli_explain / rates[contrib],
         "CLI with explanations / bare TreeShapExplainer": cli_explain
@@ -304,8 +402,26 @@ def main(argv: list[str] | None = None) -> int:
             "booster on the rows routed to each:\n"
         )
         print(md_table(["step", "rows/s"], [[f"`{k}`", f"{v:,.0f}"] for k, v in rates.items()]))
+        print(
+            "\nSum of parts: each part timed bare on the same sample (reading: the whole input "
+            "files, in leads/s); the sum-of-parts rate is 1 / Σ(1 / rate), the CLI's own "
+            "overhead is what it loses against it (goal: CLI ≥ 0.6x in both modes).\n"
+        )
+        print(
+            md_table(
+                ["part", "leads/s"],
+                [[k, f"{v:,.0f}"] for k, v in parts.items()]
+                + [["TreeSHAP (with explanations)", f"{parts_shap:,.0f}"]]
+                + [[f"**sum of parts, {k}**", f"{v:,.0f}"] for k, v in sums.items()],
+            )
+        )
         print()
         print(md_table(["ratio", "value"], [[k, f"{v:.2f}x"] for k, v in ratios.items()]))
+        if compared:
+            print(
+                f"\nOutput against commit `{args.compare_with}` on the "
+                f"{args.compare_leads:,}-lead world with explanations: **{compared}**."
+            )
     else:
         print(f"world: {summary['leads']:,} leads, {summary['activities']:,} activities; {model}")
         for name, (run, checks) in runs.items():
@@ -318,8 +434,15 @@ def main(argv: list[str] | None = None) -> int:
         print(f"bare, {n:,} sampled leads:")
         for name, rate in rates.items():
             print(f"  {name:<44} {rate:>12,.0f} rows/s")
+        print("parts (leads/s):")
+        for name, rate in parts.items():
+            print(f"  {name:<52} {rate:>12,.0f}")
+        for name, rate in sums.items():
+            print(f"  sum of parts, {name:<38} {rate:>12,.0f}")
         for name, value in ratios.items():
-            print(f"  {name:<50} {value:6.2f}x")
+            print(f"  {name:<54} {value:6.2f}x")
+        if compared:
+            print(f"output against {args.compare_with} ({args.compare_leads:,} leads): {compared}")
     return 0 if all(all(c.values()) for _, c in runs.values()) else 1
 
 

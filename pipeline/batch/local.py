@@ -47,7 +47,7 @@ from pipeline.batch.guard import (
     refuse_overwriting_inputs,
     write_checkpoint,
 )
-from pipeline.batch.spill import count_rows, read_bucket, spill
+from pipeline.batch.spill import count_rows, read_bucket, release_memory, spill
 from pipeline.data.config import Config
 from pipeline.data.contracts import (
     MAX_EXAMPLES,
@@ -155,6 +155,7 @@ def score_bucket(
         report = ContractReport()
         activities = canonical_activities(activities_raw, leads, config,
                                           str(job.activities_path), report, scoring=True)
+        activities_raw = None  # the raw events are the bucket's largest frame: free them now
         _reindex_rows(report, act_rows).raise_if_failed()
     if notes is not None:
         notes.newest.update(leads, activities)
@@ -191,7 +192,6 @@ def score_bucket(
     scored["scored_at"] = scored_at
     scored["__row"] = lead_rows
     return scored
-
 
 
 @dataclass
@@ -348,18 +348,23 @@ def _score_one(package: ScoringPackage, config: Config, job: ScoreJob, parts: Pa
     leads_raw = read_bucket(spill_dir / f"leads-{bucket:05d}.parquet")
     if leads_raw is None:
         return
-    activities_raw = read_bucket(spill_dir / f"activities-{bucket:05d}.parquet")
     monitor = DriftMonitor(package.reference) if package.reference else None
     bucket_notes = JobNotes()
-    scored = score_bucket(package, config, leads_raw, activities_raw,
+    # the raw events are read inside the call, so that score_bucket holds their only reference
+    scored = score_bucket(package, config, leads_raw,
+                          read_bucket(spill_dir / f"activities-{bucket:05d}.parquet"),
                           replace(job, as_of=as_of), as_of.isoformat(), monitor, bucket_notes)
-    scored = scored.sort_values("__row", kind="mergesort")
+    del leads_raw
+    if not scored["__row"].is_monotonic_increasing:  # the spill keeps source order: usually
+        scored = scored.sort_values("__row", kind="mergesort")
     with atomic_path(parts / f"part-{bucket:05d}.parquet", suffix=".parquet.tmp") as tmp:
         scored.to_parquet(tmp, index=False)
     side = {"drift": monitor.state() if monitor else None, "warnings": bucket_notes.warnings,
             "newest": bucket_notes.newest.state()}
     with atomic_path(parts / f"notes-{bucket:05d}.json") as tmp:
         tmp.write_text(json.dumps(side))
+    del scored
+    release_memory()
 
 
 def _check_created(config: Config, job: ScoreJob, parts: Path, n_buckets: int,

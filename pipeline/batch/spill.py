@@ -22,7 +22,15 @@ from pipeline.data.io import check_delimiter
 
 
 def iter_batches(path: Path, config: Config, batch_size: int) -> Iterator[pd.DataFrame]:
-    """Stream a CSV (all cells as text) or Parquet file as pandas batches.
+    """Stream a CSV (all cells as text) or Parquet file as pandas batches (see
+    :func:`iter_arrow_batches`)."""
+    for batch in iter_arrow_batches(path, config, batch_size):
+        yield batch.to_pandas()
+
+
+def iter_arrow_batches(path: Path, config: Config, batch_size: int
+                       ) -> Iterator[pa.RecordBatch]:
+    """Stream a CSV (all cells as text) or Parquet file as Arrow record batches.
 
     Raises
     ------
@@ -39,8 +47,7 @@ def iter_batches(path: Path, config: Config, batch_size: int) -> Iterator[pd.Dat
             source = pq.ParquetFile(path)
         except pa.ArrowException as exc:
             raise DataError(f"{path}: not a Parquet file ({_first_line(exc)})") from None
-        for batch in source.iter_batches(batch_size=batch_size):
-            yield batch.to_pandas()
+        yield from source.iter_batches(batch_size=batch_size)
         return
     read = config.dataset.read
     _check_delimiter(path, read.delimiter)
@@ -55,8 +62,7 @@ def iter_batches(path: Path, config: Config, batch_size: int) -> Iterator[pd.Dat
             parse_options=pacsv.ParseOptions(delimiter=read.delimiter),
             convert_options=pacsv.ConvertOptions(column_types=dict.fromkeys(header, pa.string())),
         )
-        for batch in reader:
-            yield batch.to_pandas()
+        yield from reader
     except pa.ArrowInvalid as exc:
         text = _first_line(exc)
         if "UTF8" in text or "utf-8" in text.lower() or "decode" in text.lower():
@@ -106,31 +112,38 @@ def spill(path: Path, id_column: str | None, config: Config, n_buckets: int, out
 
     writers: dict[int, pq.ParquetWriter] = {}
     rows = 0
-    row_offset = 0
     blank: list[int] = []
     n_blank = 0
     try:
-        for frame in iter_batches(path, config, batch_size):
-            if id_column is not None and id_column not in frame.columns:
+        for batch in iter_arrow_batches(path, config, batch_size):
+            if id_column is not None and id_column not in batch.schema.names:
                 from pipeline.data.contracts import suggest_column
 
                 raise DataError(f"{path}: column '{id_column}': missing (lead id)"
-                                f"{suggest_column(id_column, frame.columns)}")
-            frame = frame.copy()
+                                f"{suggest_column(id_column, batch.schema.names)}")
             # Remember each row's position in the source file, for error messages.
-            frame["__row"] = np.arange(row_offset, row_offset + len(frame), dtype=np.int64)
+            position = np.arange(rows, rows + batch.num_rows, dtype=np.int64)
+            batch = batch.append_column("__row", pa.array(position))
             if id_column is None:  # lead_id: null: the row number is the id
-                frame["__row_id"] = frame["__row"] + 1
-            if ids_required and id_column is not None:
-                ids = frame[id_column].astype("string").str.strip()
-                empty = (ids.isna() | (ids == "")).to_numpy(dtype=bool)
-                n_blank += int(empty.sum())
-                blank.extend((np.flatnonzero(empty)[:MAX_EXAMPLES] + row_offset + 1).tolist())
-            row_offset += len(frame)
-            key = frame["__row_id"] if id_column is None else frame[id_column].fillna("")
+                batch = batch.append_column("__row_id", pa.array(position + 1))
+                key = pd.Series(position + 1)
+            else:
+                # only the id column goes through pandas (as the whole batch's to_pandas reads it)
+                ids = batch.select([id_column]).to_pandas()[id_column]
+                key = ids.fillna("")
+                if ids_required:
+                    stripped = ids.astype("string").str.strip()
+                    empty = (stripped.isna() | (stripped == "")).to_numpy(dtype=bool)
+                    n_blank += int(empty.sum())
+                    blank.extend((np.flatnonzero(empty)[:MAX_EXAMPLES] + rows + 1).tolist())
             buckets = bucket_of(key, n_buckets)
-            for bucket in np.unique(buckets):
-                part = pa.Table.from_pandas(frame[buckets == bucket], preserve_index=False)
+            # one stable sort by bucket: each bucket's rows are then a slice, in source order
+            order = np.argsort(buckets, kind="stable")
+            grouped = batch.take(pa.array(order))
+            cuts = np.searchsorted(buckets[order], np.arange(n_buckets + 1))
+            for bucket in np.flatnonzero(np.diff(cuts)):
+                part = pa.Table.from_batches(
+                    [grouped.slice(cuts[bucket], cuts[bucket + 1] - cuts[bucket])])
                 writer = writers.get(int(bucket))
                 if writer is None:
                     writer = pq.ParquetWriter(out_dir / f"{stem}-{bucket:05d}.parquet",
@@ -138,7 +151,7 @@ def spill(path: Path, id_column: str | None, config: Config, n_buckets: int, out
                     writers[int(bucket)] = writer
                 writer.write_table(part.cast(writer.schema, safe=False)
                                    if part.schema != writer.schema else part)
-            rows += len(frame)
+            rows += batch.num_rows
     finally:
         for writer in writers.values():
             writer.close()
@@ -180,3 +193,21 @@ def newest_date(path: Path, column: str, config: Config) -> pd.Timestamp | None:
 
 def read_bucket(path: Path) -> pd.DataFrame | None:
     return pd.read_parquet(path) if path.is_file() else None
+
+
+def release_memory() -> None:
+    """Hand the heap's free pages back to the system between buckets (glibc ``malloc_trim``).
+
+    A bucket's frames are freed when it is done, but glibc keeps the freed pages mapped, so
+    each bucket's peak would stack on the fragments of the last; elsewhere this does nothing.
+    """
+    import ctypes
+    import ctypes.util
+
+    name = ctypes.util.find_library("c")
+    try:
+        libc = ctypes.CDLL(name) if name else None
+        if libc is not None and hasattr(libc, "malloc_trim"):
+            libc.malloc_trim(0)
+    except OSError:
+        pass

@@ -20,6 +20,7 @@ import pandas as pd
 
 from pipeline.data.config import Config
 from pipeline.data.errors import DataError
+from pipeline.data.io import shared_objects
 from pipeline.data.lifecycle import add_stage_dates, required_stage_columns
 
 with warnings.catch_warnings():
@@ -412,19 +413,18 @@ def canonical_activities(
     """
     ac = config.dataset.activity_columns
     raw = raw.reset_index(drop=True)
-    wanted = [(ac.lead_id, "lead id"), (ac.occurred_at, "event time"),
-              (ac.activity_type, "activity type")]
-    _require_columns(report, file, raw, wanted)
+    _require_columns(report, file, raw, [(ac.lead_id, "lead id"), (ac.occurred_at, "event time"),
+                                         (ac.activity_type, "activity type")])
     if not report.ok:
         return raw
     out = pd.DataFrame(index=raw.index)
-    out["lead_id"] = raw[ac.lead_id].astype("string").str.strip().astype(object)
+    out["lead_id"] = shared_objects(raw[ac.lead_id].astype("string").str.strip())
     out["occurred_at"] = _parse_dates(report, file, raw[ac.occurred_at], ac.occurred_at, True)
     types = raw[ac.activity_type].astype("string").str.strip()
     report.add(file, ac.activity_type, "empty activity type", types.isna() | (types == ""))
     out["activity_type"] = _map_activity_types(report, file, types, config, ac.activity_type)
     for role, name in (("detail", ac.detail), ("channel", ac.channel)):
-        out[role] = raw[name].astype(object) if name and name in raw.columns else None
+        out[role] = shared_objects(raw[name]) if name and name in raw.columns else None
     if ac.quantity:
         if ac.quantity in raw.columns:
             quantity = _parse_numeric(report, file, raw[ac.quantity], ac.quantity)

@@ -139,3 +139,15 @@ def load_dataset(config, leads_path=None, activities_path=None, scoring: bool = 
         activities = canonical_activities(raw_act, leads, config, str(act_file), report,
                                           scoring=scoring)
     return leads, activities, report
+
+
+def shared_objects(values):
+    """``values.astype(object)`` with one Python object per distinct value, not one per row: an
+    event log repeats its ids and labels, so this takes a fraction of the memory."""
+    import numpy as np
+    import pandas as pd
+
+    codes, uniques = pd.factorize(values)
+    out, have = np.asarray(uniques.astype(object), dtype=object).take(codes), codes >= 0
+    out[~have] = values[~have].astype(object).to_numpy()  # missing cells as astype gives them
+    return pd.Series(out, index=values.index, dtype=object)

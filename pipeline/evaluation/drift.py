@@ -96,7 +96,14 @@ def _text(values: pd.Series) -> pd.Series:
 def _categorical_bins(values: pd.Series, levels: list[str]) -> np.ndarray:
     """Level index of each value; rare and unseen levels share the last bin."""
     known = {level: i for i, level in enumerate(levels)}
-    return _text(pd.Series(values)).map(known).fillna(len(levels)).astype(int).to_numpy()
+    values = pd.Series(values)
+    codes = None
+    if isinstance(values.dtype, pd.CategoricalDtype | pd.StringDtype):
+        # one lookup per distinct value (equal values give equal text in these dtypes)
+        codes, uniques = pd.factorize(values, use_na_sentinel=False)
+        values = pd.Series(np.asarray(uniques, dtype=object), dtype=object)
+    bins = _text(values).map(known).fillna(len(levels)).astype(int).to_numpy()
+    return bins if codes is None else bins[codes]
 
 
 def _bins(ref: dict[str, Any], values) -> np.ndarray:

@@ -128,13 +128,15 @@ class ScoringPackage:
         ``factor_points`` (with ``explain_leads``) adds each factor's score points as columns
         ``points:<factor>`` (what the account roll-up sums).
         """
-        out = self.shown(self.scorer.predict_proba(X)[:, 1])
+        proba = self.scorer.predict_proba(X)[:, 1]
+        out = self.shown(proba)
         out.insert(0, "lead_id", X.index.astype(str))
         why = self.disqualified(X, lead_age_days)
         out["status"] = np.where(why != "", DISQUALIFIED, ACTIVE)
         out["status_reason"] = why
         if explain_leads:
-            expl = explain(self.scorer, X, self.grade_cuts, top=self.top_reasons)
+            expl = explain(self.scorer, X, self.grade_cuts, top=self.top_reasons, proba=proba,
+                           kinds=("reason",))
             out["grade"] = expl.grade
             out["engagement_level"] = expl.engagement_level
             for k in range(1, 4):

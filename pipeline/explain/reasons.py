@@ -21,6 +21,7 @@ import pandas as pd
 from features.spec import FeatureSpec
 from pipeline.explain.grades import GradeCuts, group_points
 from pipeline.scorers.base import BaseScorer
+from pipeline.scorers.scaling import score_from_proba
 
 
 @dataclass
@@ -77,61 +78,88 @@ def _voices(points: pd.DataFrame, shares: pd.DataFrame, X: pd.DataFrame, spec: F
     return voice, speakable
 
 
+REASON_KINDS = ("reason", "positive", "negative")  # the column families of reason_texts
+
+
 def reason_texts(
     points: pd.DataFrame,
     shares: pd.DataFrame,
     X: pd.DataFrame,
     spec: FeatureSpec,
     top: int = 3,
+    kinds: tuple[str, ...] = REASON_KINDS,
 ) -> pd.DataFrame:
     """Top reasons per lead as sentences with the lead's own values and their points.
 
     Columns ``reason_1..top`` (largest effects of either sign), ``positive_1..top`` and
-    ``negative_1..top``. Each factor is voiced by one feature (see :func:`_voices`) through that
-    feature's sentence for the lead's value (``"Visited pricing 4 times in 30 days: +14"``, ``"No
-    sales calls in the last 30 days: -3"``). A column of ``points`` that is no factor (what fit
-    and engagement add together) is never a reason: it says nothing about the lead a person could
-    check or act on, and for an inactive lead it is about minus its fit points, so voicing it
-    would crowd out the reasons that are (explanations and the points columns still show it).
+    ``negative_1..top`` (``kinds`` names which of the three to build). Each factor is voiced by
+    one feature (see :func:`_voices`) through that feature's sentence for the lead's value
+    (``"Visited pricing 4 times in 30 days: +14"``, ``"No sales calls in the last 30 days: -3"``).
+    A column of ``points`` that is no factor (what fit and engagement add together) is never a
+    reason: it says nothing about the lead a person could check or act on, and for an inactive
+    lead it is about minus its fit points, so voicing it would crowd out the reasons that are
+    (explanations and the points columns still show it).
     """
     points = points[[f for f in points.columns if f in set(spec.factors)]]
-    factors = list(points.columns)
+    factors = np.asarray(list(points.columns), dtype=object)
     voice, speakable = _voices(points, shares, X, spec)
-    infos_by_col = {j: spec[name] for j, name in enumerate(X.columns) if name in spec}
-    values = X.to_numpy(dtype=object)
-    cache: dict[tuple[str, object], str] = {}
-
-    def sentence(row: int, j: int, pts: float) -> str:
-        col = int(voice[row, j])
-        if col < 0:  # a factor none of whose features is in X
-            return f"{factors[j]}: {pts:+.0f}"
-        info, value = infos_by_col[col], values[row, col]
-        key = (info.name, value)
-        text = cache.get(key)
-        if text is None:
-            text = cache[key] = info.reason(value)
-        return f"{text}: {pts:+.0f}"
-
     pts = points.to_numpy(dtype="float64")
     # what rounds to +0 / -0 is no reason, nor is what may not speak
     shown = speakable & (np.abs(pts) > 0.5)
-    orders = {
-        "reason": np.argsort(np.where(shown, -np.abs(pts), np.inf), axis=1, kind="stable"),
-        "positive": np.argsort(np.where(shown & (pts > 0), -pts, np.inf), axis=1, kind="stable"),
-        "negative": np.argsort(np.where(shown & (pts < 0), pts, np.inf), axis=1, kind="stable"),
-    }
     wanted = {"reason": shown, "positive": shown & (pts > 0), "negative": shown & (pts < 0)}
-    columns: dict[str, list[str]] = {}
+    keys = {"reason": -np.abs(pts), "positive": -pts, "negative": pts}
+    rows = np.arange(len(pts))
+    orders = {prefix: np.argsort(np.where(wanted[prefix], keys[prefix], np.inf), axis=1,
+                                 kind="stable") for prefix in REASON_KINDS if prefix in kinds}
+    picked: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}  # column: rows, factor, pts
     for k in range(top):
-        for prefix in ("reason", "positive", "negative"):
-            order, ok = orders[prefix], wanted[prefix]
-            col_values = []
-            for row in range(len(pts)):
-                j = int(order[row, k]) if k < order.shape[1] else -1
-                col_values.append(sentence(row, j, pts[row, j]) if j >= 0 and ok[row, j]
-                                  else "")
-            columns[f"{prefix}_{k + 1}"] = col_values
+        for prefix, order in orders.items():
+            hit, j = np.zeros(len(pts), dtype=bool), np.zeros(len(pts), dtype="int64")
+            if k < order.shape[1]:
+                j = order[:, k]
+                hit = wanted[prefix][rows, j]
+            picked[f"{prefix}_{k + 1}"] = (rows[hit], j[hit], pts[rows[hit], j[hit]])
+    if not picked:
+        return pd.DataFrame(index=points.index)
+    # one sentence per distinct (voicing column, value) among the rows that need one
+    at_rows = np.concatenate([r for r, _, _ in picked.values()])
+    at_factor = np.concatenate([j for _, j, _ in picked.values()])
+    texts = _sentences(X, spec, voice[at_rows, at_factor], at_rows, factors[at_factor]) \
+        + _signed_points(np.concatenate([v for _, _, v in picked.values()]))
+    columns: dict[str, np.ndarray] = {}
+    start = 0
+    for name, (hit_rows, _, _) in picked.items():
+        out = np.full(len(pts), "", dtype=object)
+        out[hit_rows] = texts[start:start + len(hit_rows)]
+        start += len(hit_rows)
+        columns[name] = out
     return pd.DataFrame(columns, index=points.index)
+
+
+
+def _sentences(X: pd.DataFrame, spec: FeatureSpec, cols: np.ndarray, rows: np.ndarray,
+               factor_names: np.ndarray) -> np.ndarray:
+    """The sentence of each (voicing column of ``X``, row), built once per distinct value; a
+    factor none of whose features is in X (column -1) says its name."""
+    out = factor_names.astype(object)
+    for col in np.unique(cols).tolist():
+        if col < 0:
+            continue
+        at = cols == col
+        info = spec[X.columns[col]]
+        # the values as X.to_numpy(dtype=object) gives them, so the sentences read the same
+        values = X.iloc[:, col].to_numpy(dtype=object)[rows[at]]
+        codes, uniques = pd.factorize(values, use_na_sentinel=False)
+        out[at] = np.asarray([info.reason(v) for v in uniques], dtype=object)[codes]
+    return out
+
+
+def _signed_points(pts: np.ndarray) -> np.ndarray:
+    """``": +14"`` per value: ``f"{pts:+.0f}"`` (both round half to even), one format per
+    distinct integer."""
+    whole = np.rint(pts).astype("int64")
+    uniques, inverse = np.unique(whole, return_inverse=True)
+    return np.asarray([f": {v:+d}" for v in uniques.tolist()], dtype=object)[inverse]
 
 
 def explain(
@@ -139,11 +167,18 @@ def explain(
     X: pd.DataFrame,
     grade_cuts: GradeCuts,
     top: int = 3,
+    proba: np.ndarray | None = None,
+    kinds: tuple[str, ...] = REASON_KINDS,
 ) -> Explanation:
-    """Factor points, grade, engagement level and reasons for each lead of ``X``."""
+    """Factor points, grade, engagement level and reasons for each lead of ``X``.
+
+    ``proba``: the scorer's calibrated probabilities of ``X`` when the caller has them already
+    (saves a second prediction); ``kinds``: which reason columns to build (see
+    :func:`reason_texts`).
+    """
     shares, points = scorer.explain_points(X)
     base_score = float(points.attrs["base_score"])
-    score = scorer.score(X)
+    score = scorer.score(X) if proba is None else score_from_proba(proba)
     fit_pts, eng_pts = group_points(points, scorer.spec)
     return Explanation(
         points=points,
@@ -152,5 +187,5 @@ def explain(
         score=score,
         grade=grade_cuts.grade(fit_pts),
         engagement_level=grade_cuts.level(eng_pts),
-        reasons=reason_texts(points, shares, X, scorer.spec, top),
+        reasons=reason_texts(points, shares, X, scorer.spec, top, kinds),
     )
