@@ -65,9 +65,11 @@ from bench._common import (  # noqa: E402
     world_summary,
     write_demo_config,
 )
+from bench.goals import marker  # noqa: E402
 
 AS_OF = "2026-06-30T23:59:59"  # the demo world's snapshot: every lead is scored on all it did
 LIMIT_GIB = 2.0  # the acceptance: peak RSS under 2 GiB for 1M leads with activities
+SUM_OF_PARTS_GOAL = 0.6  # the CLI at >= 0.6x the rate of its parts timed bare (both modes)
 
 
 def score_command(
@@ -422,6 +424,12 @@ def main(argv: list[str] | None = None) -> int:
                 f"\nOutput against commit `{args.compare_with}` on the "
                 f"{args.compare_leads:,}-lead world with explanations: **{compared}**."
             )
+            same = compared in ("byte-identical", "every column equal")
+            print(marker("same_output", f"{compared} (vs `{args.compare_with}`)", same))
+        explained = ratios["CLI with explanations / sum of parts (with TreeSHAP)"]
+        plain = ratios["CLI --no-explain / sum of parts"]
+        print(marker("sum_of_parts_explain", f"{explained:.2f}x", explained >= SUM_OF_PARTS_GOAL))
+        print(marker("sum_of_parts_no_explain", f"{plain:.2f}x", plain >= SUM_OF_PARTS_GOAL))
     else:
         print(f"world: {summary['leads']:,} leads, {summary['activities']:,} activities; {model}")
         for name, (run, checks) in runs.items():
