@@ -340,9 +340,9 @@ def points(
         out.print(f"... {len(table) - shown} more rows in {csv_path}")
     decay = getattr(package.builder, "decay_", [])
     if decay:
-        out.print("half-lives of the decayed counts (model features; the table's per-event rules "
-                  "use windows): " + ", ".join(f"{c.signal} {c.half_life_days:g}d ({c.source})"
-                                               for c in decay))
+        out.print("half-lives of the decayed counts [95 % interval] (the model's features and "
+                  "the table's decayed rules): " + "; ".join(f"{c.signal} {c.label()} ({c.source})"
+                                                            for c in decay))
     if metrics:
         comparison_table(metrics)
     out.print(f"wrote {target} and {csv_path}")
