@@ -107,6 +107,15 @@ class DecayChoice:
             return f"not identified ({low:g}-{high:g} all fit): fallback {days}"
         return f"{days} [{low:g}, {high:g}]"
 
+    def every(self) -> str:
+        """The points table's "halving every ..." text: ``3 days [2, 5]``, or ``14 days (not
+        identified: 2-180 all fit; the fallback)``."""
+        if self.interval is None or self.identified:
+            return self.label()
+        low, high = self.interval
+        return (f"{_days(self.half_life_days)} (not identified: {low:g}-{high:g} all fit; the "
+                "fallback)")
+
     @property
     def gain(self) -> float | None:
         """Validation log-loss saved against the fallback half-life (>= 0 when learned)."""

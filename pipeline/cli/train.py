@@ -316,7 +316,8 @@ def points(
     header = (f"# {book.name}: written by `leadscore points --config {config}`.\n"
               f"# {book.description}\n# Load it like any hand-made sheet: rules: {target}")
     write_rules(book, target, header=header)
-    table = points_table(book, package.spec)
+    decay = getattr(package.builder, "decay_", [])
+    table = points_table(book, package.spec, {c.signal: c.every() for c in decay})
     csv_path = target.with_suffix(".csv")
     write_table(csv_path, table)
     metrics = json.loads(paths.metrics.read_text()) if paths.metrics.is_file() else None
@@ -338,7 +339,6 @@ def points(
     out.print(view)
     if len(table) > shown:
         out.print(f"... {len(table) - shown} more rows in {csv_path}")
-    decay = getattr(package.builder, "decay_", [])
     if decay:
         out.print("half-lives of the decayed counts [95 % interval] (the model's features and "
                   "the table's decayed rules): " + "; ".join(f"{c.signal} {c.label()} ({c.source})"

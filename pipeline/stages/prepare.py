@@ -100,7 +100,9 @@ class Prepared:
             config=self.config, spec=builder.spec_, rules=rules or RulesBook(),
             rules_source=rules_source, windows=tuple(builder.settings.windows_days),
             dropped=tuple(builder.dropped_), segment=self.segment(), tuned_params=tuned_params,
-            row_time=_as_of(self.config, self.training_set))
+            row_time=_as_of(self.config, self.training_set),
+            half_lives={s: h for s, h in builder.half_lives_.items()
+                        if DECAYED + s in builder.spec_})
 
     def segment(self) -> str | None:
         """The feature that routes leads to per-segment models (``dataset.segment``), if any."""
