@@ -340,9 +340,10 @@ def points(
     if len(table) > shown:
         out.print(f"... {len(table) - shown} more rows in {csv_path}")
     if decay:
-        out.print("half-lives of the decayed counts [95 % interval] (the model's features and "
-                  "the table's decayed rules): " + "; ".join(f"{c.signal} {c.label()} ({c.source})"
-                                                            for c in decay))
+        used = ("the model's features and the table's decayed rules"
+                if package.builder.half_lives_ else "not used: the decay gate dropped them")
+        out.print(f"half-lives of the decayed counts [95 % interval] ({used}): "
+                  + "; ".join(f"{c.signal} {c.label()} ({c.source})" for c in decay))
     if metrics:
         comparison_table(metrics)
     out.print(f"wrote {target} and {csv_path}")
