@@ -122,6 +122,7 @@ def candidates(X: pd.DataFrame, spec: FeatureSpec, windows: tuple[int, ...],
     those signals' per-event rules decay.
     """
     decayed = {s: h for s, h in (half_lives or {}).items() if DECAYED + s in X}
+    offered: set[str] = set()
     n = len(X)
     min_rows = max(1, int(min_share * n))
 
@@ -136,13 +137,15 @@ def candidates(X: pd.DataFrame, spec: FeatureSpec, windows: tuple[int, ...],
         column = X[info.name]
         window = _window_of(info.name, field, windows)
         if window is not None and field in decayed:
-            if window != max(windows):  # one set of candidates per signal
+            if field in offered:  # one set of candidates per signal, whichever windows exist
                 continue
+            offered.add(field)
             column = DECAYED + field
             counts = X[column].fillna(0).to_numpy(dtype="float64")
+            # a decayed count is fractional: cap k matters once some lead is above k - 1
             out += [Candidate(field, "activities", column, info.monotone, cap_events=k,
                               half_life=decayed[field])
-                    for k in CAP_EVENTS if varies(int((counts >= k).sum()))]
+                    for k in CAP_EVENTS if varies(int((counts > k - 1).sum()))]
         elif window is not None:
             counts = column.fillna(0).to_numpy(dtype="float64")
             out += [Candidate(field, "activities", info.name, info.monotone, window=window,

@@ -137,3 +137,29 @@ def test_validation_logloss_is_no_worse_than_fixed_14_days(prepared):
     boot = diff[rng.integers(0, diff.size, (1000, diff.size))].mean(axis=1)
     low, high = np.quantile(boot, [0.025, 0.975])
     assert low <= 0.0, (diff.mean(), low, high)
+
+
+def test_the_learned_points_decay_with_the_learned_half_lives(prepared):
+    """Model and table share the half-lives: fed the learned ``decayed_<signal>`` columns (the
+    gate may have dropped them from this table; they are recomputed), the points table's
+    per-event rules decay with the builder's half-lives."""
+    from features.build import describe_decayed
+    from features.spec import FeatureSpec
+    from pipeline.scorers.learned_points import learn_points
+
+    prep, activities = prepared
+    learned = {c.signal: c.half_life_days for c in prep.builder.decay_}
+    X = _at(prep, activities, learned)
+    spec = prep.builder.spec_
+    spec = FeatureSpec([*spec, *[describe_decayed(f"decayed_{s}", s, h) for s, h in learned.items()
+                                 if f"decayed_{s}" not in spec]])
+    tr, va = prep.ids("train"), prep.ids("valid")
+    book = learn_points(X.loc[tr], prep.y.loc[tr], X.loc[va], prep.y.loc[va], spec,
+                        half_lives=learned).book
+    # every rule of a decay signal decays, with its learned half-life; other signals (no
+    # decayed column, e.g. email bounces) keep their windows
+    decayed = {s: r.half_life_days for s, r in book.activities.items() if s in learned}
+    assert decayed and decayed == {s: learned[s] for s in decayed}, book.activities
+    assert all(r.half_life_days is None for s, r in book.activities.items() if s not in learned)
+    identified = {c.signal for c in prep.builder.decay_ if c.identified}
+    assert identified & set(decayed), (identified, decayed)  # not only the fallback 14 days
