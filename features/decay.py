@@ -23,6 +23,11 @@ fixed before the acceptance test was run: **a signal whose interval spans more t
 of 4 (upper / lower > 4) is "not identified"** and keeps the fallback half-life (14 days)
 rather than an arbitrary grid edge; its interval is still reported.
 
+**Gate.** :func:`gate_decay` decides whether the ``decayed_<signal>`` columns stay at all: a
+logistic model of the other features with and without them, the per-lead difference of
+validation log-loss, and a paired bootstrap over validation leads (seeded); they stay only when
+the interval of the gain lies above 0.
+
 Only training and validation rows are ever used (never test). A signal with fewer than
 ``decay_min_events`` training events keeps the fallback half-life, and a half-life the user set
 (``features.half_lives``) is never learned over.
