@@ -46,10 +46,11 @@ def run(data: Path, mode: str, n_boot: int) -> tuple[float, str]:
     if candidates:
         best = max(candidates, key=lambda n: candidates[n]["test_roc_auc"])
         chosen = metrics[kinds.CHALLENGER]["roc_auc"]
-        ok = chosen >= candidates[best]["test_auc_ci_low"]
         line = (f"chosen {metrics['selection']['chosen']} test AUC {chosen:.3f}; best {best} "
-                f"{candidates[best]['test_roc_auc']:.3f} (interval low "
-                f"{candidates[best]['test_auc_ci_low']:.3f}): {'within' if ok else 'BELOW'}")
+                f"{candidates[best]['test_roc_auc']:.3f}")
+        low = candidates[best].get("test_auc_ci_low")  # none without the bootstrap (demo)
+        if low is not None:
+            line += f" (interval low {low:.3f}): {'within' if chosen >= low else 'BELOW'}"
     gate = [n for n in result.notes if n.startswith("decay:")]
     return cpu, "; ".join([line, *gate])
 
