@@ -322,11 +322,14 @@ class FeatureBuilder:
             out[idx] = decayed_sums(ev, len(idx), [self.half_lives_[s] for s in signals])
         return out
 
-    def _decay_base(self, X: pd.DataFrame) -> np.ndarray:
-        """What the decay learner holds fixed: the fit features and the lead's age, numeric
-        (categoricals one-hot, numbers as signed log1p with a missing flag)."""
+    def numeric_design(self, X: pd.DataFrame, names: list[str] | None = None) -> np.ndarray:
+        """Columns ``names`` of ``X`` as numbers (categoricals one-hot, numbers as signed log1p
+        with a missing flag); by default what the decay learner holds fixed: the fit features
+        and the lead's age."""
         cols: list[np.ndarray] = []
-        for name in [f.name for f in self.spec_.by_group("fit")] + ["lead_age_days"]:
+        if names is None:
+            names = [f.name for f in self.spec_.by_group("fit")] + ["lead_age_days"]
+        for name in names:
             if name not in X:
                 continue
             values = X[name]
@@ -362,9 +365,11 @@ class FeatureBuilder:
             return self
         use = segment is not None and segment in self.levels_
         rows = [DecayRows(self._signal_events(p.leads, activities, p.as_of, signals),
-                          self._decay_base(p.X), np.asarray(p.y, dtype="float64"),
+                          self.numeric_design(p.X), np.asarray(p.y, dtype="float64"),
                           None if p.weight is None else np.asarray(p.weight, dtype="float64"),
-                          np.maximum(p.X[segment].cat.codes.to_numpy(), 0) if use else None)
+                          np.maximum(p.X[segment].cat.codes.to_numpy(), 0) if use else None,
+                          # the likelihood interval counts independent leads, not grid rows
+                          float(p.leads["lead_id"].nunique()))
                 for p in (train, valid)]
         choices = learn_half_lives(*rows, signals, grid=list(settings.half_life_grid_days),
                                    fallback=settings.half_life_days,
@@ -376,6 +381,16 @@ class FeatureBuilder:
         self.spec_ = FeatureSpec([self._describe(f.name) if f.name.startswith(DECAYED) else f
                                   for f in self.spec_])
         return self
+
+    def drop_decay(self, why: str) -> list[str]:
+        """Take the ``decayed_<signal>`` columns out of the table (the decay gate said no):
+        they leave the spec, join ``dropped_`` with ``why``, and are no longer computed.
+        ``decay_`` keeps how their half-lives were chosen. Returns the dropped names."""
+        names = [DECAYED + s for s in self.half_lives_ if DECAYED + s in self.spec_]
+        self.dropped_.update(dict.fromkeys(names, why))
+        self.spec_ = FeatureSpec([f for f in self.spec_ if f.name not in names])
+        self.half_lives_ = {}
+        return names
 
     def _drop_copies(self, encoded: pd.DataFrame) -> None:
         """Drop, once, a column equal to an earlier kept one on every training row: the 30- and

@@ -14,6 +14,20 @@ preparation:
 3. the model is refitted with the winners and the scan repeated once (backfitting), since the
    signals are correlated.
 
+**Identification.** A best half-life is not yet a known one: when the events fall in a short
+window before as_of, half-lives far above that window weigh them almost alike and the scan's
+minimum is noise. So every learned signal carries a profile-likelihood 95 % interval from the
+final backfitting round: the grid half-lives whose validation log-likelihood (summed over the
+validation leads) is within ``chi2_1(0.95) / 2 = 1.92`` of the best, hull taken. The rule,
+fixed before the acceptance test was run: **a signal whose interval spans more than a factor
+of 4 (upper / lower > 4) is "not identified"** and keeps the fallback half-life (14 days)
+rather than an arbitrary grid edge; its interval is still reported.
+
+**Gate.** :func:`gate_decay` decides whether the ``decayed_<signal>`` columns stay at all: a
+logistic model of the other features with and without them, the per-lead difference of
+validation log-loss, and a paired bootstrap over validation leads (seeded); they stay only when
+the interval of the gain lies above 0.
+
 Only training and validation rows are ever used (never test). A signal with fewer than
 ``decay_min_events`` training events keeps the fallback half-life, and a half-life the user set
 (``features.half_lives``) is never learned over.
@@ -29,6 +43,10 @@ import numpy as np
 ROUNDS = 2
 #: L2 penalty on the scan's slopes (in weighted rows: small against thousands of rows).
 RIDGE = 1.0
+#: Log-likelihood drop that bounds the profile interval: chi2_1(0.95) / 2.
+PROFILE_DROP = 1.92
+#: Widest interval (upper / lower) of an identified half-life (module docstring).
+MAX_SPAN = 4.0
 _EPS = 1e-12
 
 
@@ -58,10 +76,12 @@ class SignalEvents:
 class DecayChoice:
     """The half-life of one signal and how it was chosen.
 
-    ``source``: ``learned`` (best on validation), ``config`` (``features.half_lives``), ``fixed``
-    (``features.decay: fixed``), ``too few events`` (fewer than ``decay_min_events``).
-    ``valid_logloss`` and ``logloss_at_fallback`` are the validation log-losses of the scan's
-    model at the chosen and at the fallback half-life (learned signals only).
+    ``source``: ``learned`` (best on validation and identified), ``not identified`` (scanned,
+    but its interval spans more than :data:`MAX_SPAN`: it keeps the fallback), ``config``
+    (``features.half_lives``), ``fixed`` (``features.decay: fixed``), ``too few events`` (fewer
+    than ``decay_min_events``). ``valid_logloss`` and ``logloss_at_fallback`` are the
+    validation log-losses of the scan's model at the chosen and at the fallback half-life, and
+    ``interval`` the profile 95 % interval (lower, upper) in days (scanned signals only).
     """
 
     signal: str
@@ -71,6 +91,35 @@ class DecayChoice:
     valid_logloss: float | None = None
     logloss_at_fallback: float | None = None
     profile: tuple[tuple[float, float], ...] = ()  # (half-life, validation log-loss) scanned
+    interval: tuple[float, float] | None = None
+    best_days: float | None = None  # the scan's best half-life (kept or not)
+
+    @property
+    def identified(self) -> bool | None:
+        """Whether the interval spans at most :data:`MAX_SPAN` (None: not scanned)."""
+        if self.interval is None:
+            return None
+        return self.interval[1] / self.interval[0] <= MAX_SPAN
+
+    def label(self) -> str:
+        """How the report, the points table and ``leadscore points`` show it: ``3 days [2, 5]``,
+        or ``not identified (2-180 all fit): fallback 14 days``."""
+        days = _days(self.half_life_days)
+        if self.interval is None:
+            return days
+        low, high = self.interval
+        if not self.identified:
+            return f"not identified ({low:g}-{high:g} all fit): fallback {days}"
+        return f"{days} [{low:g}, {high:g}]"
+
+    def every(self) -> str:
+        """The points table's "halving every ..." text: ``3 days [2, 5]``, or ``14 days (not
+        identified: 2-180 all fit; the fallback)``."""
+        if self.interval is None or self.identified:
+            return self.label()
+        low, high = self.interval
+        return (f"{_days(self.half_life_days)} (not identified: {low:g}-{high:g} all fit; the "
+                "fallback)")
 
     @property
     def gain(self) -> float | None:
@@ -84,7 +133,23 @@ class DecayChoice:
         return {"signal": self.signal, "half_life_days": self.half_life_days,
                 "source": self.source, "events": self.events,
                 "valid_logloss": self.valid_logloss,
-                "logloss_at_fallback": self.logloss_at_fallback, "gain": self.gain}
+                "logloss_at_fallback": self.logloss_at_fallback, "gain": self.gain,
+                "interval_days": None if self.interval is None else list(self.interval),
+                "identified": self.identified, "best_days": self.best_days,
+                "label": self.label()}
+
+
+def _days(half_life: float) -> str:
+    return "1 day" if half_life == 1 else f"{half_life:g} days"
+
+
+def profile_interval(scores: dict[float, float], grid: list[float],
+                     units: float) -> tuple[float, float]:
+    """The grid half-lives whose validation log-likelihood (``units`` times the mean log-loss
+    ``scores``) is within :data:`PROFILE_DROP` of the best: (lowest, highest)."""
+    best = min(scores[h] for h in grid)
+    inside = [h for h in grid if (scores[h] - best) * units <= PROFILE_DROP]
+    return float(min(inside)), float(max(inside))
 
 
 def decayed_sums(events: SignalEvents, n: int, half_lives: list[float]) -> np.ndarray:
@@ -107,6 +172,7 @@ class DecayRows:
     y: np.ndarray
     weight: np.ndarray | None = None
     segment: np.ndarray | None = None  # segment code per row (0..k-1): a slope per segment
+    units: float | None = None  # independent leads (None: the rows); an as_of grid repeats leads
 
     @property
     def n(self) -> int:
@@ -218,12 +284,18 @@ def learn_half_lives(train: DecayRows, valid: DecayRows, signals: list[str], *,
             # ties go to the half-life nearest the fallback
             best = min(grid, key=lambda h: (scores[j][h], abs(np.log(h / fallback))))
             current[j] = best
+    units = float(valid.n if valid.units is None else valid.units)
     out = []
     for j, s in enumerate(signals):
         if j in learnable:
-            out.append(DecayChoice(s, float(current[j]), "learned", int(events[j]),
-                                   scores[j][current[j]], scores[j][fallback],
-                                   tuple((float(h), v) for h, v in scores[j].items())))
+            # the interval of the final round: the scores of the last backfitting pass
+            interval = profile_interval(scores[j], grid, units)
+            ok = interval[1] / interval[0] <= MAX_SPAN
+            chosen = float(current[j]) if ok else float(fallback)
+            out.append(DecayChoice(s, chosen, "learned" if ok else "not identified",
+                                   int(events[j]), scores[j][chosen], scores[j][fallback],
+                                   tuple((float(h), v) for h, v in scores[j].items()),
+                                   interval, float(current[j])))
         else:
             out.append(_kept(s, current[j], given, int(events[j]), min_events))
     return out
@@ -235,3 +307,83 @@ def _kept(signal: str, half_life: float, given: dict[str, float], events: int,
         "too few events" if events < min_events else "fixed")
     return DecayChoice(signal, float(half_life), source, events)
 
+
+
+@dataclass(frozen=True)
+class DecayGate:
+    """Whether the ``decayed_<signal>`` columns earn their place on the validation leads.
+
+    ``gain`` is the validation log-loss per lead that a logistic model of the other features
+    saves when the decayed counts join it; ``low``, ``high`` its paired bootstrap 95 % interval
+    over validation leads. The columns are ``kept`` only when ``low > 0``: on small data more
+    columns are more ways for the model choice to fit validation noise.
+    """
+
+    gain: float
+    low: float
+    high: float
+    kept: bool
+    boot: int
+
+    def line(self) -> str:
+        """The notice train prints and the report lists."""
+        figures = (f"validation log-loss gain {1000 * self.gain:+.2f} x 1e-3 per lead "
+                   f"(95 % bootstrap interval {1000 * self.low:+.2f} to {1000 * self.high:+.2f})")
+        if self.kept:
+            return f"decay: the decayed_<signal> columns are kept: {figures}"
+        return (f"decay: the decayed_<signal> columns are dropped (their gain's interval does "
+                f"not exclude 0): {figures}")
+
+    def as_row(self) -> dict[str, object]:
+        """JSON-able (evaluation.json)."""
+        return {"gain": self.gain, "low": self.low, "high": self.high, "kept": self.kept,
+                "boot": self.boot}
+
+
+def _row_losses(model, X: np.ndarray, y: np.ndarray) -> np.ndarray:
+    p = np.clip(model.predict_proba(X)[:, 1], _EPS, 1 - _EPS)
+    return -(y * np.log(p) + (1 - y) * np.log1p(-p))
+
+
+def gate_decay(train: tuple[np.ndarray, np.ndarray], valid: tuple[np.ndarray, np.ndarray],
+               y_t: np.ndarray, y_v: np.ndarray, *, w_t: np.ndarray | None = None,
+               w_v: np.ndarray | None = None, lead_v: np.ndarray | None = None,
+               seed: int = 0, boot: int = 1000) -> DecayGate:
+    """The gate of :class:`DecayGate`.
+
+    Parameters
+    ----------
+    train, valid
+        (other features, decayed counts) of the training and validation rows, numeric.
+    y_t, y_v, w_t, w_v
+        Labels and fit weights (None: every row weighs 1).
+    lead_v
+        Lead of each validation row (an as_of grid resamples whole leads); None: the rows.
+    seed, boot
+        Bootstrap seed and resamples (deterministic).
+    """
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    w_t = np.ones(len(y_t)) if w_t is None else np.asarray(w_t, float)
+    w_v = np.ones(len(y_v)) if w_v is None else np.asarray(w_v, float)
+    losses = []
+    for with_decay in (False, True):
+        X_t = np.column_stack([train[0], np.log1p(train[1])]) if with_decay else train[0]
+        X_v = np.column_stack([valid[0], np.log1p(valid[1])]) if with_decay else valid[0]
+        model = make_pipeline(StandardScaler(), LogisticRegression(C=1.0, max_iter=500))
+        model.fit(X_t, y_t, logisticregression__sample_weight=w_t)
+        losses.append(w_v * _row_losses(model, X_v, y_v))
+    codes = np.arange(len(y_v)) if lead_v is None else np.unique(lead_v, return_inverse=True)[1]
+    n = int(codes.max()) + 1 if len(codes) else 0
+    saved = np.bincount(codes, weights=losses[0] - losses[1], minlength=n)
+    weight = np.bincount(codes, weights=w_v, minlength=n)
+    rng = np.random.default_rng(seed)
+    dist = np.empty(boot)
+    for start in range(0, boot, 100):  # in chunks: a resample matrix of every lead is large
+        take = rng.integers(0, n, (min(100, boot - start), n))
+        dist[start:start + len(take)] = saved[take].sum(axis=1) / weight[take].sum(axis=1)
+    low, high = np.quantile(dist, [0.025, 0.975])
+    gain = float(saved.sum() / weight.sum())
+    return DecayGate(gain, float(low), float(high), bool(low > 0), boot)

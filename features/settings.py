@@ -63,8 +63,11 @@ class FeatureSettings(BaseModel):
         "off", description="per-signal decayed counts `decayed_<signal>`: off (the default: none, "
         "only `decayed_activity`), learn (each half-life chosen from half_life_grid_days on the "
         "validation log-likelihood, training and validation leads only) or fixed "
-        "(half_life_days for every signal). Off by default: on a 3,000-lead world the 13 extra "
-        "columns made the model choice on validation miss the best scorer on test")
+        "(half_life_days for every signal). A learned half-life whose 95 % interval spans more "
+        "than a factor of 4 is not identified and keeps half_life_days; the columns are kept "
+        "only when their validation log-loss gain's bootstrap interval is above 0. Off by "
+        "default: on a 3,000-lead world the 13 extra columns made the model choice on "
+        "validation miss the best scorer on test")
     half_life_grid_days: list[float] = Field(
         default_factory=lambda: [1, 2, 3, 5, 7, 10, 14, 21, 30, 45, 60, 90, 120, 180],
         description="half-lives (days) the learned decay chooses among")

@@ -320,7 +320,8 @@ def points(
     header = (f"# {book.name}: written by `leadscore points --config {config}`.\n"
               f"# {book.description}\n# Load it like any hand-made sheet: rules: {target}")
     write_rules(book, target, header=header)
-    table = points_table(book, package.spec)
+    decay = getattr(package.builder, "decay_", [])
+    table = points_table(book, package.spec, {c.signal: c.every() for c in decay})
     csv_path = target.with_suffix(".csv")
     write_table(csv_path, table)
     metrics = json.loads(paths.metrics.read_text()) if paths.metrics.is_file() else None
@@ -342,11 +343,11 @@ def points(
     out.print(view)
     if len(table) > shown:
         out.print(f"... {len(table) - shown} more rows in {csv_path}")
-    decay = getattr(package.builder, "decay_", [])
     if decay:
-        out.print("half-lives of the decayed counts (model features; the table's per-event rules "
-                  "use windows): " + ", ".join(f"{c.signal} {c.half_life_days:g}d ({c.source})"
-                                               for c in decay))
+        used = ("the model's features and the table's decayed rules"
+                if package.builder.half_lives_ else "not used: the decay gate dropped them")
+        out.print(f"half-lives of the decayed counts [95 % interval] ({used}): "
+                  + "; ".join(f"{c.signal} {c.label()} ({c.source})" for c in decay))
     if metrics:
         comparison_table(metrics)
     out.print(f"wrote {target} and {csv_path}")

@@ -467,17 +467,32 @@ def render_report(
         audit=None if audit is None else _table(audit),
         time_proxies=metrics.get("time_proxies") or [],
         decay=decay_rows(metrics),
+        decay_gate=decay_gate_text(metrics),
         accounts=accounts,
     )
 
 
+def decay_gate_text(metrics: dict[str, Any]) -> str:
+    """The decay gate's verdict (``decay_gate`` of evaluation.json), or "" without one."""
+    gate = metrics.get("decay_gate")
+    if not gate:
+        return ""
+    verdict = "kept" if gate["kept"] else "dropped from the feature table: the gain's interval " \
+        "does not exclude 0"
+    return (f"Decay gate: the decayed counts save {1000 * gate['gain']:+.2f} x 1e-3 validation "
+            f"log-loss per lead (95 % bootstrap interval {1000 * gate['low']:+.2f} to "
+            f"{1000 * gate['high']:+.2f}), so they are {verdict}")
+
+
 def decay_rows(metrics: dict[str, Any]) -> list[dict[str, str]]:
-    """The "Half-life learned per activity" table: each decay signal's half-life, how it was
+    """The "Half-life learned per activity" table: each decay signal's half-life with its 95 %
+    profile interval (``3 days [2, 5]``, or "not identified ...: fallback 14 days"), how it was
     chosen and its validation log-loss gain against the fallback half-life."""
     rows = []
     for row in metrics.get("decay") or []:
         gain = row.get("gain")
-        rows.append({"signal": str(row["signal"]), "half_life": f"{row['half_life_days']:g}",
+        half_life = row.get("label") or f"{row['half_life_days']:g} days"
+        rows.append({"signal": str(row["signal"]), "half_life": str(half_life),
                      "source": str(row["source"]), "events": f"{row.get('events', 0):,}",
                      "gain": "" if gain is None else f"{1000 * gain:+.2f}"})
     return rows

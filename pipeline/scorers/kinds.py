@@ -19,7 +19,7 @@ promotes, :data:`REFERENCE` the kind every AUC difference is measured against (t
 from __future__ import annotations
 
 import importlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from pipeline.data.errors import ConfigError
@@ -44,6 +44,8 @@ class ScorerContext:
     segment: str | None = None
     tuned_params: dict[str, Any] | None = None
     row_time: Any = None  # as_of by lead_id (a pandas Series), None for flat exports
+    # the builder's half-life of each decayed_<signal> column: the learned points read them too
+    half_lives: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -212,6 +212,7 @@ def learn_points(
     name: str = "Learned points",
     sample_weight: np.ndarray | None = None,
     random_state: int = 42,
+    half_lives: dict[str, float] | None = None,
 ) -> LearnedPoints:
     """Choose a short whole-point table on the training leads (see the module docstring).
 
@@ -242,10 +243,13 @@ def learn_points(
         Name written into the table.
     random_state
         Seed of the solver.
+    half_lives
+        Signal -> half-life of its ``decayed_<signal>`` column (the feature builder's): those
+        signals' per-event rules decay with the model's half-life instead of using a window.
     """
     y = np.asarray(y, dtype="float64")
     y_valid = np.asarray(y_valid)
-    rules = candidates(X, spec, tuple(windows), min_share)
+    rules = candidates(X, spec, tuple(windows), min_share, half_lives)
     D, D_valid = design(X, rules), design(X_valid, rules)
     scale = pdo / math.log(2.0)
     path = _forward_select(D, y, D_valid, y_valid, rules, scale=scale, max_rules=max_rules,
@@ -281,7 +285,7 @@ class LearnedPointsScorer(RuleScorer):
     ----------
     spec, windows, calibration_methods, cv_folds, random_state, dropped
         As for :class:`~pipeline.scorers.rules.RuleScorer`.
-    pdo, max_rules, max_steps, min_share, mql_capacity, mql_precision, name
+    pdo, max_rules, max_steps, min_share, mql_capacity, mql_precision, name, half_lives
         As for :func:`learn_points`.
     """
 
@@ -302,6 +306,7 @@ class LearnedPointsScorer(RuleScorer):
         mql_capacity: float | None = 0.2,
         mql_precision: float | None = None,
         name: str = "Learned points",
+        half_lives: dict[str, float] | None = None,
     ):
         # No call to RuleScorer.__init__: the book is learned in fit, not given.
         self.spec = spec
@@ -317,6 +322,7 @@ class LearnedPointsScorer(RuleScorer):
         self.mql_capacity = mql_capacity
         self.mql_precision = mql_precision
         self.name = name
+        self.half_lives = half_lives
 
     def _fit_raw(self, X, y, X_valid, y_valid, sample_weight=None) -> None:
         self.learned_ = learn_points(
@@ -324,7 +330,7 @@ class LearnedPointsScorer(RuleScorer):
             max_rules=self.max_rules, max_steps=self.max_steps,
             min_share=self.min_share, mql_capacity=self.mql_capacity,
             mql_precision=self.mql_precision, name=self.name, random_state=self.random_state,
-            sample_weight=sample_weight)
+            sample_weight=sample_weight, half_lives=self.half_lives)
         super()._fit_raw(X, y, X_valid, y_valid)
 
     def points_book(self) -> RulesBook:
@@ -355,7 +361,8 @@ def build(ctx: ScorerContext) -> LearnedPointsScorer:
         spec=ctx.spec, windows=ctx.windows, calibration_methods=tuple(config.calibration.methods),
         cv_folds=config.calibration.cv_folds, random_state=config.seed, dropped=ctx.dropped,
         pdo=pc.pdo, max_rules=pc.max_rules, max_steps=pc.max_steps, min_share=pc.min_share,
-        **_mql_line(ctx), name=f"Learned points ({config.dataset.name})")
+        **_mql_line(ctx), name=f"Learned points ({config.dataset.name})",
+        half_lives=dict(ctx.half_lives) or None)
 
 
 def _mql_line(ctx: ScorerContext) -> dict[str, float | None]:

@@ -17,9 +17,13 @@ field, the 7/30/90-day counts of pricing-page visits are one signal, and summari
 * per-event points of an activity signal in one recency window, capped after a few events:
   ``+8 per pricing-page visit in the last 30 days, at most +24`` -> ``activities`` with
   ``window`` and ``cap``; the candidate's column is ``min(count, cap_events)``, so its learned
-  weight is the per-event points and every lead's total stays whole points. (Decayed counts,
-  the rules format's other form, were tried: on the demo world they added nothing over the
-  best window, and they make totals fractional.)
+  weight is the per-event points and every lead's total stays whole points;
+* when the feature table has a signal's ``decayed_<signal>`` (``features.decay: learn`` or
+  ``fixed``), that signal's per-event candidates decay instead of counting in a window:
+  ``+8 per pricing-page visit, halving every 3 days, at most +24`` (``half_life_days``), read
+  from the same column as the model with the same half-life, so model and table share it. Their
+  totals are fractional points (a decayed count is); the step windows are not offered beside
+  them, since one signal has one encoding.
 
 Each candidate carries the business direction the spec knows (``FeatureInfo.monotone``): the
 learner keeps only weights of that sign, so steps of a monotone field and per-event points add up
@@ -34,6 +38,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from features.activity import DECAYED
 from features.spec import FeatureSpec, source_field
 from pipeline.scorers.rules import ActivityRule, RulesBook, Step
 
@@ -57,6 +62,7 @@ class Candidate:
     edge: float | None = None  # thresholds
     window: int | None = None  # activities: days
     cap_events: int | None = None  # activities
+    half_life: float | None = None  # activities on decayed_<signal>: days
 
 
 def nice_number(value: float) -> float:
@@ -106,12 +112,17 @@ def _text(column: pd.Series) -> pd.Series:
 
 
 def candidates(X: pd.DataFrame, spec: FeatureSpec, windows: tuple[int, ...],
-               min_share: float) -> list[Candidate]:
+               min_share: float,
+               half_lives: dict[str, float] | None = None) -> list[Candidate]:
     """Every rule a table learned from the training leads ``X`` may hold (module docstring).
 
     A rule must fire on at least ``min_share`` of the leads, and must not fire on all but that
     share (such a rule is nearly constant: noise, or the start points under another name).
+    ``half_lives``: signal -> half-life of its ``decayed_<signal>`` column (the builder's);
+    those signals' per-event rules decay.
     """
+    decayed = {s: h for s, h in (half_lives or {}).items() if DECAYED + s in X}
+    offered: set[str] = set()
     n = len(X)
     min_rows = max(1, int(min_share * n))
 
@@ -125,7 +136,17 @@ def candidates(X: pd.DataFrame, spec: FeatureSpec, windows: tuple[int, ...],
             continue
         column = X[info.name]
         window = _window_of(info.name, field, windows)
-        if window is not None:
+        if window is not None and field in decayed:
+            if field in offered:  # one set of candidates per signal, whichever windows exist
+                continue
+            offered.add(field)
+            column = DECAYED + field
+            counts = X[column].fillna(0).to_numpy(dtype="float64")
+            # a decayed count is fractional: cap k matters once some lead is above k - 1
+            out += [Candidate(field, "activities", column, info.monotone, cap_events=k,
+                              half_life=decayed[field])
+                    for k in CAP_EVENTS if varies(int((counts > k - 1).sum()))]
+        elif window is not None:
             counts = column.fillna(0).to_numpy(dtype="float64")
             out += [Candidate(field, "activities", info.name, info.monotone, window=window,
                               cap_events=k) for k in CAP_EVENTS if varies(int((counts >= k).sum()))]
@@ -191,7 +212,8 @@ def book_of(rules: list[Candidate], points: np.ndarray, *, name: str, descriptio
         else:
             activities[rule.field] = ActivityRule(points=float(pts),
                                                   cap=float(abs(pts) * rule.cap_events),
-                                                  window=rule.window)
+                                                  window=rule.window,
+                                                  half_life_days=rule.half_life)
     thresholds = {f: sorted(steps, key=lambda s: s.min) for f, steps in thresholds.items()}
     return RulesBook(name=name, description=description, mql_threshold=mql_threshold,
                      base_points=base_points, decay={"half_life_days": None},
@@ -205,12 +227,15 @@ def n_rules(book: RulesBook) -> int:
             + sum(len(steps) for steps in book.thresholds.values()) + len(book.activities))
 
 
-def points_table(book: RulesBook, spec: FeatureSpec | None = None) -> pd.DataFrame:
+def points_table(book: RulesBook, spec: FeatureSpec | None = None,
+                 half_life_text: dict[str, str] | None = None) -> pd.DataFrame:
     """The table as rows a marketing-automation admin copies field by field.
 
     Columns ``factor, field, condition, points, rule``: one row per rule, grouped by factor,
     biggest points first within a factor; ``rule`` is the section of the rules file it sits in.
-    Activity rules read ``per event (cap N)``, with ``in the last W days`` when windowed.
+    Activity rules read ``per event (cap N)``, with ``in the last W days`` when windowed and
+    ``halving every H days`` when decayed; ``half_life_text`` (signal -> text, e.g. the
+    builder's ``3 days [2, 5]`` with its 95 % interval) replaces ``H days``.
     """
     rows = [{"factor": "Start", "field": "every lead", "condition": "starts with",
              "points": book.base_points, "rule": "base_points"}] if book.base_points else []
@@ -222,7 +247,7 @@ def points_table(book: RulesBook, spec: FeatureSpec | None = None) -> pd.DataFra
         if spec is None:
             return signal
         columns = [f"{signal}_{rule.window}d"] if rule.window else \
-            [n for n in spec.names if source_field(n) == signal]
+            [n for n in spec.names if source_field(n) == signal] + [DECAYED + signal]
         return next((spec.factor_of(c) for c in columns if c in spec), signal)
 
     for feature, table in book.attributes.items():
@@ -236,6 +261,9 @@ def points_table(book: RulesBook, spec: FeatureSpec | None = None) -> pd.DataFra
                   "points": s.points, "rule": "thresholds"} for s in steps]
     for signal, rule in book.activities.items():
         window = "" if rule.window is None else f" in the last {rule.window} days"
+        if rule.half_life_days is not None:
+            every = (half_life_text or {}).get(signal) or f"{rule.half_life_days:g} days"
+            window = f", halving every {every}"
         cap = "" if rule.cap is None else f" (cap {rule.cap:g})"
         rows.append({"factor": signal_factor(signal, rule), "field": signal,
                      "condition": f"per event{window}{cap}", "points": rule.points,

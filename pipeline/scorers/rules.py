@@ -11,7 +11,9 @@ writes its scoring sheet:
   table's 7/30/90-day windows, with *step decay* (events in the last 7 days count fully, older
   ones by ``0.5 ** (age / half_life_days)`` at the middle of their window, none after 90 days):
   the decay CRMs implement with "in the last N days" filters; or, with ``window: 30``, only the
-  events of the last 30 days, each fully;
+  events of the last 30 days, each fully; or, with ``half_life_days: 3``, every event weighed
+  ``0.5 ** (age / 3)`` (the feature table's ``decayed_<signal>`` column, whose half-life is the
+  feature builder's: the form the learned table writes when the decay is learned);
 * ``mql_threshold``: points at which a lead becomes marketing-qualified (default 100);
 * ``base_points``: points every lead starts with (default 0; an "all contacts" rule in a CRM).
 
@@ -31,8 +33,16 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
+from features.activity import DECAYED
 from features.firmographic import feature_name
 from features.spec import FeatureSpec
 from pipeline.data.config import as_text, read_yaml_text
@@ -54,12 +64,23 @@ class ActivityRule(_Frozen):
 
     Without ``window`` the events of every window count, with the book's step decay; with
     ``window`` only the events of the last ``window`` days count, each fully (the "in the last
-    30 days" filter of a CRM's scoring rule, and the form the learned table writes).
+    30 days" filter of a CRM's scoring rule, and the form the learned table writes); with
+    ``half_life_days`` each event counts ``0.5 ** (age / half_life_days)``: the rule reads the
+    ``decayed_<signal>`` feature, so the half-life must be the feature builder's (the learned
+    table writes it from there).
     """
 
     points: float
     cap: float | None = None
     window: int | None = Field(None, gt=0)
+    half_life_days: float | None = Field(None, gt=0)
+
+    @model_validator(mode="after")
+    def _one_recency(self) -> ActivityRule:
+        """A rule counts events in a window or decays them, not both."""
+        if self.window is not None and self.half_life_days is not None:
+            raise ValueError("window and half_life_days: give one of them")
+        return self
 
 
 class Step(_Frozen):
@@ -215,6 +236,14 @@ class RuleScorer(BaseScorer):
                     problems.append(f"{self.source}: {section}.{feature}: no such feature"
                                     + _suggest(feature, names | dropped))
         for signal, rule in self.points_book().activities.items():
+            if rule.half_life_days is not None:
+                column = DECAYED + signal
+                if column in dropped:
+                    self.skipped_.append(f"activities.{signal}")
+                elif column not in names:
+                    problems.append(f"{self.source}: activities.{signal}.half_life_days: no "
+                                    f"'{column}' feature (features.decay: learn or fixed)")
+                continue
             # A windowed rule reads its one window column; the others read every window.
             windows = list(self.windows) if rule.window is None else [rule.window]
             if rule.window is not None and rule.window not in self.windows:
@@ -273,6 +302,12 @@ class RuleScorer(BaseScorer):
                 shares[feature] += np.where(values >= step.min, step.points, 0.0)
         weights = book.window_weights(list(self.windows))
         for signal, rule in book.activities.items():
+            if rule.half_life_days is not None:
+                if DECAYED + signal in names:
+                    total = X[DECAYED + signal].fillna(0).to_numpy(dtype="float64") * rule.points
+                    shares[DECAYED + signal] += total if rule.cap is None else np.clip(
+                        total, -abs(rule.cap), abs(rule.cap))
+                continue
             cols = activity_columns(signal, list(X.columns), list(self.windows))
             if rule.window is not None:
                 cols = {w: c for w, c in cols.items() if w == rule.window}

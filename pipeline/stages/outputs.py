@@ -101,9 +101,11 @@ def save_evaluation(config: Config, result: TrainingResult,
     stage = progress or (lambda _: None)
     paths = Paths(config.out_dir)
     builder = next(iter(result.packages.values())).builder
+    gate = getattr(builder, "decay_gate_", None)
     write_json(paths.metrics, {**result.metrics, "timings": result.timings,
                                "notes": result.notes,
-                               "decay": [c.as_row() for c in getattr(builder, "decay_", [])]})
+                               "decay": [c.as_row() for c in getattr(builder, "decay_", [])],
+                               "decay_gate": gate.as_row() if gate is not None else None})
     write_json(paths.headline, headline_metrics(result.metrics))
     stage("test scores, grades and reasons")
     actions = config.offered_actions()  # read always: one set of DVC params per stage

@@ -22,6 +22,7 @@ import pandas as pd
 
 from features.activity import DECAYED
 from features.build import DecayPart, FeatureBuilder
+from features.decay import gate_decay
 from features.settings import DeclarationError, FeatureSettings
 from pipeline.data.config import Config
 from pipeline.data.dataset import SPLITS, TrainingSet, build_training_set
@@ -99,7 +100,9 @@ class Prepared:
             config=self.config, spec=builder.spec_, rules=rules or RulesBook(),
             rules_source=rules_source, windows=tuple(builder.settings.windows_days),
             dropped=tuple(builder.dropped_), segment=self.segment(), tuned_params=tuned_params,
-            row_time=_as_of(self.config, self.training_set))
+            row_time=_as_of(self.config, self.training_set),
+            half_lives={s: h for s, h in builder.half_lives_.items()
+                        if DECAYED + s in builder.spec_})
 
     def segment(self) -> str | None:
         """The feature that routes leads to per-segment models (``dataset.segment``), if any."""
@@ -285,9 +288,10 @@ def prepare(
         raise ConfigError(f"{config.source}: features: {exc}") from None
     prepared.builder = builder
     prepared.X = _features(config, ts, activities, builder, parts)
-    if builder.settings.decay == "learn" and builder.half_lives_ and {"train", "valid"} <= set(
-            parts):
-        learn_decay(prepared, activities, parts)
+    if builder.half_lives_ and {"train", "valid"} <= set(parts):
+        if builder.settings.decay == "learn":
+            learn_decay(prepared, activities, parts)
+        gate_decay_columns(prepared)
     return prepared
 
 
@@ -317,6 +321,31 @@ def learn_decay(prepared: Prepared, activities: pd.DataFrame | None,
     leads, as_of = _rows_of(prepared, ids)
     values = builder.decayed_columns(leads, activities, as_of)
     prepared.X[kept] = values[:, [columns.index(c) for c in kept]]
+
+
+def gate_decay_columns(prepared: Prepared) -> None:
+    """Keep the ``decayed_<signal>`` columns only when they save validation log-loss with a
+    paired bootstrap interval over validation leads above 0 (:func:`features.decay.gate_decay`,
+    seeded by ``config.seed``); otherwise drop them from the builder and the table, and say so
+    in the notes (train's output and the report)."""
+    builder = prepared.builder
+    decayed = [DECAYED + s for s in builder.half_lives_ if DECAYED + s in prepared.X]
+    if not decayed:
+        return
+    others = [c for c in prepared.X.columns if c not in decayed]
+    arrays = []
+    for part in ("train", "valid"):
+        X, y = prepared.rows(part)
+        arrays.append(((builder.numeric_design(X, others), X[decayed].to_numpy(dtype="float64")),
+                       y.astype("float64"), prepared.weights(part)))
+    lead_v = prepared.training_set.lead_of.loc[prepared.ids("valid")].to_numpy()
+    gate = gate_decay(arrays[0][0], arrays[1][0], arrays[0][1], arrays[1][1], w_t=arrays[0][2],
+                      w_v=arrays[1][2], lead_v=lead_v, seed=prepared.config.seed)
+    builder.decay_gate_ = gate
+    prepared.notes.append(gate.line())
+    if not gate.kept:
+        builder.drop_decay("decay gate: no significant validation log-loss gain")
+        prepared.X = prepared.X.drop(columns=decayed)
 
 
 def prepare_saved(

@@ -325,12 +325,25 @@ def test_report_lists_the_half_life_learned_per_activity():
     assert "Half-life learned per activity" not in _render(metrics, scores, plots, figures)
     metrics["decay"] = [
         {"signal": "page_pricing", "half_life_days": 2.0, "source": "learned", "events": 7299,
-         "valid_logloss": 0.25, "logloss_at_fallback": 0.25041, "gain": 0.00041},
+         "valid_logloss": 0.25, "logloss_at_fallback": 0.25041, "gain": 0.00041,
+         "interval_days": [1.0, 3.0], "identified": True, "label": "2 days [1, 3]"},
+        {"signal": "webinar_attended", "half_life_days": 14.0, "source": "not identified",
+         "events": 3208, "valid_logloss": 0.25, "logloss_at_fallback": 0.25, "gain": 0.0,
+         "interval_days": [21.0, 180.0], "identified": False,
+         "label": "not identified (21-180 all fit): fallback 14 days"},
         {"signal": "sales_call", "half_life_days": 14.0, "source": "too few events",
          "events": 12, "valid_logloss": None, "logloss_at_fallback": None, "gain": None}]
+    metrics["decay_gate"] = {"gain": 0.0000852, "low": -0.000497, "high": 0.000595,
+                             "kept": False, "boot": 1000}
     html = _render(metrics, scores, plots, figures)
     assert "Half-life learned per activity" in html
-    assert re.search(r"<td>page_pricing</td><td>2</td><td>learned</td>\s*<td>7,299</td>"
-                     r"<td>\+0.41</td>", html)
-    assert re.search(r"<td>sales_call</td><td>14</td><td>too few events</td>\s*<td>12</td>"
+    assert re.search(r"<td>page_pricing</td><td>2 days \[1, 3\]</td><td>learned</td>\s*"
+                     r"<td>7,299</td><td>\+0.41</td>", html)
+    assert re.search(r"<td>webinar_attended</td><td>not identified \(21-180 all fit\): "
+                     r"fallback 14 days</td><td>not identified</td>", html)
+    assert re.search(r"<td>sales_call</td><td>14 days</td><td>too few events</td>\s*<td>12</td>"
                      r"<td></td>", html)
+    text = " ".join(html.split())
+    assert ("Decay gate: the decayed counts save +0.09 x 1e-3 validation log-loss per lead (95 % "
+            "bootstrap interval -0.50 to +0.60), so they are dropped from the feature table: "
+            "the gain&#39;s interval does not exclude 0.") in text

@@ -10,14 +10,15 @@ after day 14, which do not enter the true odds but track the deal in progress (s
 demo requests of won deals): the learner then rightly chooses what predicts at those ages, not
 the generator's half-life, and a test against the generator would be meaningless there.
 
-Which signals qualify. A signal qualifies when it has at least ``decay_min_events`` training
-events and its true half-life is one a 14-day window can resolve: its events' weights must
-differ between ``h`` and ``2 h`` within the window. Above ~21 days they hardly do: webinar
-attendances, for one, fall 3-9 days before as_of, where weights at 30 and at 180 days differ by
-about 10 %, and the validation log-loss at 30 days is only 0.6e-4 per row above the one at 180
-(about one unit of log-likelihood over the 16,000 validation leads: noise). The threshold of 21
-days was set after seeing ``webinar_attended`` (true 30) learned as 180 on this world; the
-slow signals (30, 60, 90 days) are checked only for being learned as slow (>= 14 days).
+Which signals qualify, and what "match" means. Every planted signal with at least
+``decay_min_events`` training events is checked, with no cut-off chosen after the fact. A
+14-day window cannot tell every half-life apart (weights at 30 and at 180 days differ by about
+10 % inside it), so the learner reports a 95 % profile-likelihood interval and calls a signal
+"not identified" when the interval spans more than a factor of 4 (the rule of
+:mod:`features.decay`, written down before this test was run). The acceptance is then, per
+signal: EITHER it is identified and its half-life is within a factor of 2 of the generator's,
+OR it is not identified and the generator's half-life lies inside its interval (the interval
+is honest). At least 4 signals (the fast ones) must be identified.
 """
 
 from __future__ import annotations
@@ -43,10 +44,6 @@ pytestmark = pytest.mark.slow
 TRUE = {"pricing": 2, "demo_page": 4, "demo_request": 5, "email_click": 10, "sales_call": 20,
         "webinar_attended": 30, "content_download": 60, "case_study": 90}
 FEATURE = {"pricing": "page_pricing", "demo_page": "page_demo", "case_study": "page_case_study"}
-#: Resolvable in a 14-day window (module docstring).
-RESOLVABLE_DAYS = 21
-
-
 @pytest.fixture(scope="module")
 def prepared(tmp_path_factory):
     data = tmp_path_factory.mktemp("decay") / "data"
@@ -59,23 +56,43 @@ def prepared(tmp_path_factory):
     return prepare(cfg, leads, activities), activities
 
 
-def test_learned_half_lives_match_the_generator(prepared):
-    prep, _ = prepared
+def _checked(prep):
+    """(planted signal, true half-life, its choice) for every signal with enough events."""
     choices = {c.signal: c for c in prep.builder.decay_}
     min_events = prep.config.features.decay_min_events
-    checked = []
-    for signal, true in TRUE.items():
-        choice = choices[FEATURE.get(signal, signal)]
-        assert choice.events >= min_events, choice  # every planted signal has enough events
-        assert choice.source == "learned"
-        if true <= RESOLVABLE_DAYS:
+    out = [(signal, true, choices[FEATURE.get(signal, signal)]) for signal, true in TRUE.items()]
+    assert all(c.events >= min_events for _, _, c in out)  # every planted signal qualifies
+    return out
+
+
+def test_learned_half_lives_match_the_generator_or_say_they_cannot(prepared):
+    prep, _ = prepared
+    for signal, true, choice in _checked(prep):
+        low, high = choice.interval
+        if choice.identified:
+            assert choice.source == "learned"
             assert true / 2 <= choice.half_life_days <= true * 2, (signal, true, choice)
-            checked.append(signal)
         else:
-            assert choice.half_life_days >= 14, (signal, true, choice)
-    assert len(checked) == 5
-    # the builder scores with what it learned
-    assert prep.builder.half_lives_["page_pricing"] == choices["page_pricing"].half_life_days
+            assert choice.source == "not identified" and choice.half_life_days == 14.0
+            assert low <= true <= high, (signal, true, choice)
+
+
+def test_at_least_four_fast_signals_are_identified(prepared):
+    prep, _ = prepared
+    identified = [(s, c.label()) for s, _, c in _checked(prep) if c.identified]
+    assert len(identified) >= 4, identified
+
+
+def _at(prep, activities, half_lives):
+    """The prepared table with every ``decayed_<signal>`` at these half-lives (whether or not
+    the decay gate kept the columns)."""
+    builder = copy.deepcopy(prep.builder)
+    builder.half_lives_ = dict(half_lives)
+    names = [f"decayed_{s}" for s in builder.half_lives_]
+    X = prep.X.drop(columns=[c for c in names if c in prep.X])
+    leads, as_of = _rows_of(prep, X.index)
+    return X.join(pd.DataFrame(builder.decayed_columns(leads, activities, as_of), index=X.index,
+                               columns=names))
 
 
 def _features(prep, X):
@@ -96,22 +113,18 @@ def _row_losses(prep, X, model):
 
 def test_validation_logloss_is_no_worse_than_fixed_14_days(prepared):
     prep, activities = prepared
-    fixed = copy.deepcopy(prep.builder)
-    fixed.half_lives_ = {s: 14.0 for s in fixed.half_lives_}
-    names = [f"decayed_{s}" for s in fixed.half_lives_]
-    kept = [c for c in names if c in prep.X]
-    X_fixed = prep.X.copy()
-    leads, as_of = _rows_of(prep, X_fixed.index)
-    X_fixed[kept] = fixed.decayed_columns(leads, activities, as_of)[
-        :, [names.index(c) for c in kept]]
-    assert not np.allclose(X_fixed[kept].to_numpy(), prep.X[kept].to_numpy())
+    learned = {c.signal: c.half_life_days for c in prep.builder.decay_}
+    X_learned = _at(prep, activities, learned)
+    X_fixed = _at(prep, activities, dict.fromkeys(learned, 14.0))
+    names = [f"decayed_{s}" for s in learned]
+    assert not np.allclose(X_fixed[names].to_numpy(), X_learned[names].to_numpy())
     # in the learner's own scan, every learned signal is at least as good as 14 days
     assert all(c.gain >= 0 for c in prep.builder.decay_ if c.source == "learned")
     # a logistic model on the whole feature table: strictly better with the learned half-lives
     logistic = make_pipeline(StandardScaler(), LogisticRegression(C=0.1, max_iter=500))
-    learned = _row_losses(prep, _features(prep, prep.X), logistic).mean()
+    at_learned = _row_losses(prep, _features(prep, X_learned), logistic).mean()
     at_14 = _row_losses(prep, _features(prep, X_fixed), logistic).mean()
-    assert learned < at_14, (learned, at_14)
+    assert at_learned < at_14, (at_learned, at_14)
     # LightGBM also reads the 7/30/90-day windows and bins any monotone transform: on this
     # world it gains nothing measurable (about +-2e-4 between seeds), so "no worse" is
     # "not significantly worse": the paired 95 % bootstrap interval of the difference holds 0
@@ -119,8 +132,34 @@ def test_validation_logloss_is_no_worse_than_fixed_14_days(prepared):
     trees = lgb.LGBMClassifier(n_estimators=200, learning_rate=0.05, num_leaves=15,
                                min_child_samples=40, deterministic=True, n_jobs=1,
                                random_state=0, verbose=-1)
-    diff = _row_losses(prep, prep.X, trees) - _row_losses(prep, X_fixed, trees)
+    diff = _row_losses(prep, X_learned, trees) - _row_losses(prep, X_fixed, trees)
     rng = np.random.default_rng(0)
     boot = diff[rng.integers(0, diff.size, (1000, diff.size))].mean(axis=1)
     low, high = np.quantile(boot, [0.025, 0.975])
     assert low <= 0.0, (diff.mean(), low, high)
+
+
+def test_the_learned_points_decay_with_the_learned_half_lives(prepared):
+    """Model and table share the half-lives: fed the learned ``decayed_<signal>`` columns (the
+    gate may have dropped them from this table; they are recomputed), the points table's
+    per-event rules decay with the builder's half-lives."""
+    from features.build import describe_decayed
+    from features.spec import FeatureSpec
+    from pipeline.scorers.learned_points import learn_points
+
+    prep, activities = prepared
+    learned = {c.signal: c.half_life_days for c in prep.builder.decay_}
+    X = _at(prep, activities, learned)
+    spec = prep.builder.spec_
+    spec = FeatureSpec([*spec, *[describe_decayed(f"decayed_{s}", s, h) for s, h in learned.items()
+                                 if f"decayed_{s}" not in spec]])
+    tr, va = prep.ids("train"), prep.ids("valid")
+    book = learn_points(X.loc[tr], prep.y.loc[tr], X.loc[va], prep.y.loc[va], spec,
+                        half_lives=learned).book
+    # every rule of a decay signal decays, with its learned half-life; other signals (no
+    # decayed column, e.g. email bounces) keep their windows
+    decayed = {s: r.half_life_days for s, r in book.activities.items() if s in learned}
+    assert decayed and decayed == {s: learned[s] for s in decayed}, book.activities
+    assert all(r.half_life_days is None for s, r in book.activities.items() if s not in learned)
+    identified = {c.signal for c in prep.builder.decay_ if c.identified}
+    assert identified & set(decayed), (identified, decayed)  # not only the fallback 14 days

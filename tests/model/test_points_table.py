@@ -146,6 +146,49 @@ def test_a_window_the_feature_table_lacks_is_one_clear_problem():
         "sheet.yaml: activities.page_pricing.window: 14 is not a feature window (7, 30, 90 days)"]
 
 
+def test_with_learned_decay_the_table_decays_each_event_with_the_models_half_life():
+    """Model and table share the half-life: a signal with a ``decayed_<signal>`` column gets
+    per-event rules on that column, written with its half-life, and no window rules."""
+    spec = FeatureSpec([*_spec(), FeatureInfo("decayed_page_pricing", "Pricing page interest",
+                                              "engagement", "engagement", "numeric", 1)])
+    rng = np.random.default_rng(9)
+
+    def leads(n, seed):
+        X, _ = _leads(n, seed)
+        X["decayed_page_pricing"] = X["page_pricing_7d"] * rng.uniform(0.3, 1.0, n)
+        logit = -1.5 + 1.2 * np.minimum(X["decayed_page_pricing"], 3)
+        return X, (rng.uniform(size=n) < 1 / (1 + np.exp(-logit))).astype(int)
+
+    (X, y), (X_valid, y_valid) = leads(6000, 1), leads(3000, 2)
+    learned = learn_points(X, y, X_valid, y_valid, spec, max_rules=8,
+                           half_lives={"page_pricing": 3.0})
+    pricing = learned.book.activities["page_pricing"]
+    assert pricing.half_life_days == 3.0 and pricing.window is None and pricing.points > 0
+    # the rules file reads back unchanged, and runs the decayed column with its cap
+    book = RulesBook.model_validate(learned.book.model_dump(mode="json"))
+    scorer = RuleScorer(spec, book)
+    assert scorer.check_book() == []
+    shares, _ = scorer.contributions(X_valid)
+    expected = np.minimum(X_valid["decayed_page_pricing"] * pricing.points, pricing.cap)
+    np.testing.assert_allclose(shares["decayed_page_pricing"], expected)
+    assert not shares[["page_pricing_7d", "page_pricing_30d", "page_pricing_90d"]].any().any()
+    table = points_table(book, spec, {"page_pricing": "3 days [2, 5]"})
+    row = table[table["field"] == "page_pricing"].iloc[0]
+    assert row["condition"] == f"per event, halving every 3 days [2, 5] (cap {pricing.cap:g})"
+    assert row["factor"] == "Pricing page interest"
+
+
+def test_a_decayed_rule_needs_its_column_and_no_window():
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError, match="window and half_life_days: give one of them"):
+        ActivityRule(points=8, cap=24, window=30, half_life_days=3)
+    book = RulesBook(activities={"page_pricing": ActivityRule(points=8, half_life_days=3)})
+    assert RuleScorer(_spec(), book, source="sheet.yaml").check_book() == [
+        "sheet.yaml: activities.page_pricing.half_life_days: no 'decayed_page_pricing' feature "
+        "(features.decay: learn or fixed)"]
+
+
 # ------------------------------------------------------------- the acceptance on real tables
 def _learned_table(config):
     from pipeline.data.io import load_dataset
