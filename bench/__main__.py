@@ -70,6 +70,8 @@ SUITE = (
         "bench_score.py",
         quick=("--leads", "100000", "--sample", "20000", "--repeats", "1"),
     ),
+    Benchmark("workers", "Batch scoring in parallel processes: --workers 2 against 1",
+              "bench_workers.py", quick=("--leads", "100000")),
     Benchmark("guard", "What safe batch scoring costs: resume fingerprint and output lock",
               "bench_guard.py", quick=("--leads", "100000", "--repeats", "1")),
     Benchmark("spark", "Spark engine (local[2]) against the local engine", "bench_spark.py",
