@@ -38,6 +38,7 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import Any
 
@@ -145,6 +146,12 @@ def score_in_processes(package: Any, config: Config, job: Any, parts: Path, sign
                 rows += _part_rows(parts, bucket)
                 if progress:
                     progress(len(done), n_buckets, rows)
+    except BrokenProcessPool:
+        _stop(pool)
+        # a worker killed from outside (the kernel's OOM killer, a signal): the machine's fault,
+        # so the finished batches stay for --resume
+        raise OSError("a --workers process died while scoring (out of memory? fewer --workers "
+                      "or a smaller --batch-size need less)") from None
     except BaseException:
         _stop(pool)
         raise

@@ -69,7 +69,7 @@ def test_two_workers_write_the_bytes_of_one_and_warn_beyond_the_cores(
                                                           "scores.parquet.drift.json"]
 
 
-@pytest.mark.parametrize(("killed_with", "resumed_with"), [("2", "2"), ("1", "2")])
+@pytest.mark.parametrize(("killed_with", "resumed_with"), [("2", "1"), ("1", "2")])
 def test_a_killed_run_leaves_no_worker_and_resumes_with_any_count(
         fault_world, one_worker, tmp_path, killed_with, resumed_with):
     out = tmp_path / "scores.parquet"
