@@ -81,7 +81,7 @@ def single_threaded(package: Any) -> Any:
 
 
 def _init_worker(package_bytes: bytes, config: Config, job: Any, parts: Path,
-                 as_of: pd.Timestamp, parent: int) -> None:
+                 as_of: pd.Timestamp) -> None:
     """Load the package once per worker, single-threaded; the parent handles Ctrl-C."""
     import numba
 
@@ -91,7 +91,8 @@ def _init_worker(package_bytes: bytes, config: Config, job: Any, parts: Path,
     numba.set_num_threads(1)
     _WORKER.update(package=single_threaded(pickle.loads(package_bytes)), config=config, job=job,
                    parts=parts, as_of=as_of)
-    threading.Thread(target=_exit_when_orphaned, args=(parent,), daemon=True).start()
+    # the process that started this one: the job's (spawn) or a fork server, which exits with it
+    threading.Thread(target=_exit_when_orphaned, args=(os.getppid(),), daemon=True).start()
 
 
 def _exit_when_orphaned(parent: int) -> None:
@@ -132,7 +133,7 @@ def score_in_processes(package: Any, config: Config, job: Any, parts: Path, sign
     pool = ProcessPoolExecutor(
         max_workers=min(job.workers, len(todo)), mp_context=context, initializer=_init_worker,
         initargs=(pickle.dumps(package, protocol=pickle.HIGHEST_PROTOCOL), config, job, parts,
-                  as_of, os.getpid()))
+                  as_of))
     try:
         pending: set[Future] = {pool.submit(_score_in_worker, b) for b in todo}
         while pending:
