@@ -161,12 +161,15 @@ def score_in_processes(package: Any, config: Config, job: Any, parts: Path, sign
 
 def _stop(pool: ProcessPoolExecutor) -> None:
     """Cancel what has not started, terminate the running workers and reap them (no zombies)."""
-    pool.shutdown(wait=False, cancel_futures=True)
     terminate = getattr(pool, "terminate_workers", None)  # Python 3.14+
     if terminate is not None:
         terminate()
-    else:
-        for process in list((getattr(pool, "_processes", None) or {}).values()):
-            with contextlib.suppress(OSError):
-                process.terminate()
-    pool.shutdown(wait=True)
+        return
+    # taken first: shutdown() forgets them, and a running bucket would otherwise finish
+    processes = list((getattr(pool, "_processes", None) or {}).values())
+    pool.shutdown(wait=False, cancel_futures=True)
+    for process in processes:
+        with contextlib.suppress(OSError, ValueError):
+            process.terminate()
+    for process in processes:
+        process.join()
