@@ -44,6 +44,7 @@ from pipeline.batch.guard import (
     output_lock,
     parts_dir,
     read_checkpoint,
+    record_done,
     refuse_overwriting_inputs,
     write_checkpoint,
 )
@@ -297,10 +298,7 @@ def _run_locked(package: ScoringPackage, config: Config, job: ScoreJob,
         for bucket in range(n_buckets):
             if bucket not in done:
                 _score_one(package, config, job, parts, bucket, as_of, notes)
-                done.add(bucket)
-                write_checkpoint(parts, signature, done)
-                if len(done) == 2:
-                    failpoint("parts")
+                record_done(parts, signature, done, bucket)
             scored_rows += _part_rows(parts, bucket)
             if progress:
                 progress(bucket + 1, n_buckets, scored_rows)

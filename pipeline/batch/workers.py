@@ -44,7 +44,7 @@ from typing import Any
 
 import pandas as pd
 
-from pipeline.batch.guard import failpoint, write_checkpoint
+from pipeline.batch.guard import record_done
 from pipeline.data.config import Config
 
 START_METHOD = "spawn"
@@ -140,10 +140,7 @@ def score_in_processes(package: Any, config: Config, job: Any, parts: Path, sign
             finished, pending = wait(pending, return_when=FIRST_COMPLETED)
             for future in sorted(finished, key=lambda f: f.exception() is None):
                 bucket = future.result()  # raises the worker's error: failures first
-                done.add(bucket)
-                write_checkpoint(parts, signature, done)
-                if len(done) == 2:
-                    failpoint("parts")
+                record_done(parts, signature, done, bucket)
                 rows += _part_rows(parts, bucket)
                 if progress:
                     progress(len(done), n_buckets, rows)
