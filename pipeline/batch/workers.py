@@ -53,15 +53,13 @@ _WORKER: dict[str, Any] = {}  # the worker process's package and job (set by _in
 
 
 def single_threaded(package: Any) -> Any:
-    """Set every LightGBM scorer inside ``package`` to one thread (in place); returns it.
+    """Set every estimator inside ``package`` to one thread (in place); returns it.
 
     The scorers nest (model selection, segments, a global model), so the package is walked
-    rather than asked: every :class:`~pipeline.scorers.lightgbm.LeadScorer` reached through
-    attributes, lists, tuples and dicts gets ``n_jobs = 1``, which TreeSHAP uses too. Threads
+    rather than asked: every LeadScore object reached through attributes, lists, tuples and
+    dicts that has an ``n_jobs`` (LightGBM's threads, which TreeSHAP uses too) gets 1. Threads
     change no score: prediction and TreeSHAP are computed row by row.
     """
-    from pipeline.scorers.lightgbm import LeadScorer
-
     seen: set[int] = set()
     stack = [package]
     while stack:
@@ -69,13 +67,13 @@ def single_threaded(package: Any) -> Any:
         if id(obj) in seen:
             continue
         seen.add(id(obj))
-        if isinstance(obj, LeadScorer):
-            obj.n_jobs = 1
         if isinstance(obj, dict):
             stack.extend(obj.values())
         elif isinstance(obj, (list, tuple)):
             stack.extend(obj)
         elif hasattr(obj, "__dict__") and type(obj).__module__.startswith("pipeline."):
+            if isinstance(vars(obj).get("n_jobs"), int):
+                obj.n_jobs = 1
             stack.extend(vars(obj).values())
     return package
 
