@@ -119,13 +119,14 @@ def score_in_processes(package: Any, config: Config, job: Any, parts: Path, sign
     ``done`` is updated in place as buckets finish, and the checkpoint written after each, so
     that the caller's error handling (parts kept for ``--resume`` on an environment fault) sees
     what finished. The first worker error is raised here, after the workers are stopped.
+    Fewer than two buckets to score: nothing is done here (the caller scores them itself).
     """
     from pipeline.batch.local import _part_rows
 
     n_buckets = signature["n_buckets"]
     todo = [b for b in range(n_buckets) if b not in done]
-    if not todo:
-        return
+    if len(todo) < 2:
+        return  # a pool would only add its start-up: the caller's loop scores it in-process
     rows = sum(_part_rows(parts, b) for b in done)
     context = multiprocessing.get_context(START_METHOD)
     pool = ProcessPoolExecutor(
