@@ -17,8 +17,9 @@ scoring package once (the pool's initializer) and runs with single-threaded kern
 Start method: ``spawn``. ``fork`` would start faster, but the parent has run pyarrow's thread
 pools (the spill) and may have started OpenMP and numba threads, and a fork copies their locks
 in whatever state another thread left them, which can hang a child forever. ``spawn`` starts a
-fresh interpreter: it costs the imports (about 2 s per worker, paid in parallel and once per
-job; ``bench/bench_workers.py`` measures it) and is the default on macOS and Windows anyway.
+fresh interpreter: it costs the imports and the package load, paid in parallel and once per
+job (``bench/bench_workers.py`` measures it beside ``forkserver``, which saves little for one
+pool per job), and it is the default on macOS and Windows anyway.
 
 Failures: a worker's exception travels back to the parent and is raised there, so a user error
 is still one line with the parts removed, and a full disk still keeps the finished parts for
