@@ -80,8 +80,12 @@ def single_threaded(package: Any) -> Any:
 
 
 def _init_worker(package_bytes: bytes, config: Config, job: Any, parts: Path,
-                 as_of: pd.Timestamp) -> None:
-    """Load the package once per worker, single-threaded; the parent handles Ctrl-C."""
+                 as_of: pd.Timestamp, parent: int | None = None) -> None:
+    """Load the package once per worker, single-threaded; the parent handles Ctrl-C.
+
+    ``parent``: the job's process id, which the worker outlives by a second at most (None: the
+    process that started this one, e.g. a fork server).
+    """
     import numba
 
     # The terminal sends SIGINT to the whole process group: the parent alone reacts (it
@@ -90,8 +94,10 @@ def _init_worker(package_bytes: bytes, config: Config, job: Any, parts: Path,
     numba.set_num_threads(1)
     _WORKER.update(package=single_threaded(pickle.loads(package_bytes)), config=config, job=job,
                    parts=parts, as_of=as_of)
-    # the process that started this one: the job's (spawn) or a fork server, which exits with it
-    threading.Thread(target=_exit_when_orphaned, args=(os.getppid(),), daemon=True).start()
+    # given, not read here: a parent killed while this worker was still importing has already
+    # handed it to init, and os.getppid() would then wait for a change that never comes
+    threading.Thread(target=_exit_when_orphaned, args=(parent or os.getppid(),),
+                     daemon=True).start()
 
 
 def _exit_when_orphaned(parent: int) -> None:
@@ -133,7 +139,7 @@ def score_in_processes(package: Any, config: Config, job: Any, parts: Path, sign
     pool = ProcessPoolExecutor(
         max_workers=min(job.workers, len(todo)), mp_context=context, initializer=_init_worker,
         initargs=(pickle.dumps(package, protocol=pickle.HIGHEST_PROTOCOL), config, job, parts,
-                  as_of))
+                  as_of, os.getpid()))
     try:
         pending: set[Future] = {pool.submit(_score_in_worker, b) for b in todo}
         while pending:
