@@ -77,6 +77,8 @@ SUITE = (
     ),
     Benchmark("scale", "How batch scoring scales: time and memory by size", "bench_scale.py",
               quick=("--sizes", "10000,50000,100000", "--plot", "artifacts/bench/scale-quick.png")),
+    Benchmark("workers", "Batch scoring in parallel processes: --workers 2 against 1",
+              "bench_workers.py", quick=("--leads", "100000")),
     Benchmark("guard", "What safe batch scoring costs: resume fingerprint and output lock",
               "bench_guard.py", quick=("--leads", "100000", "--repeats", "1")),
     Benchmark("spark", "Spark engine (local[2]) against the local engine", "bench_spark.py",

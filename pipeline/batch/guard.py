@@ -155,6 +155,14 @@ def write_checkpoint(parts: Path, signature: dict[str, Any], done: set[int]) -> 
         tmp.write_text(json.dumps({"signature": signature, "done": sorted(done)}, default=str))
 
 
+def record_done(parts: Path, signature: dict[str, Any], done: set[int], bucket: int) -> None:
+    """Add a finished bucket to ``done`` and the checkpoint (the ``parts`` failpoint at two)."""
+    done.add(bucket)
+    write_checkpoint(parts, signature, done)
+    if len(done) == 2:
+        failpoint("parts")
+
+
 def failpoint(name: str) -> None:
     """Kill this process here when ``LEADSCORE_FAILPOINT`` names this point (fault tests only).
 

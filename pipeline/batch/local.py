@@ -44,6 +44,7 @@ from pipeline.batch.guard import (
     output_lock,
     parts_dir,
     read_checkpoint,
+    record_done,
     refuse_overwriting_inputs,
     write_checkpoint,
 )
@@ -98,6 +99,7 @@ class ScoreJob:
     next_action: bool = False
     by_account: bool = False  # the output is the account roll-up (pipeline/batch/accounts.py)
     account: bool = False  # lead rows carry their account key (dataset.account), for --route
+    workers: int = 1  # processes scoring buckets (pipeline/batch/workers.py); not in the output
 
     @property
     def columns(self) -> list[str]:
@@ -290,13 +292,13 @@ def _run_locked(package: ScoringPackage, config: Config, job: ScoreJob,
         if package.mode == "events":
             _check_created(config, job, parts, n_buckets, as_of)
         scored_rows = 0
+        if job.workers > 1:  # then every bucket is done and the loop below only counts rows
+            from pipeline.batch.workers import score_in_processes
+            score_in_processes(package, config, job, parts, signature, done, as_of, progress)
         for bucket in range(n_buckets):
             if bucket not in done:
                 _score_one(package, config, job, parts, bucket, as_of, notes)
-                done.add(bucket)
-                write_checkpoint(parts, signature, done)
-                if len(done) == 2:
-                    failpoint("parts")
+                record_done(parts, signature, done, bucket)
             scored_rows += _part_rows(parts, bucket)
             if progress:
                 progress(bucket + 1, n_buckets, scored_rows)

@@ -67,6 +67,10 @@ def score(
         "--batch-size", min=100, help="Leads per batch, which bounds memory (default: "
         "scoring.batch_size in the config).")] = None,
     resume: Annotated[bool, typer.Option("--resume", help="Continue an interrupted job.")] = False,
+    workers: Annotated[int, typer.Option(
+        "--workers", help="Processes scoring batches in parallel on this machine, each with "
+        "single-threaded kernels; the output is the same file whatever N (local engine; Spark "
+        "scales with --spark-master).")] = 1,
     top: Annotated[int | None, typer.Option("--top", min=1, help="Only the N best leads.")] = None,
     min_score: Annotated[int | None, typer.Option(
         "--min-score", min=0, max=100, help="Only leads scoring at least this (0-100; "
@@ -128,6 +132,7 @@ def score(
             raise ConfigError(f"{cfg.source}: --next-action: no action of actions.offer has "
                               "events this dataset logs: define some under actions.define")
     _check_by(by, cfg, engine, explain_leads, top, min_score)
+    _check_workers(workers, engine)
     if route_leads and by == "account":
         raise ConfigError("--route hands sales leads, one row each: drop --by account (or run "
                           "the account roll-up as a second job)")
@@ -141,7 +146,7 @@ def score(
         explain=explain_leads, batch_size=batch_size or cfg.scoring.batch_size, resume=resume,
         top=top, min_score=min_score, output_format=fmt, model_name=model_name,
         model_version=model_version, open_only=open_only, next_action=next_action,
-        by_account=by == "account",
+        by_account=by == "account", workers=workers,
         # the routing file's account column, when the config names one
         account=route_leads and cfg.dataset.account is not None,
     )
@@ -273,6 +278,25 @@ def _check_by(by: str, cfg: Config, engine: str, explain_leads: bool, top: int |
                           "skips: leave out --no-explain")
     if top is not None or min_score is not None:
         raise ConfigError("--top and --min-score pick leads; --by account writes every account")
+
+
+def _check_workers(workers: int, engine: str) -> None:
+    """Refuse a ``--workers`` the job cannot use; warn once when it exceeds the cores."""
+    import os
+
+    from pipeline.data.errors import ConfigError
+
+    if workers < 1:
+        raise ConfigError(f"--workers {workers}: use 1 (one process) or more")
+    if workers > 1 and engine != "local":
+        # refused rather than ignored: Spark's parallelism is its master's (local[N], a cluster)
+        raise ConfigError(f"--workers {workers} is for --engine local; with --engine spark set "
+                          "the cores with --spark-master local[N] or a cluster")
+    cores = os.cpu_count() or 1
+    if workers > cores:
+        err.print(f"[yellow]warning:[/] --workers {workers} is more than the {cores} cores of "
+                  "this machine: the extra processes share them and only add memory",
+                  highlight=False, soft_wrap=True)
 
 
 def _local_output(output: str) -> Path | None:
