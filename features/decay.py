@@ -21,7 +21,8 @@ final backfitting round: the grid half-lives whose validation log-likelihood (su
 validation leads) is within ``chi2_1(0.95) / 2 = 1.92`` of the best, hull taken. The rule,
 fixed before the acceptance test was run: **a signal whose interval spans more than a factor
 of 4 (upper / lower > 4) is "not identified"** and keeps the fallback half-life (14 days)
-rather than an arbitrary grid edge; its interval is still reported.
+rather than an arbitrary grid edge, or the half-life of its interval nearest the fallback when
+the interval excludes it; its interval is still reported.
 
 **Gate.** :func:`gate_decay` decides whether the ``decayed_<signal>`` columns stay at all: a
 logistic model of the other features with and without them, the per-lead difference of
@@ -93,6 +94,7 @@ class DecayChoice:
     profile: tuple[tuple[float, float], ...] = ()  # (half-life, validation log-loss) scanned
     interval: tuple[float, float] | None = None
     best_days: float | None = None  # the scan's best half-life (kept or not)
+    fallback_days: float | None = None  # the fallback a not-identified signal is held near
 
     @property
     def identified(self) -> bool | None:
@@ -109,7 +111,7 @@ class DecayChoice:
             return days
         low, high = self.interval
         if not self.identified:
-            return f"not identified ({low:g}-{high:g} all fit): fallback {days}"
+            return f"not identified ({low:g}-{high:g} all fit): {self._held()}"
         return f"{days} [{low:g}, {high:g}]"
 
     def every(self) -> str:
@@ -118,8 +120,17 @@ class DecayChoice:
         if self.interval is None or self.identified:
             return self.label()
         low, high = self.interval
-        return (f"{_days(self.half_life_days)} (not identified: {low:g}-{high:g} all fit; the "
-                "fallback)")
+        held = "the fallback" if self._at_fallback() else "the fit nearest the fallback"
+        return f"{_days(self.half_life_days)} (not identified: {low:g}-{high:g} all fit; {held})"
+
+    def _at_fallback(self) -> bool:
+        return self.fallback_days is None or self.half_life_days == self.fallback_days
+
+    def _held(self) -> str:
+        days = _days(self.half_life_days)
+        if self._at_fallback():
+            return f"fallback {days}"
+        return f"{days}, the fit nearest the {_days(self.fallback_days)} fallback"
 
     @property
     def gain(self) -> float | None:
@@ -291,11 +302,13 @@ def learn_half_lives(train: DecayRows, valid: DecayRows, signals: list[str], *,
             # the interval of the final round: the scores of the last backfitting pass
             interval = profile_interval(scores[j], grid, units)
             ok = interval[1] / interval[0] <= MAX_SPAN
-            chosen = float(current[j]) if ok else float(fallback)
+            # A vague signal is held at the fallback, unless the data rule the fallback out
+            # (webinars: 21-180 days all fit, 14 does not): then at the nearest half-life that fits.
+            chosen = float(current[j]) if ok else float(np.clip(fallback, *interval))
             out.append(DecayChoice(s, chosen, "learned" if ok else "not identified",
                                    int(events[j]), scores[j][chosen], scores[j][fallback],
                                    tuple((float(h), v) for h, v in scores[j].items()),
-                                   interval, float(current[j])))
+                                   interval, float(current[j]), float(fallback)))
         else:
             out.append(_kept(s, current[j], given, int(events[j]), min_events))
     return out

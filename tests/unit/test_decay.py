@@ -103,6 +103,12 @@ def test_profile_interval_and_labels_golden():
     assert vague.label() == "not identified (2-180 all fit): fallback 14 days"
     assert vague.every() == "14 days (not identified: 2-180 all fit; the fallback)"
     assert vague.as_row()["interval_days"] == [2.0, 180.0]
+    # an interval that rules the fallback out: held at its nearest end, and said so
+    slow = DecayChoice("webinar_attended", 21.0, "not identified", 900, interval=(21.0, 180.0),
+                       best_days=180.0, fallback_days=14.0)
+    assert slow.label() == ("not identified (21-180 all fit): 21 days, the fit nearest the "
+                            "14 days fallback")
+    assert slow.every() == "21 days (not identified: 21-180 all fit; the fit nearest the fallback)"
     # exactly a factor 4 is still identified (the rule: more than 4 is not)
     assert DecayChoice("x", 5.0, "learned", 1, interval=(5.0, 20.0)).identified
     assert DecayChoice("x", 1.0, "learned", 1).label() == "1 day"
