@@ -55,6 +55,7 @@ from bench._common import (  # noqa: E402
     world_summary,
 )
 from bench.bench_score import AS_OF, score_command  # noqa: E402
+from bench.goals import marker  # noqa: E402
 
 GOAL = 0.6  # issue 20, goal 3: --workers 2 takes at most 0.6x the one-worker time
 VARIANTS = (  # (label, --workers, single-threaded model copy)
@@ -153,7 +154,11 @@ def main(argv: list[str] | None = None) -> int:
     load = (f"load average {load_before[0]:.1f} before, {load_after[0]:.1f} after, on "
             f"{os.cpu_count()} cores")
     identical = "yes" if all(same.values()) else "**no**"
+    two_vs_one = {explain: runs[(explain, "--workers 2")].seconds
+                  / runs[(explain, VARIANTS[0][0])].seconds for explain in (True, False)}
     if args.markdown:
+        print(marker("workers", f"{two_vs_one[True]:.2f}x (--no-explain {two_vs_one[False]:.2f}x)",
+                     max(two_vs_one.values()) <= GOAL))
         print(f"World: {summary['leads']:,} leads, {summary['activities']:,} activities, "
               f"`artifacts/bench/{world.name}`; `--as-of {AS_OF}`; {load}.\n")
         print(md_table(["run", "wall s", "leads/s", "CPU/wall", "peak RSS, tree (MiB)",

@@ -412,11 +412,9 @@ def _part_rows(parts: Path, bucket: int) -> int:
 def _collect_bucket_notes(parts: Path, n_buckets: int, monitor: DriftMonitor | None,
                           notes: JobNotes) -> None:
     """Drift counts and warnings of every bucket, this run's and an interrupted run's."""
-    for bucket in range(n_buckets):
-        path = parts / f"notes-{bucket:05d}.json"
-        if not path.is_file():
-            continue
-        add_bucket_notes(json.loads(path.read_text()), monitor, notes)
+    for path in (parts / f"notes-{bucket:05d}.json" for bucket in range(n_buckets)):
+        if path.is_file():
+            add_bucket_notes(json.loads(path.read_text()), monitor, notes)
 
 
 def add_bucket_notes(side: dict, monitor: DriftMonitor | None, notes: JobNotes) -> None:
