@@ -170,13 +170,13 @@ def load_truth(cfg):
 def with_threads(cfg):
     """The config with this run's LightGBM threads decided once (``auto`` resolved), which
     stderr states with the OpenMP wait policy; MLflow then logs the number actually used."""
-    from pipeline.cli import OMP_WAIT_POLICY_DEFAULTED
     from pipeline.scorers.lightgbm import resolve_n_jobs
 
     threads, how = resolve_n_jobs(cfg.model.n_jobs)
-    origin = "LeadScore's default" if OMP_WAIT_POLICY_DEFAULTED else "set in the environment"
-    err.print(f"threads: {threads} ({how}); OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY')} "
-              f"({origin})", highlight=False)
+    policy = os.environ.get("OMP_WAIT_POLICY")
+    policy = f"OMP_WAIT_POLICY={policy} (set in the environment)" if policy else \
+        "OpenMP's default wait policy"
+    err.print(f"threads: {threads} ({how}); {policy}", highlight=False)
     return cfg.model_copy(update={"model": cfg.model.model_copy(update={"n_jobs": threads})})
 
 
