@@ -37,7 +37,7 @@ GOALS = (
     Goal("rss_1m", "peak RSS, 1M leads and 20M events, with explanations", "< 1 GiB", "scale"),
     Goal("rss_flat", "peak RSS from 100k to 3M leads, largest / smallest", "flat (<= 1.25x)",
          "scale"),
-    Goal("time_linear", "exponent b of time = a * leads^b, 10k to 3M leads", "0.9 <= b <= 1.1",
+    Goal("time_linear", "exponent b of time = a * leads^b, 100k to 3M leads", "0.9 <= b <= 1.1",
          "scale"),
     Goal("workers", "`--workers 2` / `--workers 1` wall time, single-threaded kernels",
          "<= 0.6x", "workers"),
