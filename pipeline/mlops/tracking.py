@@ -28,9 +28,6 @@ from pipeline.scorers import kinds
 GIT_COMMIT_TAG = "mlflow.source.git.commit"  # MLflow's own tag: the UI links the commit
 DIGEST_LENGTH = 36  # what MLflow's tracking store holds of a dataset digest
 TRACKED_PACKAGES = ("lightgbm", "scikit-learn", "pandas", "numpy", "mlflow", "shap", "optuna")
-# URIs this module handed to mlflow.set_tracking_uri, which exports them as MLFLOW_TRACKING_URI:
-# seeing one of them in the environment later does not mean the user set it.
-_EXPORTED_URIS: set[str] = set()
 
 
 def configure(config: Config) -> str:
@@ -43,8 +40,6 @@ def configure(config: Config) -> str:
     logging.getLogger("mlflow").setLevel(logging.WARNING)
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     env_uri = os.environ.get("MLFLOW_TRACKING_URI")
-    if env_uri in _EXPORTED_URIS:
-        env_uri = None
     uri = env_uri or config.mlflow.tracking_uri
     if uri.startswith("sqlite:///"):
         db = Path(uri.removeprefix("sqlite:///"))
@@ -54,8 +49,14 @@ def configure(config: Config) -> str:
             # folder it was first opened from
             uri = f"sqlite:///{db.resolve()}"
     mlflow.set_tracking_uri(uri)
-    if not env_uri:
-        _EXPORTED_URIS.add(uri)
+    # mlflow.set_tracking_uri also exports the URI as MLFLOW_TRACKING_URI (for subprocesses): left
+    # there, the config's URI would pass for the user's own and win over the next config, and a
+    # URI the user sets later could not be told from one exported here. The environment keeps
+    # only what the user set; this process reads the URI from mlflow's own state.
+    if env_uri is None:
+        os.environ.pop("MLFLOW_TRACKING_URI", None)
+    else:
+        os.environ["MLFLOW_TRACKING_URI"] = env_uri
     if mlflow.get_experiment_by_name(config.experiment_name) is None:
         location = None
         if not env_uri:
