@@ -2,31 +2,37 @@
 learns match the generator's within a factor of 2, and validation log-loss is no worse than with
 the fixed 14 days.
 
-Which rows identify the decay. The world's true odds weigh each signal's events of the first 14
-days by ``0.5 ** ((14 - day) / h)``: they are the odds *at age 14*. So this test trains on one row
-per lead at ``created_at + 14 days`` (``dataset.as_of: {days: 14}``), where the features' ages
-are exactly the generator's. On the as_of grid (the default) rows at other ages also see events
-after day 14, which do not enter the true odds but track the deal in progress (sales calls,
-demo requests of won deals): the learner then rightly chooses what predicts at those ages, not
-the generator's half-life, and a test against the generator would be meaningless there.
+Which rows identify the decay. The default world's true odds are at age 14: they weigh each
+signal's events of the first 14 days by ``0.5 ** ((14 - day) / h)``. Inside a 14-day window
+half-lives above about 10 days weigh the events nearly alike (on 60,000 leads only pricing and
+demo requests were identified there). So this world moves the odds to age 60
+(``write_world(..., odds_age_days=60)``): its true odds weigh the events of the first 60 days by
+``0.5 ** ((60 - day) / h)``, and an event 60 days old then weighs 0.25, 0.5 and 0.63 at 30, 60
+and 90 days. 60 is the age chosen by that reasoning, before any run: it is two thirds of the
+longest true half-life, and the activity rates (time constants 20-30 days) still put events at
+every age from 0 to 60 days. The test trains on one row per lead at ``created_at + 60 days``
+(``dataset.as_of: {days: 60}``), where the features' ages are exactly the generator's. On the
+as_of grid (the default) rows at other ages also see events after as_of, which do not enter the
+true odds but track the deal in progress (sales calls, demo requests of won deals): the learner
+then rightly chooses what predicts at those ages, not the generator's half-life, and a test
+against the generator would be meaningless there.
 
 Which signals qualify, and what "match" means. Every planted signal with at least
-``decay_min_events`` training events is checked, with no cut-off chosen after the fact. A
-14-day window cannot tell every half-life apart (weights at 30 and at 180 days differ by about
-10 % inside it), so the learner reports a 95 % profile-likelihood interval and calls a signal
-"not identified" when the interval spans more than a factor of 4 (the rule of
-:mod:`features.decay`, written down before this test was run). The acceptance is then, per
-signal: EITHER it is identified and its half-life is within a factor of 2 of the generator's,
-OR it is not identified and the generator's half-life lies inside its interval (the interval
-is honest).
+``decay_min_events`` training events is checked, with no cut-off chosen after the fact. The
+learner reports a 95 % profile-likelihood interval and calls a signal "not identified" when the
+interval spans more than a factor of 4 (the rule of :mod:`features.decay`, written down before
+this test was run). Per signal: EITHER it is identified and its half-life is within a factor of
+2 of the generator's, OR it is not identified and the generator's half-life lies inside its
+interval (the interval is honest).
 
-What this world does not show. The bar set with that rule, before the run, was that at least 4
-signals (the fast ones) are identified. On this 60,000-lead world only 2 are: pricing (true 2
-days, learned 2 [1, 3]) and demo requests (true 5, learned 5 [5, 10]); demo-page visits (true 4)
-fit anywhere in 3-180 and email clicks (true 10) in 7-180. The likelihood is nearly flat above
-about 10 days, and about 5 times the validation leads would be needed to narrow email clicks. That
-is a fact about the data's power, not a check that can pass, so it is stated here and in
-docs/FEATURES.md rather than asserted; the two checks below hold for every signal.
+The bar, set before this world was first run: at least 4 of the 8 signals identified, each
+within a factor of 2 (the issue's acceptance, all 8, was asserted only if the run met it). Why
+not 8: at age 60 the fast signals' weight sits in the last few days, where the decaying rates
+leave few events (about 1,400 pricing visits and 160 demo requests in the last week, against
+7,300 and 1,700 in the whole first fortnight at age 14), so pricing, demo pages and demo
+requests may well lose the identification they had at age 14; the four slow signals with many
+events spread over the 60 days (email clicks, sales calls, webinars, downloads) are expected to
+gain it.
 """
 
 from __future__ import annotations
@@ -52,12 +58,16 @@ pytestmark = pytest.mark.slow
 TRUE = {"pricing": 2, "demo_page": 4, "demo_request": 5, "email_click": 10, "sales_call": 20,
         "webinar_attended": 30, "content_download": 60, "case_study": 90}
 FEATURE = {"pricing": "page_pricing", "demo_page": "page_demo", "case_study": "page_case_study"}
+#: The lead age of the world's true odds and of the training rows (module docstring).
+AGE = 60
+
+
 @pytest.fixture(scope="module")
 def prepared(tmp_path_factory):
     data = tmp_path_factory.mktemp("decay") / "data"
-    write_world(data, 60_000, seed=5, half_lives=TRUE)
+    write_world(data, 60_000, seed=5, half_lives=TRUE, odds_age_days=AGE)
     cfg = demo_config(data, split={"purge": 0, "valid_fraction": 0.4, "test_fraction": 0.1},
-                      dataset={"as_of": {"rule": "days_after_created", "days": 14}},
+                      dataset={"as_of": {"rule": "days_after_created", "days": AGE}},
                       features={"decay": "learn"})
     leads, activities, report = load_dataset(cfg)
     report.raise_if_failed()
@@ -75,7 +85,11 @@ def _checked(prep):
 
 def test_learned_half_lives_match_the_generator_or_say_they_cannot(prepared):
     prep, _ = prepared
-    for signal, true, choice in _checked(prep):
+    checked = _checked(prep)
+    matched = [signal for signal, true, c in checked
+               if c.identified and true / 2 <= c.half_life_days <= true * 2]
+    assert len(matched) >= 4, [(s, t, c.label()) for s, t, c in checked]  # the bar set before
+    for signal, true, choice in checked:
         low, high = choice.interval
         if choice.identified:
             assert choice.source == "learned"
