@@ -28,11 +28,23 @@ interval (the interval is honest).
 The bar, set before this world was first run: at least 4 of the 8 signals identified, each
 within a factor of 2 (the issue's acceptance, all 8, was asserted only if the run met it). Why
 not 8: at age 60 the fast signals' weight sits in the last few days, where the decaying rates
-leave few events (about 1,400 pricing visits and 160 demo requests in the last week, against
-7,300 and 1,700 in the whole first fortnight at age 14), so pricing, demo pages and demo
+leave few events (about 1,400 pricing visits and 160 demo requests in the world's last week
+before as_of, against 21,000 and 5,000 in its first fortnight), so pricing, demo pages and demo
 requests may well lose the identification they had at age 14; the four slow signals with many
 events spread over the 60 days (email clicks, sales calls, webinars, downloads) are expected to
 gain it.
+
+What this world shows (60,000 leads, seed 5). The bar is met, exactly: 4 of 8 are identified
+and within a factor of 2, pricing (true 2 days) 1 [1, 3], email clicks (true 10) 14 [14, 30],
+webinars attended (true 30) 30 [21, 30] and content downloads (true 60) 45 [30, 60]. The
+issue's acceptance (all 8) is not met, so it is not asserted. Not identified, each interval
+holding the true value: demo-page visits (true 4) 1-5, a span of 5 against the rule's 4, held at
+5 (the interval's end nearest 14); demo requests (true 5) 1-180, their weight in the last week
+resting on about 160 events; sales calls (true 20) 14-180, most of their events 30-60 days old;
+case studies (true 90) 30-180, the planted signal with the smallest engagement weight, held at
+30. At age 14 the same world identified 2 (pricing and demo requests). Email clicks are
+identified and within 2x, but their interval (14-30) misses the true 10: a 95 % interval
+sometimes does, and the learner's logistic scan is not the generator's model.
 """
 
 from __future__ import annotations
@@ -139,19 +151,24 @@ def test_validation_logloss_is_no_worse_than_fixed_14_days(prepared):
     assert not np.allclose(X_fixed[names].to_numpy(), X_learned[names].to_numpy())
     # in the learner's own scan, every learned signal is at least as good as 14 days
     assert all(c.gain >= 0 for c in prep.builder.decay_ if c.source == "learned")
-    # a logistic model on the whole feature table: strictly better with the learned half-lives
+    # The whole feature table also holds the 7/30/90-day windows, which at age 60 carry most of
+    # what any decayed count adds, so on the whole table "no worse" is "not significantly
+    # worse": the paired 95 % bootstrap interval of the per-lead difference holds 0 or lies
+    # below it. (A strict "lower" for the logistic model held at age 14; at age 60 it is noise:
+    # +1.0e-5 per lead, interval -4.6e-4 to +4.6e-4, and the generator's own half-lives would
+    # fail it too, +2.4e-4.) LightGBM also bins any monotone transform.
     logistic = make_pipeline(StandardScaler(), LogisticRegression(C=0.1, max_iter=500))
-    at_learned = _row_losses(prep, _features(prep, X_learned), logistic).mean()
-    at_14 = _row_losses(prep, _features(prep, X_fixed), logistic).mean()
-    assert at_learned < at_14, (at_learned, at_14)
-    # LightGBM also reads the 7/30/90-day windows and bins any monotone transform: on this
-    # world it gains nothing measurable (about +-2e-4 between seeds), so "no worse" is
-    # "not significantly worse": the paired 95 % bootstrap interval of the difference holds 0
-    # or lies below it
+    _assert_not_worse(_row_losses(prep, _features(prep, X_learned), logistic)
+                      - _row_losses(prep, _features(prep, X_fixed), logistic))
     trees = lgb.LGBMClassifier(n_estimators=200, learning_rate=0.05, num_leaves=15,
                                min_child_samples=40, deterministic=True, n_jobs=1,
                                random_state=0, verbose=-1)
-    diff = _row_losses(prep, X_learned, trees) - _row_losses(prep, X_fixed, trees)
+    _assert_not_worse(_row_losses(prep, X_learned, trees) - _row_losses(prep, X_fixed, trees))
+
+
+def _assert_not_worse(diff):
+    """The paired 95 % bootstrap interval of the mean per-lead log-loss difference (learned
+    minus 14 days) does not lie above 0."""
     rng = np.random.default_rng(0)
     boot = diff[rng.integers(0, diff.size, (1000, diff.size))].mean(axis=1)
     low, high = np.quantile(boot, [0.025, 0.975])
