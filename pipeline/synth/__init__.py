@@ -67,6 +67,12 @@ seconds, exactly what a point-in-time feature sees), never of the latent intent:
 For leads created less than 14 days before ``end``, ``p`` also counts first-fortnight events
 after ``end`` that the snapshot cannot show (their as_of has not come; they are all open).
 
+**Odds age** (opt-in: ``make_world(..., odds_age_days=60)``). The lead's as_of moves from day 14
+to that age: the true odds read the events before it with weights ``0.5 ** ((age - day) / h)``,
+won deals close and the deal activity starts after it, the intercept is solved at it and
+``truth.parquet`` records it. The rates stay counts of the first 14 days, so an older as_of sees
+more events, spread over more ages: a world where long half-lives can be told apart.
+
 **Outcomes.** ``won ~ Bernoulli(p)``; won deals close 7-150 days after as_of (beta-shaped; academy
 faster than platform). Lost leads are decided 3-200 days after creation, 4 % before as_of
 (disqualified at once); 15 % of the others never decide (``open``). An outcome after ``end``

@@ -61,6 +61,8 @@ def _decaying(
     rng: np.random.Generator, mean14: np.ndarray, tau: float, lo: np.ndarray, hi: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
     """Leads and days of a Poisson process with intensity ~ exp(-t / tau) on [lo, hi)."""
+    # ``mean14`` is the expected count of the first AS_OF_DAYS (the RATES' unit) whatever the
+    # world's odds age, so a world whose as_of is later sees more events before it
     mass = (np.exp(-lo / tau) - np.exp(-hi / tau)) / (1.0 - np.exp(-AS_OF_DAYS / tau))
     lead = np.repeat(np.arange(mean14.size), rng.poisson(np.maximum(mean14 * mass, 0.0)))
     span = hi[lead] - lo[lead]
@@ -249,10 +251,12 @@ def _inbound(rng: np.random.Generator, ld: _Leads, ev: _Events) -> None:
 
 
 def _deals(
-    rng: np.random.Generator, won: np.ndarray, lost: np.ndarray, decided: np.ndarray, ev: _Events
+    rng: np.random.Generator, won: np.ndarray, lost: np.ndarray, decided: np.ndarray, ev: _Events,
+    age: int = AS_OF_DAYS,
 ) -> None:
-    """Sales work between as_of and the decision: the leakage trap."""
-    lo = float(AS_OF_DAYS)
+    """Sales work between as_of (``age`` days after creation) and the decision: the leakage
+    trap."""
+    lo = float(age)
     # type, minimum and extra Poisson mean of events per lead, detail values, which leads
     for activity_type, least, lam, details, who in (
         ("demo_request", 0, 1.0, ("demo_form",), won),
@@ -268,8 +272,10 @@ def _deals(
         ev.add(activity_type, lead, day, codes[rng.integers(0, codes.size, lead.size)])
 
 
-def _first_fortnight(rng: np.random.Generator, ld: _Leads, ev: _Events) -> np.ndarray:
-    """Generate activity up to as_of into ``ev``; return the day mail stops per lead."""
+def _first_fortnight(rng: np.random.Generator, ld: _Leads, ev: _Events,
+                     age: int = AS_OF_DAYS) -> np.ndarray:
+    """Generate activity up to as_of (``age`` days after creation: the first fortnight in the
+    default world) into ``ev``; return the day mail stops per lead."""
     n = ld.line.size
     _inbound(rng, ld, ev)
-    return _organic(rng, ld, np.zeros(n), np.full(n, float(AS_OF_DAYS)), np.full(n, np.inf), ev)
+    return _organic(rng, ld, np.zeros(n), np.full(n, float(age)), np.full(n, np.inf), ev)

@@ -1,11 +1,12 @@
 """The true effect of an action: what appending one event at as_of does to the true probability.
 
 The world's conversion probability is a known function of what is observable before the lead's
-as_of = ``created_at + 14 days`` (:func:`pipeline.synth.outcomes._logit` of the recency-weighted
-signals of :func:`~pipeline.synth.outcomes._signals`). So the generator can say exactly how
-much one more demo request, pricing visit or webinar just before as_of would have moved a lead's
-true probability: add the event's weight (``0.5 ** (1 s / 7 days)``, practically 1) to its signal
-and recompute. This is the ground truth the model's what-if (:mod:`pipeline.explain.whatif`) is
+as_of = ``created_at + 14 days`` (or the world's ``odds_age_days``):
+:func:`pipeline.synth.outcomes._logit` of the recency-weighted signals of
+:func:`~pipeline.synth.outcomes._signals`. So the generator can say exactly how much one more
+demo request, pricing visit or webinar just before as_of would have moved a lead's true
+probability: add the event's weight (``0.5 ** (1 s / 7 days)``, practically 1) to its signal and
+recompute. This is the ground truth the model's what-if (:mod:`pipeline.explain.whatif`) is
 judged against.
 
 The fit score and product line that ``_logit`` needs are latent per-lead values the files do not
@@ -30,7 +31,7 @@ from pipeline.synth.companies import _companies
 from pipeline.synth.leads import _leads
 from pipeline.synth.outcomes import _PAGE_SIGNAL, _TYPE_SIGNAL, _logit, _signals
 from pipeline.synth.sampling import _sigmoid
-from pipeline.synth.vocabulary import _AS_OF_S, _D, _DAY_S, _T, AS_OF_DAYS, RECENCY_HALF_LIFE_DAYS
+from pipeline.synth.vocabulary import _D, _DAY_S, _T, AS_OF_DAYS, RECENCY_HALF_LIFE_DAYS
 
 #: Seconds before as_of at which the oracle appends the event: the what-if engine's stamp.
 EVENT_LEAD_SECONDS = 1
@@ -46,16 +47,17 @@ def signal_of(activity_type: str, detail: str | None) -> int:
     return int(_TYPE_SIGNAL[_T[activity_type]])
 
 
-def _bumps(spec: Any) -> list[tuple[int, float]]:
-    """(signal column, recency weight) of each event an action appends that the truth reads."""
+def _bumps(spec: Any, age: int = AS_OF_DAYS) -> list[tuple[int, float]]:
+    """(signal column, recency weight) of each event an action appends that the truth reads,
+    for a lead whose as_of is ``age`` days after creation."""
     kinds = [(spec.activity_type, spec.detail),
              *((t, None) for t in reversed(getattr(spec, "requires", [])))]
     out = []
     for k, (activity_type, detail) in enumerate(kinds):
         col = signal_of(activity_type, detail)
-        age_days = (_AS_OF_S - EVENT_LEAD_SECONDS - k) / _DAY_S
+        day = (age * _DAY_S - EVENT_LEAD_SECONDS - k) / _DAY_S
         if col >= 0:
-            out.append((col, 0.5 ** ((AS_OF_DAYS - age_days) / RECENCY_HALF_LIFE_DAYS)))
+            out.append((col, 0.5 ** ((age - day) / RECENCY_HALF_LIFE_DAYS)))
     return out
 
 
@@ -67,6 +69,7 @@ def true_action_gains(
     end: str = "2026-06-30",
     months: int = 24,
     signal: float = 1.0,
+    odds_age_days: int = AS_OF_DAYS,
 ) -> pd.DataFrame:
     """Per lead of the world, its true probability and each action's true probability gain.
 
@@ -76,8 +79,9 @@ def true_action_gains(
         Name -> spec with ``activity_type``, ``detail`` and ``requires``
         (``ActionsConfig.catalogue()``), appended as :func:`pipeline.explain.whatif.action_events`
         does (its event 1 s before as_of, each required one a second earlier).
-    n_leads, seed, base_rate, end, months, signal
-        The world's arguments, as given to :func:`~pipeline.synth.world.make_world`.
+    n_leads, seed, base_rate, end, months, signal, odds_age_days
+        The world's arguments, as given to :func:`~pipeline.synth.world.make_world` (the
+        default half-lives and company pool: the oracle knows no other).
 
     Returns
     -------
@@ -86,17 +90,19 @@ def true_action_gains(
         action, the true probability with its events appended minus ``p_convert`` (0 for events
         the true model does not read, e.g. a webinar registration).
     """
-    chunks, b0 = _world._plan(n_leads, seed, base_rate, end, months, signal)
+    chunks, b0 = _world._plan(n_leads, seed, base_rate, end, months, signal,
+                              age=odds_age_days)
+    age = int(odds_age_days)
     end = str(pd.Timestamp(end).date())
-    bumps = {name: _bumps(spec) for name, spec in actions.items()}
+    bumps = {name: _bumps(spec, age) for name, spec in actions.items()}
     parts = []
     for chunk, n, offset in chunks:
         # the same first draws as world._chunk, so the leads and their counts are the world's
         rng = np.random.default_rng([seed, chunk])
         ld = _leads(rng, n, offset, n_leads, end, months, _companies(seed))
         ev = _Events()
-        _first_fortnight(rng, ld, ev)
-        counts = _signals(n, *ev.arrays())
+        _first_fortnight(rng, ld, ev, age)
+        counts = _signals(n, *ev.arrays(), age=age)
         p = _sigmoid(b0 + _logit(ld, counts, signal))
         frame = {"p_convert": p}
         for name, events in bumps.items():

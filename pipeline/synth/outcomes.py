@@ -14,7 +14,6 @@ from features.activity import ACTIVITY_TYPES
 from pipeline.synth.leads import _Leads
 from pipeline.synth.sampling import _sigmoid
 from pipeline.synth.vocabulary import (
-    _AS_OF_S,
     _D,
     _DAY_S,
     _DETAILS,
@@ -69,24 +68,26 @@ def _signals(
     type_code: np.ndarray,
     detail: np.ndarray,
     half_lives: tuple[tuple[str, float], ...] | None = None,
+    age: int = AS_OF_DAYS,
 ) -> np.ndarray:
     """Recency-weighted counts of each signal strictly before as_of, shape (n, signals).
 
     ``half_lives``: (signal, days) pairs that replace :data:`RECENCY_HALF_LIFE_DAYS` for those
-    signals (a world with known per-signal decay); ``None``: one half-life for all.
+    signals (a world with known per-signal decay); ``None``: one half-life for all. ``age``:
+    the lead's age at as_of in days (the world's ``odds_age_days``).
     """
     sig = np.where(
         type_code == _T["web_visit"], _PAGE_SIGNAL[np.maximum(detail, 0)], _TYPE_SIGNAL[type_code]
     )
-    seen = (sig >= 0) & (sec < _AS_OF_S)
-    age = sec[seen] / _DAY_S
+    seen = (sig >= 0) & (sec < age * _DAY_S)
+    day = sec[seen] / _DAY_S
     if half_lives is None:
-        weight = 0.5 ** ((AS_OF_DAYS - age) / RECENCY_HALF_LIFE_DAYS)
+        weight = 0.5 ** ((age - day) / RECENCY_HALF_LIFE_DAYS)
     else:
         per_signal = np.full(len(_SIGNALS), RECENCY_HALF_LIFE_DAYS)
         for name, days in half_lives:
             per_signal[_S[name]] = days
-        weight = 0.5 ** ((AS_OF_DAYS - age) / per_signal[sig[seen]])
+        weight = 0.5 ** ((age - day) / per_signal[sig[seen]])
     k = len(_SIGNALS)
     flat = np.bincount(lead[seen] * k + sig[seen], weights=weight, minlength=n * k)
     return flat.reshape(n, k)
@@ -115,17 +116,20 @@ _CLOSE_BETA = np.array([(1.6, 3.5), (1.2, 5.0), (1.5, 3.0)])
 
 
 def _decide(
-    rng: np.random.Generator, ld: _Leads, p: np.ndarray, end_s: int
+    rng: np.random.Generator, ld: _Leads, p: np.ndarray, end_s: int, age: int = AS_OF_DAYS
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Won and lost (decided, not won) masks, decision day, its epoch second and outcome code."""
+    """Won and lost (decided, not won) masks, decision day, its epoch second and outcome code
+    (days counted from creation; ``age``: the lead's age at as_of)."""
     n = p.size
     won = rng.random(n) < p
     beta = _CLOSE_BETA[ld.line]
-    close = AS_OF_DAYS + 7.0 + 143.0 * rng.beta(beta[:, 0], beta[:, 1])
+    close = age + 7.0 + 143.0 * rng.beta(beta[:, 0], beta[:, 1])
+    # the few disqualified at once are decided before as_of, from day 3 (or half the age when
+    # as_of comes sooner: the interval must not be empty)
     lost_day = np.where(
         rng.random(n) < 0.04,
-        rng.uniform(3.0, AS_OF_DAYS, n),
-        AS_OF_DAYS + 186.0 * rng.beta(1.1, 2.0, n),
+        rng.uniform(min(3.0, age / 2), age, n),
+        age + 186.0 * rng.beta(1.1, 2.0, n),
     )
     undecided = ~won & (rng.random(n) < 0.15)
     decided = np.where(won, close, lost_day)

@@ -107,24 +107,32 @@ ACTIVITIES_SCHEMA = pa.schema(
         ("channel", pa.string()),
     ]
 )
-# The probability is the lead's chance as seen AS_OF_DAYS after creation: the file says so, since
-# on an as_of grid only the rows of that age can be judged against it (data/io.read_truth).
+# The probability is the lead's chance as seen AS_OF_DAYS (the world's odds_age_days) after
+# creation: the file says so, since on an as_of grid only the rows of that age can be judged
+# against it (data/io.read_truth).
 TRUTH_SCHEMA = pa.schema([("lead_id", pa.string()), ("p_convert", pa.float64())],
                          metadata={b"as_of_days": str(AS_OF_DAYS).encode()})
+
+
+def _truth_schema(age: int) -> pa.Schema:
+    """:data:`TRUTH_SCHEMA` of a world whose true odds are at ``age`` days after creation."""
+    return TRUTH_SCHEMA.with_metadata({b"as_of_days": str(age).encode()})
 
 
 @functools.lru_cache(maxsize=16)
 def _intercept(base_rate: float, end: str, months: int, signal: float = 1.0,
                half_lives: tuple[tuple[str, float], ...] | None = None,
-               companies: int = N_COMPANIES) -> float:
-    """Intercept b0 with mean p = ``base_rate`` on a fixed-seed probe (bisection)."""
+               companies: int = N_COMPANIES, age: int = AS_OF_DAYS) -> float:
+    """Intercept b0 with mean p = ``base_rate`` on a fixed-seed probe (bisection), whose leads
+    are seen ``age`` days after creation as the world's are."""
     rng = np.random.default_rng([PROBE_SEED, 0, 2])
     ld = _leads(rng, PROBE_LEADS, 0, PROBE_LEADS, end, months,
                 _companies(PROBE_SEED, companies))
     ev = _Events()
-    _first_fortnight(rng, ld, ev)
+    _first_fortnight(rng, ld, ev, age)
     lead, sec, type_code, detail = ev.arrays()
-    base = _logit(ld, _signals(PROBE_LEADS, lead, sec, type_code, detail, half_lives), signal)
+    base = _logit(ld, _signals(PROBE_LEADS, lead, sec, type_code, detail, half_lives, age),
+                  signal)
     low, high = -20.0, 10.0
     for _ in range(60):
         mid = (low + high) / 2
@@ -148,23 +156,24 @@ def _chunk(
     half_lives: tuple[tuple[str, float], ...] | None = None,
     stages: bool = False,
     companies: int = N_COMPANIES,
+    age: int = AS_OF_DAYS,
 ) -> tuple[pa.Table, pa.Table, pa.Table]:
     """Leads, activities and truth of one chunk as Arrow tables (leads with the stage dates of
-    :mod:`pipeline.synth.lifecycle` when ``stages``)."""
+    :mod:`pipeline.synth.lifecycle` when ``stages``; the true odds at ``age`` days)."""
     rng = np.random.default_rng([seed, chunk])
     pool = _companies(seed, companies)
     ld = _leads(rng, n, offset, total, end, months, pool)
     _, _, _, end_s = _calendar(end, months)
     ev = _Events()
-    mail_cut = _first_fortnight(rng, ld, ev)
-    p = _sigmoid(b0 + _logit(ld, _signals(n, *ev.arrays(), half_lives), signal))
+    mail_cut = _first_fortnight(rng, ld, ev, age)
+    p = _sigmoid(b0 + _logit(ld, _signals(n, *ev.arrays(), half_lives, age), signal))
 
-    won, lost, decided, decided_s, outcome = _decide(rng, ld, p, end_s)
+    won, lost, decided, decided_s, outcome = _decide(rng, ld, p, end_s, age)
     # Organic activity stops at a won deal's close (its decision day) or after the horizon.
     stop = np.where(won, decided, HORIZON_DAYS)
     stop = np.minimum(stop, (end_s - ld.created) / _DAY_S + 1.0 / _DAY_S)
-    _organic(rng, ld, np.full(n, float(AS_OF_DAYS)), np.maximum(stop, AS_OF_DAYS), mail_cut, ev)
-    _deals(rng, won, lost, decided, ev)
+    _organic(rng, ld, np.full(n, float(age)), np.maximum(stop, age), mail_cut, ev)
+    _deals(rng, won, lost, decided, ev, age)
 
     lead, sec, type_code, detail = ev.arrays()
     at = ld.created[lead] + sec
@@ -207,7 +216,7 @@ def _chunk(
     if stages:
         dates = stage_dates(seed, chunk, ld.created, p, won, outcome, decided_s, end_s)
         leads = pa.table([*leads.columns, *dates], schema=stage_schema(LEADS_SCHEMA))
-    truth = pa.table([ids, pa.array(p)], schema=TRUTH_SCHEMA)
+    truth = pa.table([ids, pa.array(p)], schema=_truth_schema(age))
     return leads, activities, truth
 
 
@@ -220,8 +229,13 @@ def _plan(
     signal: float = 1.0,
     half_lives: tuple[tuple[str, float], ...] | None = None,
     companies: int = N_COMPANIES,
+    age: int = AS_OF_DAYS,
 ) -> tuple[list[tuple[int, int, int]], float]:
     """Validate the arguments; chunks as (index, size, offset) and the intercept."""
+    if isinstance(age, bool) or not isinstance(age, int | np.integer) \
+            or not 1 <= age <= HORIZON_DAYS:
+        raise ConfigError(f"synth: odds_age_days must be a whole number of days in "
+                          f"1..{HORIZON_DAYS:g}, got {age!r}")
     for name, days in half_lives or ():
         if name not in SIGNALS or not days > 0:
             raise ConfigError(
@@ -252,7 +266,7 @@ def _plan(
         for i in range((n_leads + CHUNK - 1) // CHUNK)
     ]
     return chunks, _intercept(float(base_rate), end, int(months), float(signal), half_lives,
-                               int(companies))
+                               int(companies), int(age))
 
 
 def _decay(half_lives: dict[str, float] | None) -> tuple[tuple[str, float], ...] | None:
@@ -270,6 +284,7 @@ def make_world(
     half_lives: dict[str, float] | None = None,
     stages: bool = False,
     companies: int = N_COMPANIES,
+    odds_age_days: int = AS_OF_DAYS,
 ) -> World:
     """Generate a synthetic CRM world in memory.
 
@@ -303,6 +318,13 @@ def make_world(
         companies concentrate the leads on fewer accounts (buying committees of several
         leads) for the account evaluation; the other draws are unchanged, but the companies'
         sizes, industries and so the fit and the odds differ, so it is another world.
+    odds_age_days
+        Lead age (days after creation) of its as_of, at which the true odds are defined: they
+        read the events before it, won deals close and the leakage trap starts after it, and
+        ``truth.parquet`` records it (``as_of_days``). The default :data:`AS_OF_DAYS` (14) is
+        the default world; an older age (at most the 180-day organic horizon) sees more
+        events, spread over more ages (the :data:`~pipeline.synth.vocabulary.RATES` stay
+        counts of the first 14 days), so a learner can tell longer half-lives apart.
 
     Returns
     -------
@@ -316,10 +338,11 @@ def make_world(
         An argument out of range.
     """
     decay = _decay(half_lives)
-    chunks, b0 = _plan(n_leads, seed, base_rate, end, months, signal, decay, companies)
+    chunks, b0 = _plan(n_leads, seed, base_rate, end, months, signal, decay, companies,
+                       odds_age_days)
     end = str(pd.Timestamp(end).date())
     parts = [_chunk(seed, c, n, off, n_leads, end, months, b0, signal, decay, stages,
-                    companies)
+                    companies, int(odds_age_days))
              for c, n, off in chunks]
     return World(*(pa.concat_tables([p[k] for p in parts]).to_pandas() for k in range(3)))
 
@@ -336,6 +359,7 @@ def write_world(
     half_lives: dict[str, float] | None = None,
     stages: bool = False,
     companies: int = N_COMPANIES,
+    odds_age_days: int = AS_OF_DAYS,
 ) -> dict[str, object]:
     """Stream a synthetic CRM world to ``leads``, ``activities`` and ``truth.parquet``.
 
@@ -347,7 +371,7 @@ def write_world(
     ----------
     out_dir
         Folder for the three files (created if missing; existing files are replaced).
-    n_leads, seed, base_rate, end, months, signal, half_lives, stages, companies
+    n_leads, seed, base_rate, end, months, signal, half_lives, stages, companies, odds_age_days
         As in :func:`make_world`; the files hold exactly :func:`make_world`'s frames.
     progress
         Called as ``progress(leads_done, n_leads)`` after each chunk.
@@ -365,13 +389,14 @@ def write_world(
     """
     started = time.perf_counter()
     decay = _decay(half_lives)
-    chunks, b0 = _plan(n_leads, seed, base_rate, end, months, signal, decay, companies)
+    chunks, b0 = _plan(n_leads, seed, base_rate, end, months, signal, decay, companies,
+                       odds_age_days)
     end = str(pd.Timestamp(end).date())
     out = Path(out_dir)
     rows = {"leads": 0, "activities": 0, "positives": 0}
     p_sum = 0.0
     schemas = (stage_schema(LEADS_SCHEMA) if stages else LEADS_SCHEMA, ACTIVITIES_SCHEMA,
-               TRUTH_SCHEMA)
+               _truth_schema(int(odds_age_days)))
     with (
         atomic_path(out / "leads.parquet") as lp,
         atomic_path(out / "activities.parquet") as ap,
@@ -385,7 +410,7 @@ def write_world(
             for c, n, off in chunks:
                 leads, activities, truth = _chunk(
                     seed, c, n, off, n_leads, end, months, b0, signal, decay, stages,
-                    companies,
+                    companies, int(odds_age_days),
                 )
                 for writer, table in zip(writers, (leads, activities, truth), strict=True):
                     writer.write_table(table, row_group_size=2 * CHUNK * 40)

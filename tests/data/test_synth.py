@@ -13,6 +13,7 @@ from sklearn.metrics import roc_auc_score
 
 import pipeline.synth.world as synth
 from pipeline.data.errors import ConfigError
+from pipeline.data.io import read_truth
 from pipeline.evaluation.drift import psi
 from pipeline.synth.world import ACTIVITY_TYPES, AS_OF_DAYS, make_world, write_world
 
@@ -211,10 +212,38 @@ def test_won_leads_have_deal_activity_after_as_of(world, age):
 
 @pytest.mark.parametrize("kwargs", [{"n_leads": 0}, {"base_rate": 1.5}, {"months": 3},
                                     {"end": "not a date"}, {"seed": -1}, {"signal": 0.0},
-                                    {"signal": 1.5}])
+                                    {"signal": 1.5}, {"odds_age_days": 0},
+                                    {"odds_age_days": 181}, {"odds_age_days": 30.0},
+                                    {"odds_age_days": True}])
 def test_bad_arguments_are_config_errors(kwargs):
     with pytest.raises(ConfigError, match="synth"):
         make_world(**{"n_leads": 10, **kwargs})
+
+
+def test_an_older_odds_age_moves_as_of_and_what_is_timed_from_it(tmp_path):
+    # odds_age_days=60: the true odds are at day 60, so what the default world times from day
+    # 14 moves with them, and the truth file says at which age p holds
+    default = make_world(2_000, seed=3)
+    explicit = make_world(2_000, seed=3, odds_age_days=AS_OF_DAYS)
+    for name in ("leads", "activities", "truth"):
+        pd.testing.assert_frame_equal(getattr(default, name), getattr(explicit, name))
+    write_world(tmp_path, 2_000, seed=3, odds_age_days=60)
+    assert read_truth(tmp_path / "truth.parquet").attrs["as_of_days"] == 60.0
+    leads, acts = (pd.read_parquet(tmp_path / f"{t}.parquet") for t in ("leads", "activities"))
+    as_of = pd.Timedelta(days=60)
+    age = acts["occurred_at"] - acts["lead_id"].map(leads.set_index("lead_id")["created_at"])
+    won = leads["outcome"] == "won"
+    assert won.sum() > 50
+    assert ((leads["outcome_at"] - leads["created_at"])[won] >= as_of + pd.Timedelta(days=7)).all()
+    # the leakage trap starts at the later as_of: deal-only calls never come before it
+    deal = acts["detail"].isin(["proposal_review", "negotiation"])
+    assert deal.sum() > 50 and (age[deal] >= as_of).all()
+    # the rates stay counts of the first 14 days, so more happens before the later as_of
+    default_age = default.activities["occurred_at"] - default.activities["lead_id"].map(
+        default.leads.set_index("lead_id")["created_at"])
+    assert (age < as_of).sum() > 1.5 * (default_age < AS_OF).sum()
+    # the intercept is solved at that age: the base rate still holds
+    assert read_truth(tmp_path / "truth.parquet").mean() == pytest.approx(0.08, abs=0.01)
 
 
 def test_weak_signal_world_has_an_oracle_auc_near_0_6():

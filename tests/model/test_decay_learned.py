@@ -2,31 +2,49 @@
 learns match the generator's within a factor of 2, and validation log-loss is no worse than with
 the fixed 14 days.
 
-Which rows identify the decay. The world's true odds weigh each signal's events of the first 14
-days by ``0.5 ** ((14 - day) / h)``: they are the odds *at age 14*. So this test trains on one row
-per lead at ``created_at + 14 days`` (``dataset.as_of: {days: 14}``), where the features' ages
-are exactly the generator's. On the as_of grid (the default) rows at other ages also see events
-after day 14, which do not enter the true odds but track the deal in progress (sales calls,
-demo requests of won deals): the learner then rightly chooses what predicts at those ages, not
-the generator's half-life, and a test against the generator would be meaningless there.
+Which rows identify the decay. The default world's true odds are at age 14: they weigh each
+signal's events of the first 14 days by ``0.5 ** ((14 - day) / h)``. Inside a 14-day window
+half-lives above about 10 days weigh the events nearly alike (on 60,000 leads only pricing and
+demo requests were identified there). So this world moves the odds to age 60
+(``write_world(..., odds_age_days=60)``): its true odds weigh the events of the first 60 days by
+``0.5 ** ((60 - day) / h)``, and an event 60 days old then weighs 0.25, 0.5 and 0.63 at 30, 60
+and 90 days. 60 is the age chosen by that reasoning, before any run: it is two thirds of the
+longest true half-life, and the activity rates (time constants 20-30 days) still put events at
+every age from 0 to 60 days. The test trains on one row per lead at ``created_at + 60 days``
+(``dataset.as_of: {days: 60}``), where the features' ages are exactly the generator's. On the
+as_of grid (the default) rows at other ages also see events after as_of, which do not enter the
+true odds but track the deal in progress (sales calls, demo requests of won deals): the learner
+then rightly chooses what predicts at those ages, not the generator's half-life, and a test
+against the generator would be meaningless there.
 
 Which signals qualify, and what "match" means. Every planted signal with at least
-``decay_min_events`` training events is checked, with no cut-off chosen after the fact. A
-14-day window cannot tell every half-life apart (weights at 30 and at 180 days differ by about
-10 % inside it), so the learner reports a 95 % profile-likelihood interval and calls a signal
-"not identified" when the interval spans more than a factor of 4 (the rule of
-:mod:`features.decay`, written down before this test was run). The acceptance is then, per
-signal: EITHER it is identified and its half-life is within a factor of 2 of the generator's,
-OR it is not identified and the generator's half-life lies inside its interval (the interval
-is honest).
+``decay_min_events`` training events is checked, with no cut-off chosen after the fact. The
+learner reports a 95 % profile-likelihood interval and calls a signal "not identified" when the
+interval spans more than a factor of 4 (the rule of :mod:`features.decay`, written down before
+this test was run). Per signal: EITHER it is identified and its half-life is within a factor of
+2 of the generator's, OR it is not identified and the generator's half-life lies inside its
+interval (the interval is honest).
 
-What this world does not show. The bar set with that rule, before the run, was that at least 4
-signals (the fast ones) are identified. On this 60,000-lead world only 2 are: pricing (true 2
-days, learned 2 [1, 3]) and demo requests (true 5, learned 5 [5, 10]); demo-page visits (true 4)
-fit anywhere in 3-180 and email clicks (true 10) in 7-180. The likelihood is nearly flat above
-about 10 days, and about 5 times the validation leads would be needed to narrow email clicks. That
-is a fact about the data's power, not a check that can pass, so it is stated here and in
-docs/FEATURES.md rather than asserted; the two checks below hold for every signal.
+The bar, set before this world was first run: at least 4 of the 8 signals identified, each
+within a factor of 2 (the issue's acceptance, all 8, was asserted only if the run met it). Why
+not 8: at age 60 the fast signals' weight sits in the last few days, where the decaying rates
+leave few events (about 1,400 pricing visits and 160 demo requests in the world's last week
+before as_of, against 21,000 and 5,000 in its first fortnight), so pricing, demo pages and demo
+requests may well lose the identification they had at age 14; the four slow signals with many
+events spread over the 60 days (email clicks, sales calls, webinars, downloads) are expected to
+gain it.
+
+What this world shows (60,000 leads, seed 5). The bar is met, exactly: 4 of 8 are identified
+and within a factor of 2, pricing (true 2 days) 1 [1, 3], email clicks (true 10) 14 [14, 30],
+webinars attended (true 30) 30 [21, 30] and content downloads (true 60) 45 [30, 60]. The
+issue's acceptance (all 8) is not met, so it is not asserted. Not identified, each interval
+holding the true value: demo-page visits (true 4) 1-5, a span of 5 against the rule's 4, held at
+5 (the interval's end nearest 14); demo requests (true 5) 1-180, their weight in the last week
+resting on about 160 events; sales calls (true 20) 14-180, most of their events 30-60 days old;
+case studies (true 90) 30-180, the planted signal with the smallest engagement weight, held at
+30. At age 14 the same world identified 2 (pricing and demo requests). Email clicks are
+identified and within 2x, but their interval (14-30) misses the true 10: a 95 % interval
+sometimes does, and the learner's logistic scan is not the generator's model.
 """
 
 from __future__ import annotations
@@ -52,12 +70,16 @@ pytestmark = pytest.mark.slow
 TRUE = {"pricing": 2, "demo_page": 4, "demo_request": 5, "email_click": 10, "sales_call": 20,
         "webinar_attended": 30, "content_download": 60, "case_study": 90}
 FEATURE = {"pricing": "page_pricing", "demo_page": "page_demo", "case_study": "page_case_study"}
+#: The lead age of the world's true odds and of the training rows (module docstring).
+AGE = 60
+
+
 @pytest.fixture(scope="module")
 def prepared(tmp_path_factory):
     data = tmp_path_factory.mktemp("decay") / "data"
-    write_world(data, 60_000, seed=5, half_lives=TRUE)
+    write_world(data, 60_000, seed=5, half_lives=TRUE, odds_age_days=AGE)
     cfg = demo_config(data, split={"purge": 0, "valid_fraction": 0.4, "test_fraction": 0.1},
-                      dataset={"as_of": {"rule": "days_after_created", "days": 14}},
+                      dataset={"as_of": {"rule": "days_after_created", "days": AGE}},
                       features={"decay": "learn"})
     leads, activities, report = load_dataset(cfg)
     report.raise_if_failed()
@@ -75,7 +97,11 @@ def _checked(prep):
 
 def test_learned_half_lives_match_the_generator_or_say_they_cannot(prepared):
     prep, _ = prepared
-    for signal, true, choice in _checked(prep):
+    checked = _checked(prep)
+    matched = [signal for signal, true, c in checked
+               if c.identified and true / 2 <= c.half_life_days <= true * 2]
+    assert len(matched) >= 4, [(s, t, c.label()) for s, t, c in checked]  # the bar set before
+    for signal, true, choice in checked:
         low, high = choice.interval
         if choice.identified:
             assert choice.source == "learned"
@@ -125,19 +151,24 @@ def test_validation_logloss_is_no_worse_than_fixed_14_days(prepared):
     assert not np.allclose(X_fixed[names].to_numpy(), X_learned[names].to_numpy())
     # in the learner's own scan, every learned signal is at least as good as 14 days
     assert all(c.gain >= 0 for c in prep.builder.decay_ if c.source == "learned")
-    # a logistic model on the whole feature table: strictly better with the learned half-lives
+    # The whole feature table also holds the 7/30/90-day windows, which at age 60 carry most of
+    # what any decayed count adds, so on the whole table "no worse" is "not significantly
+    # worse": the paired 95 % bootstrap interval of the per-lead difference holds 0 or lies
+    # below it. (A strict "lower" for the logistic model held at age 14; at age 60 it is noise:
+    # +1.0e-5 per lead, interval -4.6e-4 to +4.6e-4, and the generator's own half-lives would
+    # fail it too, +2.4e-4.) LightGBM also bins any monotone transform.
     logistic = make_pipeline(StandardScaler(), LogisticRegression(C=0.1, max_iter=500))
-    at_learned = _row_losses(prep, _features(prep, X_learned), logistic).mean()
-    at_14 = _row_losses(prep, _features(prep, X_fixed), logistic).mean()
-    assert at_learned < at_14, (at_learned, at_14)
-    # LightGBM also reads the 7/30/90-day windows and bins any monotone transform: on this
-    # world it gains nothing measurable (about +-2e-4 between seeds), so "no worse" is
-    # "not significantly worse": the paired 95 % bootstrap interval of the difference holds 0
-    # or lies below it
+    _assert_not_worse(_row_losses(prep, _features(prep, X_learned), logistic)
+                      - _row_losses(prep, _features(prep, X_fixed), logistic))
     trees = lgb.LGBMClassifier(n_estimators=200, learning_rate=0.05, num_leaves=15,
                                min_child_samples=40, deterministic=True, n_jobs=1,
                                random_state=0, verbose=-1)
-    diff = _row_losses(prep, X_learned, trees) - _row_losses(prep, X_fixed, trees)
+    _assert_not_worse(_row_losses(prep, X_learned, trees) - _row_losses(prep, X_fixed, trees))
+
+
+def _assert_not_worse(diff):
+    """The paired 95 % bootstrap interval of the mean per-lead log-loss difference (learned
+    minus 14 days) does not lie above 0."""
     rng = np.random.default_rng(0)
     boot = diff[rng.integers(0, diff.size, (1000, diff.size))].mean(axis=1)
     low, high = np.quantile(boot, [0.025, 0.975])
