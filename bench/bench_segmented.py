@@ -87,7 +87,7 @@ def main(argv: list[str] | None = None) -> int:
         scorer = grid["scorer"]
         X, y, _, _ = grid["rows"]
         model = getattr(scorer, "global_", scorer)
-        grown = len(next(iter(model.evals_result_["valid"].values())))
+        grown = model.rounds_grown_
         params = model.lightgbm_params(y)
         log(f"reference lgb.train: {len(X):,} rows, {grown} rounds")
         raw_s = best_time(

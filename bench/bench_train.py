@@ -113,8 +113,8 @@ def main(argv: list[str] | None = None) -> int:
         ts = result.training_set
         train_ids = ts.part("train")
         X_train, y_train = result.X.loc[train_ids], ts.y.loc[train_ids].to_numpy()
-        grown = len(next(iter(model.evals_result_["valid"].values())))
-        threads = model.n_jobs
+        grown = model.rounds_grown_
+        threads = model.threads
 
         log(f"reference fits on the same {len(train_ids):,} x {X_train.shape[1]} matrix")
         params = model.lightgbm_params(y_train)

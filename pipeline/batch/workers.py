@@ -73,7 +73,7 @@ def single_threaded(package: Any) -> Any:
         elif isinstance(obj, (list, tuple)):
             stack.extend(obj)
         elif hasattr(obj, "__dict__") and type(obj).__module__.startswith("pipeline."):
-            if isinstance(vars(obj).get("n_jobs"), int):
+            if "n_jobs" in vars(obj):  # a number or "auto"
                 obj.n_jobs = 1
             stack.extend(vars(obj).values())
     return package

@@ -168,16 +168,18 @@ def load_truth(cfg):
 
 
 def with_threads(cfg):
-    """The config with this run's LightGBM threads decided once (``auto`` resolved), which
-    stderr states with the OpenMP wait policy; MLflow then logs the number actually used."""
-    from pipeline.scorers.lightgbm import resolve_n_jobs
+    """The config as given, after stderr states this run's LightGBM threads (``auto`` decided
+    once per process, as the models will use it) and the OpenMP wait policy. ``auto`` stays in
+    the config, so the saved models do not depend on how busy this machine was."""
+    from pipeline.scorers.lightgbm import auto_threads, resolve_n_jobs
 
-    threads, how = resolve_n_jobs(cfg.model.n_jobs)
+    threads, how = auto_threads() if cfg.model.n_jobs == "auto" else \
+        resolve_n_jobs(cfg.model.n_jobs)
     policy = os.environ.get("OMP_WAIT_POLICY")
     policy = f"OMP_WAIT_POLICY={policy} (set in the environment)" if policy else \
         "OpenMP's default wait policy"
     err.print(f"threads: {threads} ({how}); {policy}", highlight=False)
-    return cfg.model_copy(update={"model": cfg.model.model_copy(update={"n_jobs": threads})})
+    return cfg
 
 
 def tracking(cfg):

@@ -183,7 +183,10 @@ def tune(
         tracking(cfg)
         mlflow.start_run(run_name=f"tune-{cfg.dataset.name}",
                          tags={"dataset": cfg.dataset.name, "stage": "tune", "scorer": kind})
+        from pipeline.scorers.lightgbm import threads_for
+
         mlflow.log_params({"model.n_jobs": str(cfg.model.n_jobs),
+                           "threads": str(threads_for(cfg.model.n_jobs)),
                            "env.OMP_WAIT_POLICY": os.environ.get("OMP_WAIT_POLICY", "")})
 
         def logger(number, params, value, state):

@@ -8,7 +8,9 @@ from TreeSHAP (:mod:`pipeline.scorers.treeshap`, identical to LightGBM's ``pred_
 
 from __future__ import annotations
 
+import functools
 import os
+import re
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -25,6 +27,7 @@ if TYPE_CHECKING:
 
     from pipeline.scorers.kinds import ScorerContext
 
+_NUM_THREADS = re.compile(r"^\[num_threads: \d+\]$", re.MULTILINE)
 FIXED_PARAMS: dict[str, Any] = {
     "objective": "binary",
     "verbosity": -1,
@@ -59,7 +62,9 @@ class LeadScorer(BaseScorer):
         Seed for bagging and feature sampling.
     n_jobs
         LightGBM and TreeSHAP threads (the trees are the same for any number:
-        ``deterministic``); ``model.n_jobs: auto`` is resolved by :func:`resolve_n_jobs`.
+        ``deterministic``), or ``"auto"``: kept as given, so a saved model does not depend on how
+        busy the training machine was, and resolved once per process where it is used
+        (:attr:`threads`, :func:`auto_threads`).
     init_model
         A fitted booster to continue from (its trees come first, ``n_estimators`` more rounds
         at most): how a product line's model refines the global one on its own leads.
@@ -78,7 +83,7 @@ class LeadScorer(BaseScorer):
         calibration_methods: tuple[str, ...] = ("isotonic", "sigmoid"),
         cv_folds: int = 5,
         random_state: int = 42,
-        n_jobs: int = 2,
+        n_jobs: int | str = 2,
         init_model: lgb.Booster | None = None,
     ):
         self.spec = spec
@@ -94,11 +99,16 @@ class LeadScorer(BaseScorer):
         self.n_jobs = n_jobs
         self.init_model = init_model
 
+    @property
+    def threads(self) -> int:
+        """The threads ``n_jobs`` means in this process."""
+        return threads_for(self.n_jobs)
+
     def lightgbm_params(self, y: np.ndarray | None = None) -> dict[str, Any]:
         """The full LightGBM parameter set used for training."""
         params = {**(self.params or {}), **FIXED_PARAMS}
         params["seed"] = self.random_state
-        params["num_threads"] = self.n_jobs
+        params["num_threads"] = self.threads
         constraints = self.monotone_constraints()
         if any(constraints):
             params["monotone_constraints"] = constraints
@@ -115,7 +125,9 @@ class LeadScorer(BaseScorer):
         params = self.lightgbm_params(y)
         train = lgb.Dataset(X, label=y, weight=sample_weight, free_raw_data=False)
         valid = lgb.Dataset(X_valid, label=y_valid, reference=train, free_raw_data=False)
-        self.evals_result_: dict[str, Any] = {}
+        # the validation metric per round: its last digits depend on the thread count, so it is
+        # not kept (a saved model would then depend on how busy the machine was); its length is
+        evals: dict[str, Any] = {}
         self.booster_ = lgb.train(
             params,
             train,
@@ -125,29 +137,31 @@ class LeadScorer(BaseScorer):
             init_model=self.init_model,
             callbacks=[
                 lgb.early_stopping(self.early_stopping_rounds, verbose=False),
-                lgb.record_evaluation(self.evals_result_),
+                lgb.record_evaluation(evals),
                 *callbacks,
             ],
         )
+        self.rounds_grown_ = len(next(iter(evals["valid"].values())))
         self.best_iteration_ = int(self.booster_.best_iteration or self.booster_.num_trees())
-        # Keep only the trees early stopping chose, so every later call sees one model.
-        self.booster_ = lgb.Booster(
-            model_str=self.booster_.model_to_string(num_iteration=self.best_iteration_)
-        )
+        # Keep only the trees early stopping chose, so every later call sees one model. The
+        # model string's parameters would record this run's thread count: 0 (OpenMP's default)
+        # in its place keeps the saved model the same on a busy machine and a quiet one.
+        self.booster_ = lgb.Booster(model_str=_NUM_THREADS.sub(
+            "[num_threads: 0]", self.booster_.model_to_string(num_iteration=self.best_iteration_)))
         # The expected raw value of the ensemble; for one row LightGBM's own pred_contrib is
         # cheaper than building the fast explainer (0.75 s per model, which tuning paid per
         # trial), and gives the same bits.
         self.base_raw_ = float(self.booster_.predict(X.iloc[:1], pred_contrib=True,
-                                                     num_threads=self.n_jobs)[0, -1])
+                                                     num_threads=self.threads)[0, -1])
 
     def decision_function(self, X: pd.DataFrame) -> np.ndarray:
         """Log-odds per lead."""
-        return self.booster_.predict(X, raw_score=True, num_threads=self.n_jobs)
+        return self.booster_.predict(X, raw_score=True, num_threads=self.threads)
 
     def _raw_contributions(self, X: pd.DataFrame) -> np.ndarray:
         # The fast exact explainer (equal to pred_contrib to 1e-6); it falls back to pred_contrib
         # itself, with a logged reason, for models it cannot read.
-        return explain_contributions(self.booster_, X, n_jobs=self.n_jobs)
+        return explain_contributions(self.booster_, X, n_jobs=self.threads)
 
     def contributions(self, X: pd.DataFrame) -> tuple[pd.DataFrame, float]:
         """Exact TreeSHAP log-odds shares per feature, and the expected log-odds."""
@@ -236,6 +250,18 @@ def resolve_n_jobs(n_jobs: int | str) -> tuple[int, str]:
     return threads, f"model.n_jobs auto: {cores} usable cores, other processes busy on {load:.1f}"
 
 
+@functools.cache
+def auto_threads() -> tuple[int, str]:
+    """``model.n_jobs: auto`` decided once per process: every model of a run (tuning trials,
+    candidates, segments) then uses the count the CLI states."""
+    return resolve_n_jobs("auto")
+
+
+def threads_for(n_jobs: int | str) -> int:
+    """The threads ``model.n_jobs`` means in this process (``auto``: :func:`auto_threads`)."""
+    return auto_threads()[0] if n_jobs == "auto" else int(n_jobs)
+
+
 def build(ctx: ScorerContext) -> BaseScorer:
     """The ``model`` kind: LightGBM from ``model:`` (tuned params on top), per segment when
     ``dataset.segment`` is set."""
@@ -250,7 +276,7 @@ def build(ctx: ScorerContext) -> BaseScorer:
         use_spec_monotone=mc.use_spec_monotone,
         calibration_methods=tuple(config.calibration.methods),
         cv_folds=config.calibration.cv_folds, random_state=config.seed,
-        n_jobs=resolve_n_jobs(mc.n_jobs)[0],
+        n_jobs=mc.n_jobs,
     )
     if ctx.segment is None:
         return model

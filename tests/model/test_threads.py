@@ -106,3 +106,26 @@ def test_the_trees_do_not_depend_on_the_thread_count():
                             random_state=5, n_jobs=threads).fit(X, y, Xv, yv)
         models.append(scorer.booster_.model_to_string().split("\nparameters:")[0])
     assert models[0] == models[1] == models[2]
+
+
+def test_a_saved_model_does_not_depend_on_the_threads_it_trained_with(monkeypatch):
+    """``auto`` stays in the scorer (resolved where it runs), and the booster's model string
+    records no thread count: a busy machine and a quiet one save the same bytes."""
+    import pipeline.scorers.lightgbm as module
+    from pipeline.explain.package import canonical_bytes
+
+    X, y = _table(3000, 1)
+    Xv, yv = _table(1000, 2)
+    saved = []
+    for threads in (1, 2):  # what auto decides on a busy machine, then on a quiet one
+        monkeypatch.setattr(module, "resolve_n_jobs", lambda n, t=threads: (t, "test"))
+        module.auto_threads.cache_clear()
+        scorer = LeadScorer(spec=SPEC, n_estimators=40, early_stopping_rounds=10,
+                            random_state=5, n_jobs="auto")
+        assert scorer.threads == threads
+        scorer.fit(X, y, Xv, yv)
+        assert scorer.n_jobs == "auto"
+        assert "[num_threads: 0]" in scorer.booster_.model_to_string()
+        saved.append(canonical_bytes(scorer))
+    module.auto_threads.cache_clear()
+    assert saved[0] == saved[1]
