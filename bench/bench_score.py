@@ -176,9 +176,16 @@ def compare_with(rev: str, config: Path, model: Path, world: Path) -> str:
     import tempfile
 
     from bench._common import ROOT
+    from pipeline.batch.workers import single_threaded
+    from pipeline.explain.package import load_package
 
     outputs = {}
     with tempfile.TemporaryDirectory(prefix="leadscore-compare-") as tmp:
+        # An older tree passes a scorer's n_jobs straight to LightGBM, which refuses today's
+        # "auto": both trees score one copy with a number there (threads change no score).
+        copy = Path(tmp) / "model.pkl"
+        single_threaded(load_package(model)).save(copy)
+        model = copy
         tree = Path(tmp) / "tree"
         subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "-q", "--detach", str(tree),
                         rev], check=True)
@@ -213,7 +220,7 @@ def bare_rates(package, X: pd.DataFrame, repeats: int, contrib_rows: int) -> dic
     """
     from pipeline.scorers.treeshap import TreeShapExplainer
 
-    threads = global_scorer(package.scorer).n_jobs
+    threads = global_scorer(package.scorer).threads
 
     def timed(rows: pd.DataFrame, call, times: int) -> float:
         parts = [(scorer.booster_, part) for scorer, part in scorer_parts(package.scorer, rows)]
@@ -349,7 +356,7 @@ def main(argv: list[str] | None = None) -> int:
         / rates[contrib],
     }
     model = (
-        f"{describe_scorer(package.scorer)}; {global_scorer(package.scorer).n_jobs} "
+        f"{describe_scorer(package.scorer)}; {global_scorer(package.scorer).threads} "
         "LightGBM/numba threads"
     )
     if args.markdown:

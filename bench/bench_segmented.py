@@ -124,7 +124,7 @@ def main(argv: list[str] | None = None) -> int:
         print(
             f"World: {args.leads:,} leads (`artifacts/bench/{world.name}`), the demo config "
             f"(segment `product_line`; segment models kept: {segments}; "
-            f"{model.n_jobs} LightGBM threads). Fits and features timed once; the reference "
+            f"{model.threads} LightGBM threads). Fits and features timed once; the reference "
             f"best of {args.repeats}.\n"
         )
         print(md_table(["step", "seconds", "training rows"], rows))
