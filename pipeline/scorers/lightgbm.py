@@ -126,7 +126,7 @@ class LeadScorer(BaseScorer):
         train = lgb.Dataset(X, label=y, weight=sample_weight, free_raw_data=False)
         valid = lgb.Dataset(X_valid, label=y_valid, reference=train, free_raw_data=False)
         # the validation metric per round: its last digits depend on the thread count, so it is
-        # not kept (a saved model would then depend on how busy the machine was); its length is
+        # not kept (a saved model would then depend on how busy the machine was), only its length
         evals: dict[str, Any] = {}
         self.booster_ = lgb.train(
             params,
