@@ -25,6 +25,7 @@ LONGEST_FIRST = (
     "tests/model/test_scorers.py",
     "tests/model/test_ages.py",
     "tests/e2e/test_mlflow_lifecycle.py",
+    "tests/model/test_decay_learned.py",
     "tests/model/test_selection.py",
     "tests/e2e/test_pyfunc_portable.py",
     "tests/e2e/test_cli_formats.py",

@@ -25,26 +25,29 @@ this test was run). Per signal: EITHER it is identified and its half-life is wit
 2 of the generator's, OR it is not identified and the generator's half-life lies inside its
 interval (the interval is honest).
 
-The bar, set before this world was first run: at least 4 of the 8 signals identified, each
-within a factor of 2 (the issue's acceptance, all 8, was asserted only if the run met it). Why
-not 8: at age 60 the fast signals' weight sits in the last few days, where the decaying rates
-leave few events (about 1,400 pricing visits and 160 demo requests in the world's last week
-before as_of, against 21,000 and 5,000 in its first fortnight), so pricing, demo pages and demo
-requests may well lose the identification they had at age 14; the four slow signals with many
-events spread over the 60 days (email clicks, sales calls, webinars, downloads) are expected to
-gain it.
+The bar is the issue's: all 8 identified, each within a factor of 2. How it came to be
+asserted, in order:
 
-What this world shows (60,000 leads, seed 5). The bar is met, exactly: 4 of 8 are identified
-and within a factor of 2, pricing (true 2 days) 1 [1, 3], email clicks (true 10) 14 [14, 30],
-webinars attended (true 30) 30 [21, 30] and content downloads (true 60) 45 [30, 60]. The
-issue's acceptance (all 8) is not met, so it is not asserted. Not identified, each interval
-holding the true value: demo-page visits (true 4) 1-5, a span of 5 against the rule's 4, held at
-5 (the interval's end nearest 14); demo requests (true 5) 1-180, their weight in the last week
-resting on about 160 events; sales calls (true 20) 14-180, most of their events 30-60 days old;
-case studies (true 90) 30-180, the planted signal with the smallest engagement weight, held at
-30. At age 14 the same world identified 2 (pricing and demo requests). Email clicks are
-identified and within 2x, but their interval (14-30) misses the true 10: a 95 % interval
-sometimes does, and the learner's logistic scan is not the generator's model.
+- On 60,000 leads the earlier learner (each signal scanned with the others frozen) met the
+  lower bar then set, 4 of 8. On 300,000 leads it called all 8 identified but put pricing (true
+  2 days) and demo pages (true 4) at 180 days [45, 180]: more data made it surer and wrong,
+  because a frozen neighbour (web visits hold the pricing visits) cannot take up what the
+  scanned column gives away (:mod:`features.decay`).
+- The learner now refits every signal at each half-life (a profile likelihood). Same worlds,
+  seed 5: on 60,000 leads 6 of 8 are identified and within 2x (demo requests and sales calls
+  not identified, and the sales calls' 21-180 misses the true 20 by a grid step); on 150,000,
+  7 (case studies not identified, 21-180, holding the true 90); on 300,000, all 8.
+- So this world has 300,000 leads, chosen after those runs: the size at which the earlier
+  learner failed, and the smallest measured where the data identify every planted signal.
+
+What this world shows (300,000 leads, seed 5): pricing (true 2) 2 [1, 3], demo pages (4) 2
+[1, 2], demo requests (5) 7 [7, 10], email clicks (10) 10 [10, 10], sales calls (20) 21
+[21, 30], webinars attended (30) 21 [21, 30], content downloads (60) 60 [45, 90], case studies
+(90) 180 [60, 180]. Two of the eight sit exactly at the factor of 2 (demo pages, case
+studies), the grid's neighbouring step. Not checked, because the test plants no half-life for
+them: the generator's other signals keep its default 7 days, and form submissions come out not
+identified (5-180), likely because the inbound form at creation tracks the lead source
+(not verified).
 """
 
 from __future__ import annotations
@@ -72,12 +75,14 @@ TRUE = {"pricing": 2, "demo_page": 4, "demo_request": 5, "email_click": 10, "sal
 FEATURE = {"pricing": "page_pricing", "demo_page": "page_demo", "case_study": "page_case_study"}
 #: The lead age of the world's true odds and of the training rows (module docstring).
 AGE = 60
+#: Leads in the world (module docstring: the size was chosen after the runs it lists).
+LEADS = 300_000
 
 
 @pytest.fixture(scope="module")
 def prepared(tmp_path_factory):
     data = tmp_path_factory.mktemp("decay") / "data"
-    write_world(data, 60_000, seed=5, half_lives=TRUE, odds_age_days=AGE)
+    write_world(data, LEADS, seed=5, half_lives=TRUE, odds_age_days=AGE)
     cfg = demo_config(data, split={"purge": 0, "valid_fraction": 0.4, "test_fraction": 0.1},
                       dataset={"as_of": {"rule": "days_after_created", "days": AGE}},
                       features={"decay": "learn"})
@@ -100,7 +105,7 @@ def test_learned_half_lives_match_the_generator_or_say_they_cannot(prepared):
     checked = _checked(prep)
     matched = [signal for signal, true, c in checked
                if c.identified and true / 2 <= c.half_life_days <= true * 2]
-    assert len(matched) >= 4, [(s, t, c.label()) for s, t, c in checked]  # the bar set before
+    assert len(matched) == len(TRUE), [(s, t, c.label()) for s, t, c in checked]
     for signal, true, choice in checked:
         low, high = choice.interval
         if choice.identified:

@@ -90,6 +90,39 @@ def test_the_learner_recovers_planted_half_lives():
         assert choice.identified and low <= want <= high and high / low <= 4, choice
 
 
+def _overlapping(n: int, seed: int, true: list[float]) -> DecayRows:
+    """Rows where signal 1's events (pricing visits, a third of all visits) are also signal 0's
+    (web visits): the log-odds are log1p of both decayed counts at their true half-lives."""
+    rng = np.random.default_rng(seed)
+    visits = rng.poisson(3 * rng.gamma(1.0, 1.5, n))
+    pos = np.repeat(np.arange(n), visits)
+    age = rng.uniform(0.0, 60.0, pos.size)
+    pricing = rng.random(pos.size) < 1 / 3
+    ev = SignalEvents(np.r_[pos, pos[pricing]], np.r_[age, age[pricing]],
+                      np.r_[np.zeros(pos.size, int), np.ones(int(pricing.sum()), int)], 2)
+    base = rng.normal(size=(n, 2))
+    eta = -2.5 + 0.5 * base[:, 0] + 1.2 * np.log1p(decayed_sums(ev, n, true)).sum(axis=1)
+    return DecayRows(ev, base, (rng.random(n) < 1 / (1 + np.exp(-eta))).astype(float))
+
+
+def test_the_interval_holds_the_truth_when_signals_share_events():
+    """A 95 % interval should hold the truth about 95 % of the time. Scanning one signal with its
+    neighbour frozen (the earlier learner) held it 80 % of the time for pricing and 85 % for web
+    visits over these 100 replicates; refitting the neighbour at every half-life (a profile
+    likelihood) holds it 92 % and 96 %. At a true 95 %, 88 or fewer of 100 happens about 1
+    time in 230.
+    """
+    true = [30.0, 3.0]
+    held = np.zeros(2)
+    for rep in range(100):
+        choices = learn_half_lives(_overlapping(5_000, 2 * rep, true),
+                                   _overlapping(5_000, 2 * rep + 1, true), ["web", "pricing"],
+                                   grid=GRID, fallback=14.0, given={}, min_events=50)
+        held += [c.interval[0] <= want <= c.interval[1]
+                 for c, want in zip(choices, true, strict=True)]
+    assert (held > 88).all(), held
+
+
 def test_profile_interval_and_labels_golden():
     # mean log-losses over 1,000 validation leads: 1.92 units of log-likelihood is 1.92e-3
     scores = {2.0: 0.5030, 3.0: 0.5010, 5.0: 0.5000, 7.0: 0.50191, 10.0: 0.5021}
