@@ -29,7 +29,7 @@ column because they are most of the design and barely move with one signal's dec
 grid step, and took 5x as long.
 
 The refits are Newton steps written out (:func:`_fit_scan`), each warm-started from the last
-half-life's: 3-4 steps each. scikit-learn's ``LogisticRegression(warm_start=True)`` gives the
+half-life's: 3-4 steps each (rarely up to 7). scikit-learn's ``LogisticRegression(warm_start=True)`` gives the
 same choices on the same 60,000-lead world in 300 s against 6 s.
 
 **Identification.** A best half-life is not yet a known one: when the events fall in a short
@@ -217,7 +217,7 @@ def _fit_scan(Z: np.ndarray, y: np.ndarray, w: np.ndarray, start: np.ndarray,
               iters: int = 30) -> np.ndarray:
     """Coefficients of the scan's logistic model on ``Z`` (column 0 the intercept): Newton steps
     from ``start``. Written out because the scan fits hundreds of these, each a small move from
-    the last, where a warm-started Newton needs 2-4 steps (the module docstring has the
+    the last, where a warm-started Newton needs 3-4 steps (the module docstring has the
     measurement against scikit-learn)."""
     beta = start.copy()
     # a mild ridge on the slopes: a segment with few events must not separate
